@@ -1,0 +1,1 @@
+//! Media engine (being written).

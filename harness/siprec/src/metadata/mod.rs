@@ -1,0 +1,1 @@
+//! RFC 7865 / BroadWorks recording metadata (being written).

@@ -1,0 +1,1 @@
+//! Single-message validation (being written).
