@@ -1,1 +1,13 @@
-//! placeholder, replaced below
+//! Thin tokio drivers for recproof.
+//!
+//! Everything protocol-shaped lives in the sans-IO crates (`recproof-sip`,
+//! `recproof-siprec`, `recproof-media`); this crate only moves bytes and time between
+//! them and the operating system:
+//! - [`transport`]: UDP and TCP SIP transports (Content-Length framing on TCP).
+//!
+//! Drivers read time from tokio's clock (`tokio::time::Instant`), never from
+//! `std::time`, so a paused or simulated runtime reaches the cores.
+
+pub mod transport;
+
+pub use transport::{Inbound, InboundKind, SipTransport, Transport, TransportError};
