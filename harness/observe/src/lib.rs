@@ -1,0 +1,504 @@
+//! The observation log: everything recproof's roles saw during a run, timestamped.
+//!
+//! Observation and judgement are separate (`shared/design.md`): drivers (caller and
+//! callee UAs, the SRS emulator, the reference platform, a pcap importer) only append
+//! [`Observation`]s; checks are pure functions of a log; reports read a log. This crate
+//! is the contract between them, so it is a leaf: event types, the JSONL encoding
+//! ([`LogWriter`], [`read_log`]) and nothing else. It must not depend on drivers, checks
+//! or any protocol crate, and it opens no files itself (callers pass a `Write`/`BufRead`).
+//!
+//! Schema (version [`SCHEMA_VERSION`]; each [`Event`] variant documents its fields): one
+//! JSON object per line,
+//! `{"t_us": <µs since run start>, "call": "call-0001"?, "actor": "caller"|"callee"|"srs"|"platform"|"harness"|"capture", "event": "<kind>", ...fields of the kind}`.
+//!
+//! Stream names follow one convention so checks can find them: `caller.heard` and
+//! `callee.heard` (what each party's phone played), `srs.<label>` (what the recorder
+//! received on the stream with that SDP label).
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, Write};
+
+/// Version of the log schema written in [`Event::RunStarted`]. Bump on incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One timestamped thing a role saw.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    /// Microseconds since the run started, on the run's clock (simulated or real).
+    pub t_us: u64,
+    /// The harness call this belongs to, if any (`call-0001`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<String>,
+    /// Who observed it.
+    pub actor: Actor,
+    /// What was observed.
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// The role that made an observation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Actor {
+    /// The simulated calling party.
+    Caller,
+    /// The simulated called party.
+    Callee,
+    /// The SRS emulator (the recorder).
+    Srs,
+    /// The reference platform, reporting its own actions (ground truth for self-tests;
+    /// checks of an external SUT must not rely on these).
+    Platform,
+    /// The harness itself (run and call bookkeeping).
+    Harness,
+    /// An offline import (pcap judged after the fact).
+    Capture,
+}
+
+/// Which way an RTP stream or DTMF went, seen from the observer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// The observer sent it.
+    Sent,
+    /// The observer received it.
+    Received,
+}
+
+/// Whether the run's clock was simulated or the wall clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Clock {
+    /// Deterministic simulated time (embedded reference platform).
+    Simulated,
+    /// Real time (external SUT).
+    Real,
+}
+
+/// Bytes kept as evidence: as text when they are UTF-8 (SIP usually is), else base64.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Payload {
+    /// UTF-8 text, verbatim.
+    Text(String),
+    /// Anything else, standard base64.
+    Base64(String),
+}
+
+impl Payload {
+    /// Wraps bytes losslessly.
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        match std::str::from_utf8(bytes) {
+            Ok(s) => Self::Text(s.to_owned()),
+            Err(_) => Self::Base64(base64::engine::general_purpose::STANDARD.encode(bytes)),
+        }
+    }
+
+    /// The original bytes (empty if a base64 payload was corrupted in the file).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            Self::Text(s) => s.as_bytes().to_vec(),
+            Self::Base64(b) => base64::engine::general_purpose::STANDARD
+                .decode(b)
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// What a span of received audio was identified as.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Source {
+    /// A simulated party's instrumented audio.
+    Party {
+        /// Party name (`caller`, `callee`).
+        party: String,
+        /// First frame number of the span.
+        first_frame: u64,
+        /// Last frame number of the span.
+        last_frame: u64,
+    },
+    /// A known announcement clip.
+    Announcement {
+        /// Clip name.
+        clip: String,
+    },
+    /// A tone.
+    Tone {
+        /// Frequency in Hz.
+        freq_hz: f64,
+    },
+    /// Energy that matched nothing known.
+    Unknown,
+}
+
+/// Per-frame latency of a span, summarised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    /// Smallest one-way latency, µs.
+    pub min_us: u64,
+    /// Median, µs.
+    pub p50_us: u64,
+    /// 95th percentile, µs.
+    pub p95_us: u64,
+    /// Largest, µs.
+    pub max_us: u64,
+}
+
+/// The kinds of observation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// First line of every log.
+    RunStarted {
+        /// [`SCHEMA_VERSION`] of the writer.
+        schema: u32,
+        /// Seed of every random choice in the run.
+        seed: u64,
+        /// What was tested (`embedded-reference`, a profile name...).
+        sut: String,
+        /// Simulated or real clock.
+        clock: Clock,
+        /// recproof version that wrote the log.
+        tool_version: String,
+    },
+    /// A harness call begins.
+    CallStarted {
+        /// Caller extension or URI.
+        caller: String,
+        /// Callee extension or URI.
+        callee: String,
+        /// Scenario name.
+        scenario: String,
+    },
+    /// A SIP message left this actor.
+    SipSent {
+        /// `udp` or `tcp`.
+        transport: String,
+        /// Local address.
+        local: String,
+        /// Remote address.
+        remote: String,
+        /// The message bytes.
+        message: Payload,
+    },
+    /// A SIP message arrived at this actor.
+    SipReceived {
+        /// `udp` or `tcp`.
+        transport: String,
+        /// Local address.
+        local: String,
+        /// Remote address.
+        remote: String,
+        /// The message bytes.
+        message: Payload,
+    },
+    /// Bytes arrived that are not a usable SIP message.
+    SipMalformed {
+        /// `udp` or `tcp`.
+        transport: String,
+        /// Remote address.
+        remote: String,
+        /// The bytes as received.
+        message: Payload,
+        /// Why they could not be used.
+        reason: String,
+    },
+    /// An RTP stream was seen for the first time.
+    RtpStream {
+        /// Stream name (see the crate docs).
+        stream: String,
+        /// Sent or received.
+        direction: Direction,
+        /// Local address.
+        local: String,
+        /// Remote address.
+        remote: String,
+        /// SSRC.
+        ssrc: u32,
+        /// Payload type.
+        payload_type: u8,
+    },
+    /// RFC 3550 receive statistics of a stream, at its end (or periodically).
+    RtpStats {
+        /// Stream name.
+        stream: String,
+        /// Packets received.
+        packets: u64,
+        /// Packets lost (expected minus received).
+        lost: i64,
+        /// Duplicates.
+        duplicates: u64,
+        /// Packets that arrived out of order.
+        reordered: u64,
+        /// Interarrival jitter, ms.
+        jitter_ms: f64,
+        /// Number of SSRC changes.
+        ssrc_changes: u64,
+    },
+    /// A contiguous span of received audio identified as one source.
+    MediaSegment {
+        /// Stream name.
+        stream: String,
+        /// What it was.
+        source: Source,
+        /// Start, µs since run start.
+        start_us: u64,
+        /// End, µs since run start.
+        end_us: u64,
+        /// 20 ms frames in the span.
+        frames: u64,
+        /// Latency of party frames, when `source` is a party.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        latency: Option<LatencySummary>,
+    },
+    /// A tone burst detected on a stream.
+    ToneBurst {
+        /// Stream name.
+        stream: String,
+        /// Frequency, Hz.
+        freq_hz: f64,
+        /// Start, µs since run start.
+        start_us: u64,
+        /// End, µs since run start.
+        end_us: u64,
+    },
+    /// A known clip (announcement) found on a stream.
+    ClipMatch {
+        /// Stream name.
+        stream: String,
+        /// Clip name.
+        clip: String,
+        /// Onset, µs since run start.
+        start_us: u64,
+        /// End, µs since run start.
+        end_us: u64,
+        /// Match score, 0..1.
+        score: f64,
+    },
+    /// An RFC 4733 DTMF event.
+    Dtmf {
+        /// Stream name.
+        stream: String,
+        /// The digit (`0-9*#A-D`).
+        digit: char,
+        /// Sent or received.
+        direction: Direction,
+        /// Duration, µs.
+        duration_us: u64,
+    },
+    /// The reference platform's own account of an action it took (ground truth).
+    PlatformAction {
+        /// What it did (`announcement_start`, `pause`, `reminder_tone`...).
+        action: String,
+        /// Free-form detail.
+        detail: String,
+    },
+    /// A harness call ended.
+    CallEnded {
+        /// Why (`bye`, `timeout`, `rejected 486`...).
+        reason: String,
+    },
+    /// Last line of a complete log.
+    RunEnded {
+        /// True when the run was interrupted (Ctrl-C) and the log is partial.
+        interrupted: bool,
+    },
+}
+
+/// Appends observations to a JSONL sink, one line each, flushed per line so a killed run
+/// leaves a readable log.
+pub struct LogWriter<W: Write> {
+    sink: W,
+    written: u64,
+}
+
+impl<W: Write> LogWriter<W> {
+    /// Wraps a sink.
+    pub fn new(sink: W) -> Self {
+        Self { sink, written: 0 }
+    }
+
+    /// Writes one observation.
+    pub fn append(&mut self, observation: &Observation) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.sink, observation)?;
+        self.sink.write_all(b"\n")?;
+        self.sink.flush()?;
+        self.written += 1;
+        Ok(())
+    }
+
+    /// How many observations were written.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Gives the sink back.
+    pub fn into_inner(self) -> W {
+        self.sink
+    }
+}
+
+/// A line of a log that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {reason}")]
+pub struct LogProblem {
+    /// 1-based line number.
+    pub line: usize,
+    /// What was wrong.
+    pub reason: String,
+}
+
+/// A log read back.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Log {
+    /// The observations in file order.
+    pub observations: Vec<Observation>,
+    /// Lines that were skipped (a truncated last line after Ctrl-C, a newer schema's
+    /// unknown events...). Checks report these rather than silently ignoring them.
+    pub problems: Vec<LogProblem>,
+}
+
+impl Log {
+    /// The schema version named by the first `run_started`, if any.
+    pub fn schema(&self) -> Option<u32> {
+        self.observations.iter().find_map(|o| match &o.event {
+            Event::RunStarted { schema, .. } => Some(*schema),
+            _ => None,
+        })
+    }
+
+    /// The observations of one call.
+    pub fn call<'a>(&'a self, call: &'a str) -> impl Iterator<Item = &'a Observation> {
+        self.observations
+            .iter()
+            .filter(move |o| o.call.as_deref() == Some(call))
+    }
+}
+
+/// Reads a JSONL log. Never fails on content: unreadable lines become [`LogProblem`]s.
+pub fn read_log(reader: impl BufRead) -> std::io::Result<Log> {
+    let mut log = Log::default();
+    for (i, line) in reader.lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Observation>(&line) {
+            Ok(o) => log.observations.push(o),
+            Err(e) => log.problems.push(LogProblem {
+                line: i + 1,
+                reason: e.to_string(),
+            }),
+        }
+    }
+    Ok(log)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vec<Observation> {
+        vec![
+            Observation {
+                t_us: 0,
+                call: None,
+                actor: Actor::Harness,
+                event: Event::RunStarted {
+                    schema: SCHEMA_VERSION,
+                    seed: 7,
+                    sut: "embedded-reference".into(),
+                    clock: Clock::Simulated,
+                    tool_version: "0.1.0".into(),
+                },
+            },
+            Observation {
+                t_us: 1_500,
+                call: Some("call-0001".into()),
+                actor: Actor::Srs,
+                event: Event::SipReceived {
+                    transport: "udp".into(),
+                    local: "127.0.0.1:5080".into(),
+                    remote: "127.0.0.1:5060".into(),
+                    message: Payload::from_bytes(b"INVITE sip:srs@127.0.0.1 SIP/2.0\r\n\r\n"),
+                },
+            },
+            Observation {
+                t_us: 2_000,
+                call: Some("call-0001".into()),
+                actor: Actor::Caller,
+                event: Event::MediaSegment {
+                    stream: "caller.heard".into(),
+                    source: Source::Announcement {
+                        clip: "start".into(),
+                    },
+                    start_us: 2_000,
+                    end_us: 3_202_000,
+                    frames: 160,
+                    latency: None,
+                },
+            },
+            Observation {
+                t_us: 9,
+                call: None,
+                actor: Actor::Capture,
+                event: Event::SipMalformed {
+                    transport: "udp".into(),
+                    remote: "127.0.0.1:9".into(),
+                    message: Payload::from_bytes(&[0xff, 0x00, b'x']),
+                    reason: "not UTF-8".into(),
+                },
+            },
+        ]
+    }
+
+    #[test]
+    fn round_trips_through_jsonl() {
+        let mut w = LogWriter::new(Vec::new());
+        for o in sample() {
+            w.append(&o).expect("write");
+        }
+        assert_eq!(w.written(), 4);
+        let bytes = w.into_inner();
+        let text = String::from_utf8(bytes.clone()).expect("utf8");
+        assert!(
+            text.lines()
+                .nth(1)
+                .expect("line")
+                .contains(r#""event":"sip_received""#),
+            "{text}"
+        );
+        let log = read_log(bytes.as_slice()).expect("read");
+        assert_eq!(log.observations, sample());
+        assert!(log.problems.is_empty());
+        assert_eq!(log.schema(), Some(SCHEMA_VERSION));
+        assert_eq!(log.call("call-0001").count(), 2);
+        let Event::SipMalformed { message, .. } = &log.observations[3].event else {
+            panic!("kind")
+        };
+        assert_eq!(
+            message.to_bytes(),
+            vec![0xff, 0x00, b'x'],
+            "binary payloads are lossless"
+        );
+    }
+
+    #[test]
+    fn truncated_and_unknown_lines_are_problems_not_errors() {
+        let mut w = LogWriter::new(Vec::new());
+        for o in sample() {
+            w.append(&o).expect("write");
+        }
+        let mut bytes = w.into_inner();
+        bytes.extend_from_slice(b"{\"t_us\":5,\"actor\":\"srs\",\"event\":\"from_the_future\"}\n");
+        bytes.extend_from_slice(b"{\"t_us\":6,\"actor\":\"srs\",\"eve");
+        let log = read_log(bytes.as_slice()).expect("read");
+        assert_eq!(log.observations.len(), 4);
+        assert_eq!(
+            log.problems.iter().map(|p| p.line).collect::<Vec<_>>(),
+            vec![5, 6]
+        );
+    }
+}
