@@ -4,10 +4,12 @@
 //! `recproof-siprec`, `recproof-media`); this crate only moves bytes and time between
 //! them and the operating system:
 //! - [`transport`]: UDP and TCP SIP transports (Content-Length framing on TCP).
+//! - [`ua`]: the driver loop that runs a sans-IO SIP endpoint on those transports.
 //!
 //! Drivers read time from tokio's clock (`tokio::time::Instant`), never from
 //! `std::time`, so a paused or simulated runtime reaches the cores.
 
 pub mod transport;
+pub mod ua;
 
 pub use transport::{Inbound, InboundKind, SipTransport, Transport, TransportError};

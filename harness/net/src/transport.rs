@@ -22,24 +22,7 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{Mutex, mpsc};
 use tokio::time::Instant;
 
-/// Which transport a message used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Transport {
-    /// UDP datagrams.
-    Udp,
-    /// TCP stream, Content-Length framed.
-    Tcp,
-}
-
-impl Transport {
-    /// The Via token (`UDP`, `TCP`).
-    pub fn via_token(self) -> &'static str {
-        match self {
-            Self::Udp => "UDP",
-            Self::Tcp => "TCP",
-        }
-    }
-}
+pub use sip::transaction::Transport;
 
 /// What a transport received.
 #[derive(Debug, Clone, PartialEq, Eq)]
