@@ -1,1 +1,50 @@
-fn main() {}
+//! `recproof`: SIPREC call-recording compliance harness and traffic simulator.
+//!
+//! The binary only parses arguments, reads and writes files, and maps outcomes to exit
+//! codes ([`exit`]); every rule and protocol lives in the library crates.
+
+mod validate;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Exit codes, part of the CLI's contract (documented in the README).
+pub(crate) mod exit {
+    use std::process::ExitCode;
+    /// Everything passed.
+    pub(crate) const OK: ExitCode = ExitCode::SUCCESS;
+    /// A check or validation found a FAIL.
+    pub(crate) const FAILED: ExitCode = ExitCode::FAILURE;
+    /// Exit status for bad usage, unreadable input or configuration: nothing was judged.
+    /// (clap uses the same code for argument errors.)
+    pub(crate) const USAGE_CODE: u8 = 2;
+}
+
+/// recproof: compliance test harness and traffic simulator for SIP call recording (SIPREC).
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate captured SIPREC messages (INVITE, re-INVITE, UPDATE, responses) or
+    /// metadata XML against the checklist; exit 1 on any FAIL.
+    Validate(validate::ValidateArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Validate(args) => validate::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(exit::USAGE_CODE)
+        }
+    }
+}

@@ -96,7 +96,8 @@ pub struct Requirement {
     pub title: &'static str,
 }
 
-/// Every requirement ID of `shared/spec/siprec-checklist.md`, in checklist order.
+/// Every requirement ID of `shared/spec/siprec-checklist.md`, in checklist order, then
+/// the SIP- framing rules recproof adds (proposed for the checklist).
 #[rustfmt::skip]
 pub const REQUIREMENTS: &[Requirement] = &[
     Requirement { id: "SRC-01", title: "Recording session is its own dialog, separate from the CS" },
@@ -170,6 +171,11 @@ pub const REQUIREMENTS: &[Requirement] = &[
     Requirement { id: "POL-15", title: "Paused portions left out; restart gives several recordings" },
     Requirement { id: "POL-16", title: "Transfer and conference update the recorder" },
     Requirement { id: "POL-17", title: "Correlation ids match" },
+    // recproof additions, not (yet) in the checklist: framing rules every SIP peer must
+    // keep, needed because a malformed message must be a finding, never a crash.
+    Requirement { id: "SIP-01", title: "Message follows the SIP grammar (RFC 3261 §7, §25)" },
+    Requirement { id: "SIP-02", title: "Content-Length matches the body (RFC 3261 §18.3, §20.14)" },
+    Requirement { id: "SIP-03", title: "Mandatory headers are present (RFC 3261 §8.1.1)" },
 ];
 
 /// Looks a requirement up by its ID (`SRC-02`, `MD-04`, ...).
@@ -341,10 +347,14 @@ mod tests {
         for r in REQUIREMENTS {
             assert!(seen.insert(r.id), "duplicate {}", r.id);
             let (prefix, num) = r.id.split_once('-').expect("ID has a dash");
-            assert!(["SRC", "SRS", "MD", "POL"].contains(&prefix), "{}", r.id);
+            assert!(
+                ["SRC", "SRS", "MD", "POL", "SIP"].contains(&prefix),
+                "{}",
+                r.id
+            );
             assert_eq!(num.len(), 2, "{}", r.id);
         }
-        assert_eq!(REQUIREMENTS.len(), 25 + 12 + 17 + 17);
+        assert_eq!(REQUIREMENTS.len(), 25 + 12 + 17 + 17 + 3);
     }
 
     #[test]
@@ -361,7 +371,7 @@ mod tests {
         assert!(
             "strict"
                 .parse::<Profile>()
-                .unwrap_err()
+                .expect_err("unknown profile")
                 .contains("known profiles")
         );
     }
