@@ -246,6 +246,11 @@ impl Default for Style {
 type PartHeaders = Vec<(String, String)>;
 
 /// Builds a multipart/mixed body byte-exactly.
+///
+/// Round-trip limit (found by the property tests): with `line_end: "\n"`, a part body
+/// that ends in `\r` loses that byte when parsed again, because `\r\n--boundary` is also
+/// a valid CRLF delimiter and the lenient parser takes it as one. RFC-style CRLF output
+/// has no such ambiguity.
 #[derive(Debug, Clone, Default)]
 pub struct Builder {
     parts: Vec<(PartHeaders, Vec<u8>)>,
