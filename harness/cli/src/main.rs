@@ -3,6 +3,7 @@
 //! The binary only parses arguments, reads and writes files, and maps outcomes to exit
 //! codes ([`exit`]); every rule and protocol lives in the library crates.
 
+mod analyze;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -33,12 +34,16 @@ enum Command {
     /// Validate captured SIPREC messages (INVITE, re-INVITE, UPDATE, responses) or
     /// metadata XML against the checklist; exit 1 on any FAIL.
     Validate(validate::ValidateArgs),
+    /// Analyse recordings (WAV) or captures (pcap): tones, a reference clip such as an
+    /// announcement, silences, instrumented party frames and RTP statistics.
+    Analyze(analyze::AnalyzeArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Analyze(args) => analyze::run(args),
     };
     match result {
         Ok(code) => code,

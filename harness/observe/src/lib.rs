@@ -288,6 +288,66 @@ pub enum Event {
         /// Duration, µs.
         duration_us: u64,
     },
+    /// A recording-metadata document (or snapshot request) carried in a SIP message, as
+    /// received by the SRS emulator (checks parse and judge it; the emulator does not).
+    Metadata {
+        /// Call-ID of the recording session dialog.
+        rs_call_id: String,
+        /// Method of the request that carried it (`INVITE`, `UPDATE`...).
+        method: String,
+        /// Content-Type of the body part (`application/rs-metadata+xml`...).
+        content_type: String,
+        /// The document as received (lossy UTF-8).
+        xml: String,
+    },
+    /// What a receiver got of one party's instrumented frames over a stream's life
+    /// (written when the stream ends).
+    PartyFrames {
+        /// Stream name.
+        stream: String,
+        /// Party name (`caller`, `callee`...).
+        party: String,
+        /// Party id carried in the frames.
+        party_id: u8,
+        /// Distinct frames received.
+        frames: u64,
+        /// First frame number received.
+        first_frame: u64,
+        /// Last frame number received.
+        last_frame: u64,
+        /// Frames missing between the first and last received.
+        lost: u64,
+        /// Frames received more than once.
+        duplicates: u64,
+        /// Frames received after a higher-numbered one.
+        reordered: u64,
+        /// Party audio missing before the first received frame, ms (front clipping).
+        front_clip_ms: f64,
+        /// Per-frame latency from the sender's emission time, when the sender is known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        latency: Option<LatencySummary>,
+    },
+    /// A stretch of silence on a received stream.
+    Silence {
+        /// Stream name.
+        stream: String,
+        /// Start, µs since run start.
+        start_us: u64,
+        /// End, µs since run start.
+        end_us: u64,
+    },
+    /// A datagram on an RTP port that is not a usable RTP packet (only the first few per
+    /// stream are logged; a flood is counted in [`Event::RtpStats`] terms, not line by line).
+    RtpMalformed {
+        /// Stream name.
+        stream: String,
+        /// Remote address.
+        remote: String,
+        /// Why it was refused.
+        reason: String,
+        /// The bytes as received.
+        packet: Payload,
+    },
     /// The reference platform's own account of an action it took (ground truth).
     PlatformAction {
         /// What it did (`announcement_start`, `pause`, `reminder_tone`...).
