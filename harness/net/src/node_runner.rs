@@ -1,0 +1,346 @@
+//! Runs sans-IO [`sim::Node`]s over real UDP sockets and the wall clock.
+//!
+//! # What this module owns
+//!
+//! The second of the two drivers `recproof-sim` describes: [`sim::World`] runs nodes on a
+//! simulated network and clock, [`NodeRunner`] runs the very same nodes (reference
+//! platform, SRS emulator, party phones) on real sockets, so a SIPp, a real SRC or a real
+//! SRS can talk to them. It binds one UDP socket per address a node owns, turns arrivals
+//! into [`Node::handle_datagram`] calls stamped with the run clock, sends what the nodes
+//! queue from the socket bound to the datagram's source address, wakes nodes at their
+//! [`Node::poll_timeout`], and hands every [`Observation`] to the caller's sink.
+//!
+//! Commands (dial, hang up, DTMF) are scheduled with [`NodeRunner::at`]: a closure run
+//! against the concrete node at a run-clock time, the real-time counterpart of
+//! [`sim::World::with_node`].
+//!
+//! # What it must not touch
+//!
+//! No protocol or judging: it moves bytes and time only. Datagrams tagged TCP are not
+//! carried (the roles speak UDP; SIP over TCP has its own driver in [`crate::transport`]);
+//! they are counted in [`RunStats::dropped`]. It never panics on what arrives.
+
+use bytes::Bytes;
+use observe::Observation;
+use sim::{Datagram, Node, Transport};
+use sip::time::Time;
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// Largest datagram received (the IPv4 UDP maximum).
+const MAX_DATAGRAM: usize = 65_507;
+/// Arrivals buffered between the socket tasks and the loop.
+const INBOX_DEPTH: usize = 4_096;
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    /// A node's address could not be bound (in use, not a local address...).
+    #[error("cannot bind {addr} for node `{node}`: {source}; pick a free address or port")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The node that owns it.
+        node: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Two nodes claim one address.
+    #[error("address {addr} is claimed by both `{first}` and `{second}`")]
+    AddressTaken {
+        /// The address.
+        addr: SocketAddr,
+        /// The node that claimed it first.
+        first: String,
+        /// The other node.
+        second: String,
+    },
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Datagrams delivered to nodes.
+    pub received: u64,
+    /// Datagrams sent.
+    pub sent: u64,
+    /// Datagrams a node queued that could not be sent (no socket for its source address,
+    /// TCP tag, or an OS send error).
+    pub dropped: u64,
+    /// Observations handed to the sink.
+    pub observations: u64,
+}
+
+/// Why [`NodeRunner::run`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEnd {
+    /// The run time given was reached.
+    Deadline,
+    /// The stop future completed (Ctrl-C).
+    Interrupted,
+}
+
+type Command = Box<dyn FnOnce(&mut dyn Any, Time)>;
+
+struct Arrival {
+    local: SocketAddr,
+    from: SocketAddr,
+    bytes: Bytes,
+    at: Instant,
+}
+
+/// Real-socket driver for a set of nodes. See the [module docs](self).
+pub struct NodeRunner {
+    nodes: Vec<Box<dyn Node>>,
+    routes: HashMap<SocketAddr, usize>,
+    sockets: HashMap<SocketAddr, Arc<UdpSocket>>,
+    inbox: mpsc::Receiver<Arrival>,
+    readers: Vec<tokio::task::JoinHandle<()>>,
+    commands: BTreeMap<(Time, u64), (usize, Command)>,
+    next_command: u64,
+    origin: Instant,
+    stats: RunStats,
+}
+
+impl std::fmt::Debug for NodeRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeRunner")
+            .field(
+                "nodes",
+                &self.nodes.iter().map(|n| n.name()).collect::<Vec<_>>(),
+            )
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl NodeRunner {
+    /// Binds every address of every node. The run clock starts now.
+    pub async fn bind(nodes: Vec<Box<dyn Node>>) -> Result<Self, RunnerError> {
+        let (tx, inbox) = mpsc::channel(INBOX_DEPTH);
+        let mut routes = HashMap::new();
+        let mut sockets = HashMap::new();
+        let mut readers = Vec::new();
+        for (index, node) in nodes.iter().enumerate() {
+            for addr in node.addresses() {
+                if let Some(&first) = routes.get(&addr) {
+                    let first: Option<&dyn Node> = nodes.get(first).map(AsRef::as_ref);
+                    let first = first.map_or("?", Node::name);
+                    return Err(RunnerError::AddressTaken {
+                        addr,
+                        first: first.to_owned(),
+                        second: node.name().to_owned(),
+                    });
+                }
+                let socket = UdpSocket::bind(addr)
+                    .await
+                    .map_err(|source| RunnerError::Bind {
+                        addr,
+                        node: node.name().to_owned(),
+                        source,
+                    })?;
+                let socket = Arc::new(socket);
+                routes.insert(addr, index);
+                sockets.insert(addr, socket.clone());
+                readers.push(tokio::spawn(read_loop(addr, socket, tx.clone())));
+            }
+        }
+        Ok(Self {
+            nodes,
+            routes,
+            sockets,
+            inbox,
+            readers,
+            commands: BTreeMap::new(),
+            next_command: 0,
+            origin: Instant::now(),
+            stats: RunStats::default(),
+        })
+    }
+
+    /// The run clock now.
+    pub fn now(&self) -> Time {
+        Time::from_duration(self.origin.elapsed())
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> RunStats {
+        self.stats
+    }
+
+    /// Schedules a command: at run time `at`, `f` gets node `index` (as its concrete
+    /// type; a node of another type is skipped) and the current time.
+    pub fn at<T: Node, F>(&mut self, at: Time, index: usize, f: F)
+    where
+        F: FnOnce(&mut T, Time) + 'static,
+    {
+        let command: Command = Box::new(move |node: &mut dyn Any, now| {
+            if let Some(node) = node.downcast_mut::<T>() {
+                f(node, now);
+            }
+        });
+        self.commands
+            .insert((at, self.next_command), (index, command));
+        self.next_command += 1;
+    }
+
+    /// The concrete node at `index`, after (or between) runs.
+    pub fn node_mut<T: Node>(&mut self, index: usize) -> Option<&mut T> {
+        let node: &mut dyn Any = self.nodes.get_mut(index)?.as_any_mut();
+        node.downcast_mut::<T>()
+    }
+
+    /// Runs until `run_for` has passed on the run clock (measured from [`Self::bind`]) or
+    /// `stop` completes, whichever is first. Every observation goes to `sink` as it is
+    /// made, so an interrupted run keeps everything seen so far.
+    pub async fn run<S>(
+        &mut self,
+        run_for: Duration,
+        stop: S,
+        mut sink: impl FnMut(Observation),
+    ) -> RunEnd
+    where
+        S: Future<Output = ()>,
+    {
+        let deadline = self.origin + run_for;
+        tokio::pin!(stop);
+        // Let the nodes send what they queued before the run (e.g. at construction).
+        for index in 0..self.nodes.len() {
+            self.drain(index, &mut sink).await;
+        }
+        loop {
+            let wake = self.next_wake().min(deadline);
+            tokio::select! {
+                biased;
+                () = &mut stop => return RunEnd::Interrupted,
+                arrival = self.inbox.recv() => {
+                    let Some(arrival) = arrival else { return RunEnd::Deadline };
+                    self.deliver(arrival, &mut sink).await;
+                }
+                () = tokio::time::sleep_until(wake) => {
+                    if Instant::now() >= deadline {
+                        return RunEnd::Deadline;
+                    }
+                    self.fire_due(&mut sink).await;
+                }
+            }
+        }
+    }
+
+    fn instant_of(&self, t: Time) -> Instant {
+        self.origin + t.since_origin()
+    }
+
+    fn next_wake(&self) -> Instant {
+        let node_wake = self.nodes.iter().filter_map(|n| n.poll_timeout()).min();
+        let command_wake = self.commands.keys().next().map(|(t, _)| *t);
+        match node_wake.into_iter().chain(command_wake).min() {
+            Some(t) => self.instant_of(t),
+            // Nothing scheduled: wake for arrivals only (the deadline bounds the sleep).
+            None => Instant::now() + Duration::from_secs(3_600),
+        }
+    }
+
+    async fn deliver(&mut self, arrival: Arrival, sink: &mut impl FnMut(Observation)) {
+        let Some(&index) = self.routes.get(&arrival.local) else {
+            return;
+        };
+        let now = Time::from_duration(arrival.at.saturating_duration_since(self.origin));
+        self.stats.received += 1;
+        if let Some(node) = self.nodes.get_mut(index) {
+            node.handle_datagram(
+                now,
+                Datagram {
+                    from: arrival.from,
+                    to: arrival.local,
+                    transport: Transport::Udp,
+                    bytes: arrival.bytes,
+                },
+            );
+        }
+        self.drain(index, sink).await;
+    }
+
+    async fn fire_due(&mut self, sink: &mut impl FnMut(Observation)) {
+        let now = self.now();
+        while let Some(entry) = self.commands.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let (index, command) = entry.remove();
+            if let Some(node) = self.nodes.get_mut(index) {
+                command(node.as_any_mut(), now);
+            }
+            self.drain(index, sink).await;
+        }
+        for index in 0..self.nodes.len() {
+            let due = self.nodes[index].poll_timeout().is_some_and(|t| t <= now);
+            if due {
+                self.nodes[index].handle_timeout(now);
+                self.drain(index, sink).await;
+            }
+        }
+    }
+
+    async fn drain(&mut self, index: usize, sink: &mut impl FnMut(Observation)) {
+        let Some(node) = self.nodes.get_mut(index) else {
+            return;
+        };
+        let mut outgoing = Vec::new();
+        while let Some(d) = node.poll_transmit() {
+            outgoing.push(d);
+        }
+        while let Some(o) = node.poll_observation() {
+            self.stats.observations += 1;
+            sink(o);
+        }
+        for d in outgoing {
+            let socket = match d.transport {
+                Transport::Udp => self.sockets.get(&d.from),
+                _ => None,
+            };
+            match socket {
+                Some(socket) if socket.send_to(&d.bytes, d.to).await.is_ok() => {
+                    self.stats.sent += 1;
+                }
+                _ => self.stats.dropped += 1,
+            }
+        }
+    }
+}
+
+impl Drop for NodeRunner {
+    fn drop(&mut self) {
+        for reader in &self.readers {
+            reader.abort();
+        }
+    }
+}
+
+async fn read_loop(local: SocketAddr, socket: Arc<UdpSocket>, tx: mpsc::Sender<Arrival>) {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        match socket.recv_from(&mut buf).await {
+            Ok((n, from)) => {
+                let arrival = Arrival {
+                    local,
+                    from,
+                    bytes: Bytes::copy_from_slice(&buf[..n]),
+                    at: Instant::now(),
+                };
+                if tx.send(arrival).await.is_err() {
+                    return;
+                }
+            }
+            // ICMP port unreachable surfaces as an error on Linux UDP sockets: not fatal.
+            Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+        }
+    }
+}
