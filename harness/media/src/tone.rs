@@ -111,18 +111,22 @@ struct Obs {
     /// The window's bin (real and imaginary part), absolute phase reference.
     re: f64,
     im: f64,
-    /// Local tonality: the bin's power against its neighbours' (1.0 for a pure tone).
+    /// Local tonality: the bin's power against its neighbours' (1.0 for a pure tone). Left
+    /// at 0.0 for windows whose bin is far too weak to matter (see [`WEAK_GATE`]).
     ratio: f64,
     /// The bin's share of the whole window's power (1.0 for a pure tone alone).
     share: f64,
-    phase: f64,
     /// Window start and end (sample positions).
     w0: f64,
     w1: f64,
-    /// For voiced windows: whether the frequency sits on the harmonic grid of the pitch
-    /// found in the rest of the window (see [`harmonic_test`]). `None` when unvoiced or
-    /// not evaluated.
-    harmonic: Option<f64>,
+}
+
+impl Obs {
+    /// The bin's phase. Computed on demand: only the windows of a burst being judged need
+    /// it, and an `atan2` per bin and hop was a measurable share of the hot path.
+    fn phase(&self) -> f64 {
+        self.im.atan2(self.re)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -131,22 +135,29 @@ enum Burst {
     On {
         obs: Vec<Obs>,
         below: usize,
-        /// Amplitudes of the windows that met `on_ratio` (the burst's reference level).
+        /// Amplitudes of the windows that met `on_ratio` (the burst's reference level),
+        /// ascending.
         core_amps: Vec<f64>,
     },
 }
 
 /// One single-frequency sliding DFT (sum of per-hop block sums).
+///
+/// A probe can be left idle for a while (neighbour probes of a bin with nothing in it) and
+/// brought up to date later from the detector's window buffer: [`Probe::sync`] recomputes
+/// the missing blocks, so an idle probe costs nothing and a busy one one block per hop.
 #[derive(Debug, Clone)]
 struct Probe {
     freq: f64,
     cos: Vec<f32>,
     sin: Vec<f32>,
+    /// Rotated block sums of the newest hops (at most `window_hops`), oldest first.
     subs: VecDeque<(f64, f64)>,
     /// `e^{-j w b}` for the next expected hop start `next_b`, advanced by `step` per hop
     /// (trigonometry per hop dominated the profile); recomputed exactly now and then.
     rot: (f64, f64),
     step: (f64, f64),
+    /// Start of the hop after the newest block in `subs` (`None`: nothing valid).
     next_b: Option<u64>,
     hops: u32,
 }
@@ -167,8 +178,14 @@ impl Probe {
         }
     }
 
-    /// Add the hop starting at absolute sample `b`; return the window sum.
-    fn update(&mut self, hop: &[f32], b: u64, k: usize) -> (f64, f64) {
+    /// Forget all blocks (after a reset of the timeline).
+    fn clear(&mut self) {
+        self.subs.clear();
+        self.next_b = None;
+    }
+
+    /// Append the block of the hop starting at absolute sample `b`.
+    fn push_block(&mut self, hop: &[f32], b: u64, k: usize) {
         let re = f64::from(dot(hop, &self.cos));
         let im = f64::from(dot(hop, &self.sin));
         // Rotate the block sum to the absolute phase reference e^{-j w n}.
@@ -188,6 +205,31 @@ impl Probe {
         if self.subs.len() > k {
             self.subs.pop_front();
         }
+    }
+
+    /// Bring the probe up to the hop starting at `b` and return the window sum. `window`
+    /// holds the newest samples up to and including that hop (a whole number of hops,
+    /// at most `k`).
+    fn sync(&mut self, window: &[f32], b: u64, hop: usize, k: usize) -> (f64, f64) {
+        let end = b + hop as u64;
+        if self.next_b != Some(end) {
+            let blocks = window.len() / hop;
+            if self.next_b == Some(b) && blocks > 0 {
+                // Busy probe: one new block.
+                let at = window.len() - hop;
+                self.push_block(&window[at..], b, k);
+            } else {
+                // Idle probe woken up: rebuild every block of the window.
+                self.subs.clear();
+                self.next_b = None;
+                let base = window.len() - blocks * hop;
+                for j in 0..blocks {
+                    let at = base + j * hop;
+                    let bb = end - ((blocks - j) * hop) as u64;
+                    self.push_block(&window[at..at + hop], bb, k);
+                }
+            }
+        }
         self.subs
             .iter()
             .fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y))
@@ -205,6 +247,118 @@ struct Bin {
     burst: Burst,
 }
 
+/// One configured tone's waveform over a window: `cos(w i)` and `sin(w i)`, for
+/// subtracting the tone in the harmonicity test without a per-sample trigonometric
+/// recursion.
+#[derive(Debug, Clone)]
+struct ToneTable {
+    freq: f64,
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+}
+
+/// Recent samples and per-hop bin sums, kept so that the harmonicity test (a pitch search
+/// over each window, by far the most expensive step) runs only when a burst is judged, only
+/// on the windows inside it, and only if its verdict depends on it: a generated tone is
+/// accepted on its exact frequency without it.
+#[derive(Debug, Clone)]
+struct History {
+    /// Samples from absolute index `b0` on, the newest last (the analysis window is the
+    /// last `hop * window_hops` of them).
+    buf: Vec<f32>,
+    /// Absolute index of `buf[0]`, which is also the start of the hop of `sums[0..m]`.
+    b0: u64,
+    /// Every bin's window sum (after untangling) for each hop since `b0`, `m` per hop.
+    sums: Vec<(f64, f64)>,
+    /// Pitch of each hop's residual window, once computed (`Some(None)`: unvoiced).
+    f0: Vec<Option<Option<f64>>>,
+    tones: Vec<ToneTable>,
+    residual: Vec<f32>,
+    /// `buf` length at which old samples are dropped (doubles while bursts hold them).
+    compact_at: usize,
+}
+
+impl History {
+    /// Pitch (Hz) of the window `w0..w1` once every configured tone has been subtracted,
+    /// or `None` when what remains is not voiced or the window is no longer kept.
+    fn pitch_at(&mut self, w0: f64, w1: f64, hop: usize) -> Option<f64> {
+        let m = self.tones.len();
+        if !(w0 >= self.b0 as f64 && w1 > w0) {
+            return None;
+        }
+        let (a, e) = (
+            (w0 as u64 - self.b0) as usize,
+            (w1 as u64 - self.b0) as usize,
+        );
+        let r = (e.checked_sub(hop)?) / hop;
+        if let Some(&Some(f)) = self.f0.get(r) {
+            return f;
+        }
+        let window = self.buf.get(a..e)?;
+        let sums = self.sums.get(r * m..(r + 1) * m)?;
+        let n = window.len();
+        self.residual.clear();
+        self.residual.extend_from_slice(window);
+        let fs = f64::from(SAMPLE_RATE);
+        let scale = 2.0 / n as f64;
+        for (t, &(wr, wi)) in self.tones.iter().zip(sums) {
+            // x_hat[m] = (2/N) Re(W e^{j w m}) at absolute sample m = w0 + i, i.e.
+            // Re(W e^{j w w0} e^{j w i}): fold the window's start phase into the
+            // coefficient once, then it is two multiply-adds per sample from the tables.
+            let start = (t.freq / fs * w0).fract() * 2.0 * PI;
+            let (s0, c0) = start.sin_cos();
+            let ca = (scale * (wr * c0 - wi * s0)) as f32;
+            let cb = (scale * (wr * s0 + wi * c0)) as f32;
+            for ((x, &c), &s) in self.residual.iter_mut().zip(&t.cos).zip(&t.sin) {
+                *x -= ca * c - cb * s;
+            }
+        }
+        // A residual holding almost none of the window's energy says nothing about a voice.
+        let win_e = f64::from(energy(window));
+        let res_e = f64::from(energy(&self.residual));
+        let f = if res_e < 0.05 * win_e {
+            None
+        } else {
+            pitch(&self.residual)
+        };
+        if let Some(slot) = self.f0.get_mut(r) {
+            *slot = Some(f);
+        }
+        f
+    }
+
+    /// Drop whole hops before absolute sample `keep`.
+    fn drop_before(&mut self, keep: u64, hop: usize, min_compact: usize) {
+        let m = self.tones.len();
+        let hops = (keep.saturating_sub(self.b0) / hop as u64) as usize;
+        let hops = hops.min(self.f0.len()).min(self.buf.len() / hop);
+        self.buf.drain(..hops * hop);
+        self.sums.drain(..(hops * m).min(self.sums.len()));
+        self.f0.drain(..hops);
+        self.b0 += (hops * hop) as u64;
+        self.compact_at = min_compact.max(2 * self.buf.len());
+    }
+
+    fn clear(&mut self, b0: u64) {
+        self.buf.clear();
+        self.sums.clear();
+        self.f0.clear();
+        self.b0 = b0;
+    }
+}
+
+/// A pair of configured frequencies close enough to leak into each other's bins.
+#[derive(Debug, Clone)]
+struct Coupling {
+    /// Positions in the coupled group: the bin `i` that the tone `j` leaks into.
+    i: usize,
+    j: usize,
+    /// `(1 - e^{j d N}) / (1 - e^{j d})` with `d = w_j - w_i`: the window's geometric sum.
+    q: (f64, f64),
+    /// `(f_j - f_i) / fs`: cycles of the difference frequency per sample.
+    df: f64,
+}
+
 /// Sans-IO tone detector. Feed PCM with [`ToneDetector::push`], call
 /// [`ToneDetector::finish`] at the end of the stream, drain [`ToneDetector::poll_event`].
 #[derive(Debug, Clone)]
@@ -212,20 +366,44 @@ pub struct ToneDetector {
     cfg: ToneConfig,
     bins: Vec<Bin>,
     energies: VecDeque<f64>,
-    /// The last `hop * window_hops` samples (for the harmonicity test).
-    window: Vec<f32>,
-    residual: Vec<f32>,
-    hop_buf: Vec<f32>,
-    /// Absolute index of `hop_buf[0]`.
+    hist: History,
+    /// Samples of the current, incomplete hop at the end of `hist.buf`.
+    pending: usize,
+    /// Absolute index of the current hop's first sample.
     hop_start: u64,
     started: bool,
     events: VecDeque<ToneEvent>,
-    /// Whether any two configured frequencies leak into each other's bins.
-    coupled: bool,
+    /// Bins (indices) that leak into another configured frequency's bin, and the pairs,
+    /// indexed by position in `group`.
+    group: Vec<usize>,
+    couplings: Vec<Coupling>,
+    /// Per-hop scratch: each bin's window sum and neighbour power (`None`: not computed).
+    sums: Vec<(f64, f64)>,
+    local: Vec<Option<f64>>,
+    /// Scratch for the joint solve: the augmented complex matrix, row-major.
+    mat: Vec<(f64, f64)>,
+    /// Smallest reportable tone amplitude (from `min_level_dbfs`).
+    min_amp: f64,
 }
 
 /// Largest gap between pushes that is bridged with silence rather than a reset.
 const MAX_BRIDGED_GAP: u64 = 16_000;
+
+/// An idle bin whose amplitude is below this fraction of the quietest reportable tone
+/// skips its neighbour probes and records a tonality of 0. Such a window cannot open a
+/// burst (it is not loud enough), and at the edge of a burst it holds only a sliver of the
+/// tone, so keeping it out of the burst's core (the windows that set its phase reference
+/// and plateau) costs nothing. In party audio the tone bands hold only companding noise
+/// and frame-edge splatter 10-20 dB below that level, so nearly every window skips the
+/// probes that used to take most of the time.
+const WEAK_GATE: f64 = 1.0;
+
+/// The sample history is compacted once it holds this many windows (or twice what it held
+/// after the last compaction).
+const BUF_WINDOWS: usize = 8;
+/// Longest history kept for the harmonicity test of a burst in progress, in samples (4 s).
+/// Windows of a longer burst that fell out of it count as unvoiced.
+const HIST_CAP: u64 = 32_000;
 
 impl ToneDetector {
     /// A detector with the given tuning. Out-of-range values are clamped (hop >= 8,
@@ -233,12 +411,14 @@ impl ToneDetector {
     pub fn new(mut cfg: ToneConfig) -> Self {
         cfg.hop = cfg.hop.max(8);
         cfg.window_hops = cfg.window_hops.max(2);
-        let nyq = f64::from(SAMPLE_RATE) / 2.0;
+        let fs = f64::from(SAMPLE_RATE);
+        let nyq = fs / 2.0;
         cfg.freqs_hz
             .retain(|f| f.is_finite() && *f > 0.0 && *f < nyq);
         cfg.freqs_hz.sort_by(f64::total_cmp);
         cfg.freqs_hz.dedup_by(|a, b| (*a - *b).abs() < 1.0);
-        let resolution = f64::from(SAMPLE_RATE) / (cfg.hop * cfg.window_hops) as f64;
+        let len = cfg.hop * cfg.window_hops;
+        let resolution = fs / len as f64;
         let all = cfg.freqs_hz.clone();
         let bins = cfg
             .freqs_hz
@@ -260,22 +440,61 @@ impl ToneDetector {
                     freq: f,
                     main: Probe::new(f, cfg.hop, cfg.window_hops),
                     neighbours,
-                    preroll: VecDeque::new(),
+                    preroll: VecDeque::with_capacity(cfg.window_hops + 3),
                     burst: Burst::Idle,
                 }
             })
             .collect();
-        let n = (cfg.hop * cfg.window_hops) as f64;
-        let coupled = all
-            .iter()
-            .enumerate()
-            .any(|(i, &f)| all.iter().skip(i + 1).any(|&g| coupling(f, g, n) >= 0.02));
+        let n = len as f64;
+        let group: Vec<usize> = (0..all.len())
+            .filter(|&i| (0..all.len()).any(|j| i != j && coupling(all[i], all[j], n) >= 0.02))
+            .collect();
+        let mut couplings = Vec::new();
+        for (i, f) in group.iter().map(|&i| all[i]).enumerate() {
+            for (j, g) in group.iter().map(|&j| all[j]).enumerate() {
+                if i != j && coupling(f, g, n) >= 0.02 {
+                    let df = g - f;
+                    let d = 2.0 * PI * df / fs;
+                    let num = (1.0 - (d * n).cos(), -(d * n).sin());
+                    let den = (1.0 - d.cos(), -d.sin());
+                    couplings.push(Coupling {
+                        i,
+                        j,
+                        q: cdiv(num, den),
+                        df: df / fs,
+                    });
+                }
+            }
+        }
+        let m = all.len();
         Self {
-            coupled,
-            hop_buf: Vec::with_capacity(cfg.hop),
-            window: Vec::with_capacity(cfg.hop * (cfg.window_hops + 1)),
-            residual: Vec::new(),
+            group,
+            couplings,
+            hist: History {
+                buf: Vec::with_capacity(len * BUF_WINDOWS + cfg.hop),
+                b0: 0,
+                sums: Vec::new(),
+                f0: Vec::new(),
+                tones: all
+                    .iter()
+                    .map(|&f| {
+                        let w = 2.0 * PI * f / fs;
+                        ToneTable {
+                            freq: f,
+                            cos: (0..len).map(|i| (w * i as f64).cos() as f32).collect(),
+                            sin: (0..len).map(|i| (w * i as f64).sin() as f32).collect(),
+                        }
+                    })
+                    .collect(),
+                residual: Vec::with_capacity(len),
+                compact_at: len * BUF_WINDOWS,
+            },
+            pending: 0,
             energies: VecDeque::with_capacity(cfg.window_hops + 1),
+            sums: Vec::with_capacity(m),
+            local: Vec::with_capacity(m),
+            mat: Vec::with_capacity(m * (m + 1)),
+            min_amp: 32768.0 * std::f64::consts::SQRT_2 * 10f64.powf(cfg.min_level_dbfs / 20.0),
             cfg,
             bins,
             hop_start: 0,
@@ -296,15 +515,20 @@ impl ToneDetector {
         if !self.started {
             self.started = true;
             self.hop_start = first_sample;
+            self.hist.b0 = first_sample;
         }
-        let expected = self.hop_start + self.hop_buf.len() as u64;
+        let expected = self.hop_start + self.pending as u64;
         let mut pcm = pcm;
-        let mut first = first_sample;
+        let first = first_sample;
         if first > expected {
             let gap = first - expected;
             if gap <= MAX_BRIDGED_GAP {
-                for _ in 0..gap {
-                    self.feed_sample(0.0);
+                let mut left = gap as usize;
+                while left > 0 {
+                    let take = left.min(self.cfg.hop - self.pending);
+                    self.hist.buf.resize(self.hist.buf.len() + take, 0.0);
+                    self.advance(take);
+                    left -= take;
                 }
             } else {
                 self.reset_at(first);
@@ -320,12 +544,14 @@ impl ToneDetector {
                 }
             } else {
                 pcm = &pcm[overlap..];
-                first = expected;
             }
         }
-        let _ = first;
-        for &s in pcm {
-            self.feed_sample(f32::from(s));
+        while !pcm.is_empty() {
+            let take = pcm.len().min(self.cfg.hop - self.pending);
+            let (now, rest) = pcm.split_at(take);
+            self.hist.buf.extend(now.iter().map(|&s| f32::from(s)));
+            self.advance(take);
+            pcm = rest;
         }
     }
 
@@ -343,115 +569,145 @@ impl ToneDetector {
 
     fn reset_at(&mut self, first: u64) {
         self.finish();
-        self.hop_buf.clear();
-        self.window.clear();
+        self.hist.clear(first);
+        self.pending = 0;
         self.energies.clear();
         for b in &mut self.bins {
-            b.main.subs.clear();
+            b.main.clear();
             for p in &mut b.neighbours {
-                p.subs.clear();
+                p.clear();
             }
             b.preroll.clear();
         }
         self.hop_start = first;
     }
 
-    #[inline]
-    fn feed_sample(&mut self, x: f32) {
-        self.hop_buf.push(x);
-        if self.hop_buf.len() == self.cfg.hop {
+    /// `n` samples were appended to `buf`; analyse the hop once it is complete.
+    fn advance(&mut self, n: usize) {
+        self.pending += n;
+        if self.pending >= self.cfg.hop {
             self.process_hop();
+            self.pending = 0;
+            self.hop_start += self.cfg.hop as u64;
+            if self.hist.buf.len() >= self.hist.compact_at {
+                self.compact();
+            }
         }
+    }
+
+    /// Drop history no burst can still need: keep the current window, and the windows of
+    /// open bursts and pre-rolls (up to [`HIST_CAP`]).
+    fn compact(&mut self) {
+        let hop = self.cfg.hop;
+        let len = hop * self.cfg.window_hops;
+        let end = self.hop_start;
+        let mut keep = end.saturating_sub(len as u64);
+        for bin in &self.bins {
+            let first = match &bin.burst {
+                Burst::On { obs, .. } => obs.first(),
+                Burst::Idle => bin.preroll.front(),
+            };
+            if let Some(o) = first {
+                keep = keep.min(o.w0.max(0.0) as u64);
+            }
+        }
+        let keep = keep.max(end.saturating_sub(HIST_CAP + len as u64));
+        self.hist.drop_before(keep, hop, len * BUF_WINDOWS);
     }
 
     fn process_hop(&mut self) {
         let hop = self.cfg.hop;
         let k = self.cfg.window_hops;
-        let n = (hop * k) as f64;
+        let len = hop * k;
+        let n = len as f64;
         let b = self.hop_start;
-        let e = f64::from(energy(&self.hop_buf));
+        let window = &self.hist.buf[self.hist.buf.len().saturating_sub(len)..];
+        let Some(current) = window.get(window.len().saturating_sub(hop)..) else {
+            return;
+        };
+        let e = f64::from(energy(current));
         self.energies.push_back(e);
         if self.energies.len() > k {
             self.energies.pop_front();
         }
-        self.window.extend_from_slice(&self.hop_buf);
-        if self.window.len() > hop * k {
-            let excess = self.window.len() - hop * k;
-            self.window.drain(..excess);
-        }
         let win_e: f64 = self.energies.iter().sum();
-        let full = self.energies.len() == k;
+        let full = self.energies.len() == k && window.len() == len;
         let w1 = (b + hop as u64) as f64;
         let w0 = w1 - n;
-        let min_amp =
-            32768.0 * std::f64::consts::SQRT_2 * 10f64.powf(self.cfg.min_level_dbfs / 20.0);
-        // Pass 1: every bin's window sum.
-        let mut sums = Vec::with_capacity(self.bins.len());
-        let mut local = Vec::with_capacity(self.bins.len());
+        let min_amp = self.min_amp;
+        // Pass 1: every bin's window sum (the main probes are always kept up to date).
+        self.sums.clear();
         for bin in &mut self.bins {
-            sums.push(bin.main.update(&self.hop_buf, b, k));
-            let mut e = 0.0;
-            for p in &mut bin.neighbours {
-                let (r, i) = p.update(&self.hop_buf, b, k);
-                e += r * r + i * i;
-            }
-            local.push(e / bin.neighbours.len().max(1) as f64);
+            self.sums.push(bin.main.sync(window, b, hop, k));
         }
         // Pass 1b: untangle configured frequencies that leak into each other's bins (440 and
         // 480 Hz are only 1.6 bins apart in a 40 ms window): every bin is a known linear
         // mix of every tone's complex amplitude, so solve for the amplitudes.
-        if self.coupled {
-            untangle(&self.bins, &mut sums, w0, n);
+        if !self.group.is_empty() {
+            untangle(
+                &self.group,
+                &self.couplings,
+                &mut self.mat,
+                &mut self.sums,
+                w0,
+                n,
+            );
         }
-        if full {
-            // Pass 2: the harmonicity test, only while some bin is in or entering a burst.
-            let active = self
-                .bins
-                .iter()
-                .zip(&sums)
-                .zip(&local)
-                .any(|((bin, &(wr, wi)), &l)| {
-                    let p = wr * wr + wi * wi;
-                    matches!(bin.burst, Burst::On { .. }) || tonality(p, l) >= self.cfg.on_ratio
-                });
-            let f0 = if active {
-                self.residual_pitch(&sums, w0)
-            } else {
-                None
-            };
-            // Pass 3: burst state per bin.
-            for i in 0..self.bins.len() {
-                let Some(&(wr, wi)) = sums.get(i) else {
-                    continue;
-                };
-                let p = wr * wr + wi * wi;
-                let share = if win_e > 0.0 {
-                    p / (win_e * n / 2.0)
-                } else {
-                    0.0
-                };
-                let ratio = tonality(p, local.get(i).copied().unwrap_or(0.0));
-                let freq = self.bins[i].freq;
-                let obs = Obs {
-                    centre: (w0 + w1) / 2.0,
-                    re: wr,
-                    im: wi,
-                    ratio,
-                    share,
-                    phase: wi.atan2(wr),
-                    w0,
-                    w1,
-                    harmonic: f0.map(|f0| harmonic_dev(freq, f0)),
-                };
-                let amp = 2.0 * p.sqrt() / n;
-                let loud = amp >= min_amp && share >= self.cfg.min_share;
-                if self.observe(i, obs, amp, loud) {
-                    self.close_burst(i);
+        self.hist.sums.extend_from_slice(&self.sums);
+        self.hist.f0.push(None);
+        if !full {
+            return;
+        }
+        // Pass 1c: local background from the neighbour probes, only for bins that hold
+        // something (or are in a burst). Party audio leaves the tone bands empty, so this
+        // usually skips most probes; a probe skipped for a while is rebuilt from the window
+        // when needed again.
+        self.local.clear();
+        for (bin, &(wr, wi)) in self.bins.iter_mut().zip(&self.sums) {
+            let amp = 2.0 * (wr * wr + wi * wi).sqrt() / n;
+            let need = matches!(bin.burst, Burst::On { .. }) || amp >= WEAK_GATE * min_amp;
+            if need {
+                let mut e = 0.0;
+                for p in &mut bin.neighbours {
+                    let (r, i) = p.sync(window, b, hop, k);
+                    e += r * r + i * i;
                 }
+                self.local
+                    .push(Some(e / bin.neighbours.len().max(1) as f64));
+            } else {
+                self.local.push(None);
             }
         }
-        self.hop_start += hop as u64;
-        self.hop_buf.clear();
+        let share_of = |p: f64| {
+            if win_e > 0.0 {
+                p / (win_e * n / 2.0)
+            } else {
+                0.0
+            }
+        };
+        // Pass 3: burst state per bin.
+        for i in 0..self.bins.len() {
+            let (Some(&(wr, wi)), Some(&l)) = (self.sums.get(i), self.local.get(i)) else {
+                continue;
+            };
+            let p = wr * wr + wi * wi;
+            let share = share_of(p);
+            let ratio = l.map_or(0.0, |l| tonality(p, l));
+            let obs = Obs {
+                centre: (w0 + w1) / 2.0,
+                re: wr,
+                im: wi,
+                ratio,
+                share,
+                w0,
+                w1,
+            };
+            let amp = 2.0 * p.sqrt() / n;
+            let loud = amp >= min_amp && share >= self.cfg.min_share;
+            if self.observe(i, obs, amp, loud) {
+                self.close_burst(i);
+            }
+        }
     }
 
     /// Update bin `i`'s burst state with one observation; true when the burst should close.
@@ -487,11 +743,15 @@ impl ToneDetector {
             } => {
                 v.push(obs);
                 if obs.ratio >= on {
-                    core_amps.push(amp);
+                    // Kept sorted, so the median below is a lookup rather than a sort.
+                    let at = core_amps.partition_point(|x| x.total_cmp(&amp).is_lt());
+                    core_amps.insert(at, amp);
                 }
                 // Louder speech can push the tonality of a steady tone below `off_ratio`
                 // for a while; its amplitude in the bin stays put, so that sustains too.
-                let steady = median(core_amps).is_some_and(|m| amp >= 0.6 * m);
+                let steady = core_amps
+                    .get(core_amps.len() / 2)
+                    .is_some_and(|&m| amp >= 0.6 * m);
                 if loud && (obs.ratio >= off || steady) {
                     *below = 0;
                     false
@@ -501,36 +761,6 @@ impl ToneDetector {
                 }
             }
         }
-    }
-
-    /// Pitch (Hz) of the current window once every configured tone has been subtracted,
-    /// or `None` when what remains is not voiced.
-    fn residual_pitch(&mut self, sums: &[(f64, f64)], w0: f64) -> Option<f64> {
-        let n = self.window.len();
-        self.residual.clear();
-        self.residual.extend_from_slice(&self.window);
-        let fs = f64::from(SAMPLE_RATE);
-        for (bin, &(wr, wi)) in self.bins.iter().zip(sums) {
-            // x_hat[m] = (2/N) Re(W e^{j w m}) at absolute sample m = w0 + i.
-            let w = 2.0 * PI * bin.freq / fs;
-            let start = (bin.freq / fs * w0).fract() * 2.0 * PI;
-            let (mut c, mut s) = (start.cos(), start.sin());
-            let (dc, ds) = (w.cos(), w.sin());
-            let scale = 2.0 / n as f64;
-            for r in &mut self.residual {
-                *r -= (scale * (wr * c - wi * s)) as f32;
-                let nc = c * dc - s * ds;
-                s = s * dc + c * ds;
-                c = nc;
-            }
-        }
-        // A residual holding almost none of the window's energy says nothing about a voice.
-        let win_e = f64::from(energy(&self.window));
-        let res_e = f64::from(energy(&self.residual));
-        if res_e < 0.05 * win_e {
-            return None;
-        }
-        pitch(&self.residual)
     }
 
     fn close_burst(&mut self, i: usize) {
@@ -546,7 +776,11 @@ impl ToneDetector {
         for o in obs.iter().rev().take(keep).rev() {
             bin.preroll.push_back(*o);
         }
-        self.events.extend(judge_all(&self.cfg, bin.freq, &obs));
+        let hop = self.cfg.hop;
+        let hist = &mut self.hist;
+        let mut pitch = |o: &Obs| hist.pitch_at(o.w0, o.w1, hop);
+        self.events
+            .extend(judge_all(&self.cfg, bin.freq, &obs, &mut pitch));
     }
 }
 
@@ -554,12 +788,20 @@ impl ToneDetector {
 /// same frequency back to back (a speech harmonic right before a tone): each pass anchors
 /// on the most tonal window, takes the coherent stretch around it, and the rest is judged
 /// again.
-fn judge_all(cfg: &ToneConfig, freq: f64, obs: &[Obs]) -> Vec<ToneEvent> {
+///
+/// `pitch` gives the voice pitch in a window with the configured tones removed (`None`:
+/// unvoiced); it is only asked for when a verdict depends on it.
+fn judge_all(
+    cfg: &ToneConfig,
+    freq: f64,
+    obs: &[Obs],
+    pitch: &mut dyn FnMut(&Obs) -> Option<f64>,
+) -> Vec<ToneEvent> {
     let mut out = Vec::new();
     let mut todo = vec![(0usize, obs.len())];
     while let Some((a, b)) = todo.pop() {
         let Some(part) = obs.get(a..b) else { continue };
-        let Some((ev, first, last)) = judge(cfg, freq, part) else {
+        let Some((ev, first, last)) = judge(cfg, freq, part, pitch) else {
             continue;
         };
         out.extend(ev);
@@ -572,7 +814,12 @@ fn judge_all(cfg: &ToneConfig, freq: f64, obs: &[Obs]) -> Vec<ToneEvent> {
 
 /// Judge the burst around the most tonal window of `obs`: the event (if it passes) and the
 /// index range it covered. `None` when no window is tonal enough to anchor on.
-fn judge(cfg: &ToneConfig, freq: f64, obs: &[Obs]) -> Option<(Option<ToneEvent>, usize, usize)> {
+fn judge(
+    cfg: &ToneConfig,
+    freq: f64,
+    obs: &[Obs],
+    pitch: &mut dyn FnMut(&Obs) -> Option<f64>,
+) -> Option<(Option<ToneEvent>, usize, usize)> {
     let fs = f64::from(SAMPLE_RATE);
     let hop = cfg.hop as f64;
     let n = (cfg.hop * cfg.window_hops) as f64;
@@ -588,13 +835,13 @@ fn judge(cfg: &ToneConfig, freq: f64, obs: &[Obs]) -> Option<(Option<ToneEvent>,
     let core_devs: Vec<f64> = core
         .windows(2)
         .filter(|w| w[1] == w[0] + 1)
-        .map(|w| wrap_pi(obs[w[1]].phase - obs[w[0]].phase) * hz_per_rad)
+        .map(|w| wrap_pi(obs[w[1]].phase() - obs[w[0]].phase()) * hz_per_rad)
         .collect();
     let off0 = median(&core_devs).unwrap_or(0.0);
     let t_max = obs[i_max].centre;
     let model = |o: &Obs| 2.0 * PI * off0 * (o.centre - t_max) / fs;
     let (cr, ci) = core.iter().fold((0.0, 0.0), |(a, b), &i| {
-        let p = obs[i].phase - model(&obs[i]);
+        let p = obs[i].phase() - model(&obs[i]);
         (a + p.cos(), b + p.sin())
     });
     let phi_c = ci.atan2(cr);
@@ -645,7 +892,7 @@ fn judge(cfg: &ToneConfig, freq: f64, obs: &[Obs]) -> Option<(Option<ToneEvent>,
     } else {
         obs[last].centre
     };
-    let verdict = judge_burst(cfg, freq, obs, start, end, first, last, plateau);
+    let verdict = judge_burst(cfg, freq, obs, start, end, first, last, plateau, pitch);
     Some((verdict, first, last))
 }
 
@@ -660,6 +907,7 @@ fn judge_burst(
     first: usize,
     last: usize,
     plateau: f64,
+    pitch: &mut dyn FnMut(&Obs) -> Option<f64>,
 ) -> Option<ToneEvent> {
     let fs = f64::from(SAMPLE_RATE);
     let hop = cfg.hop as f64;
@@ -681,22 +929,24 @@ fn judge_burst(
     let share = median(&shares)?;
     let devs: Vec<f64> = inner
         .windows(2)
-        .map(|w| wrap_pi(w[1].phase - w[0].phase) * hz_per_rad)
+        .map(|w| wrap_pi(w[1].phase() - w[0].phase()) * hz_per_rad)
         .collect();
     if devs.is_empty() {
         return None;
     }
     let mean = devs.iter().sum::<f64>() / devs.len() as f64;
     let spread = (devs.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / devs.len() as f64).sqrt();
-    let voiced: Vec<f64> = inner.iter().filter_map(|o| o.harmonic).collect();
-    let harmonic = voiced.len() >= 3 && median(&voiced).unwrap_or(1.0) <= HARMONIC_DEV;
     let exact = mean.abs() <= EXACT_OFFSET_HZ && spread <= EXACT_SPREAD_HZ && share >= EXACT_RATIO;
     if ratio < cfg.on_ratio
         || share < cfg.min_share
         || mean.abs() > cfg.max_offset_hz
         || spread > cfg.max_spread_hz
-        || (harmonic && !exact)
     {
+        return None;
+    }
+    // Harmonicity last, and only when it can change the verdict: a burst this exact is a
+    // generated tone even if a voice has a harmonic near it.
+    if !exact && harmonic_burst(freq, &inner, pitch) {
         return None;
     }
     Some(ToneEvent {
@@ -708,59 +958,72 @@ fn judge_burst(
     })
 }
 
-/// Replace each bin's window sum by `N` times the complex amplitude of its tone, solving
-/// `W_i = sum_j G_ij c_j` with `G_ij = sum_n e^{j (w_j - w_i) n}` over the window. Left
-/// unchanged when the system is ill-conditioned.
-fn untangle(bins: &[Bin], sums: &mut [(f64, f64)], w0: f64, n: f64) {
-    let m = bins.len();
-    let fs = f64::from(SAMPLE_RATE);
-    // Augmented matrix [G | W], complex as (re, im).
-    let mut a: Vec<Vec<(f64, f64)>> = vec![vec![(0.0, 0.0); m + 1]; m];
-    for i in 0..m {
-        for j in 0..m {
-            a[i][j] = if i == j {
-                (n, 0.0)
-            } else if coupling(bins[i].freq, bins[j].freq, n) < 0.02 {
-                (0.0, 0.0)
-            } else {
-                let df = bins[j].freq - bins[i].freq;
-                let d = 2.0 * PI * df / fs;
-                let start = 2.0 * PI * (df / fs * w0).fract();
-                // e^{j start} (1 - e^{j d N}) / (1 - e^{j d})
-                let num = (1.0 - (d * n).cos(), -(d * n).sin());
-                let den = (1.0 - d.cos(), -d.sin());
-                let q = cdiv(num, den);
-                cmul((start.cos(), start.sin()), q)
-            };
-        }
-        a[i][m] = sums[i];
+/// Replace each coupled bin's window sum by `N` times the complex amplitude of its tone,
+/// solving `W_i = sum_j G_ij c_j` with `G_ij = sum_n e^{j (w_j - w_i) n}` over the window.
+/// Only the bins in `group` take part: every other row of `G` is `N` on the diagonal and
+/// zero elsewhere, so their sums are already the answer. `G_ij` is a fixed geometric sum
+/// times a phase that follows the window start. Left unchanged when the system is
+/// ill-conditioned.
+fn untangle(
+    group: &[usize],
+    couplings: &[Coupling],
+    a: &mut Vec<(f64, f64)>,
+    sums: &mut [(f64, f64)],
+    w0: f64,
+    n: f64,
+) {
+    let m = group.len();
+    let cols = m + 1;
+    // Augmented matrix [G | W], complex as (re, im), row-major.
+    a.clear();
+    a.resize(m * cols, (0.0, 0.0));
+    for (r, &i) in group.iter().enumerate() {
+        a[r * cols + r] = (n, 0.0);
+        a[r * cols + m] = sums.get(i).copied().unwrap_or((0.0, 0.0));
     }
-    // Gaussian elimination with partial pivoting.
+    for c in couplings {
+        // e^{j start} (1 - e^{j d N}) / (1 - e^{j d})
+        let start = 2.0 * PI * (c.df * w0).fract();
+        let (s, co) = start.sin_cos();
+        if let Some(x) = a.get_mut(c.i * cols + c.j) {
+            *x = cmul((co, s), c.q);
+        }
+    }
+    // Gaussian elimination with partial pivoting (on squared magnitudes).
     for col in 0..m {
-        let Some(piv) = (col..m).max_by(|&x, &y| norm(a[x][col]).total_cmp(&norm(a[y][col])))
+        let Some(piv) =
+            (col..m).max_by(|&x, &y| norm2(a[x * cols + col]).total_cmp(&norm2(a[y * cols + col])))
         else {
             return;
         };
-        if norm(a[piv][col]) < 1e-3 * n {
+        if norm2(a[piv * cols + col]) < 1e-6 * n * n {
             return;
         }
-        a.swap(col, piv);
+        if piv != col {
+            for k in 0..cols {
+                a.swap(col * cols + k, piv * cols + k);
+            }
+        }
+        let d = a[col * cols + col];
         for row in 0..m {
             if row != col {
-                let f = cdiv(a[row][col], a[col][col]);
-                // Row `row` is updated from row `col` of the same matrix, so an iterator
-                // over one row cannot borrow the other; indexing is the clear form here.
-                #[allow(clippy::needless_range_loop)]
-                for k in col..=m {
-                    let t = cmul(f, a[col][k]);
-                    a[row][k] = (a[row][k].0 - t.0, a[row][k].1 - t.1);
+                let f = cdiv(a[row * cols + col], d);
+                if f == (0.0, 0.0) {
+                    continue;
+                }
+                for k in col..cols {
+                    let t = cmul(f, a[col * cols + k]);
+                    let x = &mut a[row * cols + k];
+                    *x = (x.0 - t.0, x.1 - t.1);
                 }
             }
         }
     }
-    for (i, s) in sums.iter_mut().enumerate() {
-        let c = cdiv(a[i][m], a[i][i]);
-        *s = (c.0 * n, c.1 * n);
+    for (r, &i) in group.iter().enumerate() {
+        let c = cdiv(a[r * cols + m], a[r * cols + r]);
+        if let Some(s) = sums.get_mut(i) {
+            *s = (c.0 * n, c.1 * n);
+        }
     }
 }
 
@@ -786,8 +1049,35 @@ fn cdiv(a: (f64, f64), b: (f64, f64)) -> (f64, f64) {
     ((a.0 * b.0 + a.1 * b.1) / d, (a.1 * b.0 - a.0 * b.1) / d)
 }
 
-fn norm(a: (f64, f64)) -> f64 {
-    (a.0 * a.0 + a.1 * a.1).sqrt()
+fn norm2(a: (f64, f64)) -> f64 {
+    a.0 * a.0 + a.1 * a.1
+}
+
+/// Whether a burst looks like a speech harmonic: at least three of its windows are voiced
+/// and in the majority of those (the median) `freq` sits on the voice's harmonic grid.
+/// Windows are asked for their pitch one by one and the search stops as soon as the
+/// remaining ones cannot change the answer (the pitch search is the costliest step).
+fn harmonic_burst(freq: f64, inner: &[&Obs], pitch: &mut dyn FnMut(&Obs) -> Option<f64>) -> bool {
+    // The median of the voiced deviations is at most HARMONIC_DEV exactly when more of
+    // them are on the grid (`on`) than off it (`off`).
+    let (mut on, mut off) = (0usize, 0usize);
+    for (i, o) in inner.iter().enumerate() {
+        let rest = inner.len() - i;
+        if on + rest <= off || on + off + rest < 3 {
+            return false;
+        }
+        if on > off + rest && on + off >= 3 {
+            return true;
+        }
+        if let Some(f0) = pitch(o) {
+            if harmonic_dev(freq, f0) <= HARMONIC_DEV {
+                on += 1;
+            } else {
+                off += 1;
+            }
+        }
+    }
+    on > off && on + off >= 3
 }
 
 /// Median relative distance of the frequency from the voice's harmonic grid (as a fraction
