@@ -1,0 +1,34 @@
+//! recproof's reference platform: the system under test recproof runs against when no
+//! other is named (`shared/design.md`, "Embedded default").
+//!
+//! A sans-IO recording back-to-back user agent that behaves as the source article says
+//! Webex Calling does (`shared/seed/README.md`) and acts as SIPREC recording client
+//! (SRC): it routes a caller to a callee by extension, anchors both legs' RTP, and, as
+//! the recording policy (`recproof-policy`) says for each party, opens a recording
+//! session to the provider's recorder with one stream per party, plays and reports
+//! announcements, plays reminder tones, honours feature codes (start, stop, pause,
+//! resume), sends unanswered calls to voicemail and records deposits, and applies the
+//! configured failure behaviour when the recorder fails.
+//!
+//! - [`platform::Platform`]: the [`sim::Node`]; start here.
+//! - [`config::PlatformConfig`]: addresses, port pool, phone directory, dialect, pause
+//!   style, timeouts, fault, seed.
+//! - [`fault::Fault`]: the fault profiles, each breaking one checklist requirement.
+//! - [`assets`]: the shipped announcements and the tone constants.
+//!
+//! The crate README (`harness/platform/README.md`) describes the behaviour, the audio,
+//! the announcement metadata element, the pause styles and the fault table.
+//!
+//! What this crate must not do: open sockets, read clocks, spawn threads, or judge. It is
+//! a real SIP/RTP peer reached only through datagrams (never through function calls from
+//! the checks), so the same checks run unchanged against an external system.
+
+pub mod assets;
+pub mod config;
+pub mod fault;
+pub mod platform;
+mod rs;
+
+pub use config::{PauseStyle, PlatformConfig};
+pub use fault::Fault;
+pub use platform::{Platform, PlatformError};

@@ -1,0 +1,2179 @@
+//! The reference platform as a sans-IO [`Node`]: a recording back-to-back user agent that
+//! routes calls by extension, anchors their media, and acts as SIPREC SRC.
+//!
+//! # What this module owns
+//!
+//! [`Platform`] owns two [`Endpoint`]s sharing one UDP SIP address: the B2BUA's (both
+//! call legs, Contact `sip:platform@…`) and the SRC's (recording sessions, From
+//! `sip:src@…` and a Contact carrying the dialect's SRC marker on every request, SRC-03).
+//! Datagrams are handed to the SRC's endpoint when their Call-ID is one it sent, else to
+//! the B2BUA's. It also owns a pool of RTP ports and the calls in progress. A call is two legs (caller ↔ platform, platform ↔ callee),
+//! each with its own dialog and RTP port, and one recording per recorded user, each
+//! with at most one recording session (RS) to the user's recorder at a time.
+//!
+//! Media: the platform terminates RTP on both legs. Each call runs a 20 ms media clock
+//! from answer. On every tick it takes one frame of each party's audio from a small
+//! playout buffer (a FIFO of decoded samples, at most [`PLAYOUT_MAX_FRAMES`] frames; an
+//! empty buffer gives silence), mixes the platform's overlays (announcements, tones) into
+//! what goes to each party, re-encodes and sends. The same party frames, without
+//! overlays, go to the recording streams (label 1 = caller, label 2 = callee). RFC 4733
+//! events from a party are consumed as feature codes and never forwarded or forked.
+//! Added one-way latency: the wait for the next tick (0-20 ms, uniformly spread when the
+//! party's clock is independent) plus the frames queued in the buffer (0 in a steady
+//! state on a clean link, at most [`PLAYOUT_MAX_FRAMES`] × 20 ms after a burst).
+//!
+//! Policy: on every call each party that is a person in the policy is resolved
+//! (`policy::Policy::resolve`, with the call's direction and reach); the result decides
+//! whether, where and how that person's side of the call is recorded. See the crate
+//! README for the behaviour in each mode and the fault table.
+//!
+//! # What it must not touch
+//!
+//! No sockets, clocks or threads: datagrams and `now` in, datagrams and observations out.
+//! It does not judge: it reports its own actions as [`Event::PlatformAction`] (ground
+//! truth for self-tests) and malformed input as [`Event::SipMalformed`] /
+//! [`Event::RtpMalformed`]. It never panics on what a peer sends.
+//!
+//! # Deviations
+//!
+//! - An INVITE without SDP (offer in the ACK) is refused with 488.
+//! - A re-INVITE from the recorder is refused with 488; UPDATE, INFO and OPTIONS from it
+//!   get 200 (metadata snapshot requests, SRC-21, are not served).
+//! - The stop announcement is played when recording stops while the call goes on (On
+//!   Demand `*45`); when the call itself ends nobody is left to hear it, so none plays.
+
+use crate::assets::{self, Assets, prompt};
+use crate::config::{PauseStyle, PlatformConfig};
+use crate::fault::Fault;
+use crate::rs::{RsDocs, RsSdpState, RsShape, RsSubject, src_contact};
+use bytes::Bytes;
+use media::FRAME_SAMPLES;
+use media::dtmf::DtmfReceiver;
+use media::g711::Law;
+use media::rtp::{RtpEvent, RtpReceiver, RtpSender, Ssrc};
+use observe::{Actor, Event, Observation, Payload};
+use policy::{
+    CallType, Direction as CallDirection, FailureBehavior, NotRecorded, NotificationType,
+    RecordMode, Recording as PolicyRecording,
+};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use sim::{Datagram, Node, Transport};
+use sip::endpoint::{
+    CallKey, CallPhase as EpPhase, EndReason, Endpoint, EndpointConfig, EndpointEvent, Extra,
+    RequestContext,
+};
+use sip::message::{Method, SipMessage, Uri};
+use sip::sdp::{Codec, Negotiated, SdpBuilder, SessionDescription, StreamSpec};
+use sip::time::Time;
+use sip::transaction::{PeerAddr, TxKey};
+use siprec::metadata::announcement::{
+    Announcement, AnnouncementEvent, AnnouncementTarget, announcement_update,
+};
+use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The media clock period.
+pub const PTIME: Duration = Duration::from_millis(20);
+/// Most frames a leg's playout buffer holds; older samples are dropped beyond it.
+pub const PLAYOUT_MAX_FRAMES: usize = 3;
+/// Delay of recorded media with the `late-recording-start` fault.
+pub const LATE_START: Duration = Duration::from_secs(2);
+/// Silence between the voicemail answer and the greeting (lets the deposit's recording
+/// session come up first, so the recording holds the whole greeting).
+pub const VOICEMAIL_GREETING_DELAY: Duration = Duration::from_millis(200);
+/// Malformed RTP datagrams logged per leg before the rest are only counted.
+const MAX_MALFORMED_LOGGED: u64 = 16;
+
+/// Why a platform could not be built (harness configuration, never peer input).
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    /// A shipped audio file does not decode.
+    #[error(transparent)]
+    Asset(#[from] assets::AssetError),
+    /// The RTP pool is empty.
+    #[error("the RTP port pool is empty (rtp_port_count = 0)")]
+    NoPorts,
+}
+
+/// Which side of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Side {
+    Caller,
+    Callee,
+}
+
+/// Which of the platform's two user agents a dialog belongs to: the B2BUA (both call
+/// legs) or the SRC (recording sessions, with its own Contact carrying the SRC marker).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Ua {
+    B2bua,
+    Src,
+}
+
+/// What a dialog of the endpoint is to the platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Leg(Side),
+    Rs(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Ringing,
+    Active,
+    Voicemail,
+    Ended,
+}
+
+/// One RTP leg towards a party.
+struct Leg {
+    key: Option<CallKey>,
+    port: u16,
+    remote: Option<SocketAddr>,
+    law: Law,
+    te: Option<u8>,
+    tx: RtpSender,
+    sent_any: bool,
+    rx: RtpReceiver,
+    dtmf: DtmfReceiver,
+    inbox: VecDeque<i16>,
+    digits: String,
+    malformed: u64,
+}
+
+impl Leg {
+    fn new(port: u16, rng: &mut SmallRng) -> Self {
+        Self {
+            key: None,
+            port,
+            remote: None,
+            law: Law::Ulaw,
+            te: None,
+            tx: RtpSender::new(
+                Ssrc(rng.random()),
+                0,
+                rng.random(),
+                rng.random::<u32>() & 0x7FFF_FFFF,
+            ),
+            sent_any: false,
+            rx: RtpReceiver::new(media::SAMPLE_RATE),
+            dtmf: DtmfReceiver::new(),
+            inbox: VecDeque::new(),
+            digits: String::new(),
+            malformed: 0,
+        }
+    }
+
+    /// One frame of the party's audio from the playout buffer (silence when empty).
+    fn take_frame(&mut self) -> [i16; FRAME_SAMPLES] {
+        let mut f = [0i16; FRAME_SAMPLES];
+        for s in f.iter_mut() {
+            match self.inbox.pop_front() {
+                Some(v) => *s = v,
+                None => break,
+            }
+        }
+        f
+    }
+
+    fn push_audio(&mut self, pcm: &[i16]) {
+        self.inbox.extend(pcm.iter().copied());
+        let max = PLAYOUT_MAX_FRAMES * FRAME_SAMPLES;
+        while self.inbox.len() > max {
+            self.inbox.pop_front();
+        }
+    }
+
+    fn send(&mut self, pcm: &[i16], from: IpAddr, out: &mut VecDeque<Datagram>) {
+        let Some(remote) = self.remote else {
+            self.tx.skip(FRAME_SAMPLES as u32);
+            return;
+        };
+        let ts = self.tx.next_ts() as u32;
+        let marker = !self.sent_any;
+        if let Ok(bytes) =
+            self.tx
+                .packet_with(self.law.payload_type(), ts, marker, &self.law.encode(pcm))
+        {
+            self.sent_any = true;
+            out.push_back(Datagram {
+                from: SocketAddr::new(from, self.port),
+                to: remote,
+                transport: Transport::Udp,
+                bytes,
+            });
+        }
+        self.tx.advance(FRAME_SAMPLES as u32);
+    }
+}
+
+/// Audio the platform plays over a call.
+struct Overlay {
+    first_tick: u64,
+    pcm: Arc<[i16]>,
+    to_caller: bool,
+    to_callee: bool,
+    /// A start/stop announcement (leaks into the recording with the fault).
+    announcement: bool,
+}
+
+/// A user's recording settings for one call (policy resolution plus faults).
+#[derive(Debug, Clone)]
+struct RecSettings {
+    srs_uri: String,
+    mode: RecordMode,
+    start_stop: bool,
+    notification: Option<NotificationType>,
+    repeat: Option<u32>,
+    record_voicemail: bool,
+    failure: FailureBehavior,
+    service_provider: Option<String>,
+    external_group: Option<String>,
+    external_identifier: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RecState {
+    Idle,
+    Recording,
+    Paused,
+    Stopped,
+    Failed,
+}
+
+/// One recording session on the wire.
+struct Rs {
+    key: Option<CallKey>,
+    docs: RsDocs,
+    ports: Vec<u16>,
+    /// Our offer awaiting an answer.
+    offer: Option<SessionDescription>,
+    established: bool,
+    targets: Vec<Option<SocketAddr>>,
+    laws: Vec<Law>,
+    senders: Vec<RtpSender>,
+    sent_any: Vec<bool>,
+    sdp_sent: RsSdpState,
+    sdp_want: RsSdpState,
+    reinvite_in_flight: Option<TxKey>,
+    updates: VecDeque<Announcement>,
+    update_in_flight: Option<TxKey>,
+    /// We are ending it: BYE once the metadata queue is empty.
+    closing: bool,
+    /// BYE or CANCEL sent.
+    gone: bool,
+}
+
+/// One recorded user's side of a call.
+struct UserRec {
+    ext: String,
+    side: Side,
+    settings: RecSettings,
+    voicemail: bool,
+    state: RecState,
+    rs: Option<Rs>,
+    next_reminder: Option<Time>,
+    fork_from: Time,
+}
+
+struct Call {
+    id: u64,
+    callee_ext: String,
+    caller_aor: String,
+    callee_aor: String,
+    phase: Phase,
+    a: Leg,
+    b: Leg,
+    a_tx: Option<TxKey>,
+    a_offer: Option<SessionDescription>,
+    b_offer: Option<SessionDescription>,
+    ringing_relayed: bool,
+    ring_deadline: Option<Time>,
+    media_start: Option<Time>,
+    tick: u64,
+    overlays: Vec<Overlay>,
+    recs: Vec<UserRec>,
+    end_at: Option<Time>,
+}
+
+impl Call {
+    fn leg(&mut self, side: Side) -> &mut Leg {
+        match side {
+            Side::Caller => &mut self.a,
+            Side::Callee => &mut self.b,
+        }
+    }
+
+    fn tick_time(&self, n: u64) -> Option<Time> {
+        let start = self.media_start?;
+        Some(start + Duration::from_micros(n.saturating_mul(PTIME.as_micros() as u64)))
+    }
+
+    /// The next tick at or after `now` (where an overlay started now begins).
+    fn next_tick(&self) -> (u64, Time) {
+        (self.tick, self.tick_time(self.tick).unwrap_or(Time::ZERO))
+    }
+
+    /// Plays `pcm` from the next tick. The same clip already starting on that tick for
+    /// the same parties is not doubled (both parties recorded, both announced).
+    fn play(&mut self, pcm: &Arc<[i16]>, to_caller: bool, to_callee: bool, announcement: bool) {
+        let (first_tick, _) = self.next_tick();
+        if self.overlays.iter().any(|o| {
+            o.first_tick == first_tick
+                && Arc::ptr_eq(&o.pcm, pcm)
+                && o.to_caller == to_caller
+                && o.to_callee == to_callee
+        }) {
+            return;
+        }
+        self.overlays.push(Overlay {
+            first_tick,
+            pcm: pcm.clone(),
+            to_caller,
+            to_callee,
+            announcement,
+        });
+    }
+}
+
+/// The reference platform. See the [module docs](self) and the crate README.
+pub struct Platform {
+    cfg: PlatformConfig,
+    assets: Assets,
+    ep: Endpoint,
+    src: Endpoint,
+    src_call_ids: HashSet<String>,
+    rng: SmallRng,
+    free_ports: BTreeSet<u16>,
+    calls: BTreeMap<u64, Call>,
+    keys: HashMap<(Ua, CallKey), (u64, Role)>,
+    ports: HashMap<u16, (u64, Side)>,
+    next_call: u64,
+    next_rs: u64,
+    out: VecDeque<Datagram>,
+    obs: VecDeque<Observation>,
+    stray_rtp: u64,
+}
+
+impl std::fmt::Debug for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Platform")
+            .field("name", &self.cfg.name)
+            .field("calls", &self.calls.len())
+            .field("fault", &self.cfg.fault)
+            .finish()
+    }
+}
+
+fn action(now: Time, what: &str, detail: String) -> Observation {
+    Observation {
+        t_us: now.as_micros(),
+        call: None,
+        actor: Actor::Platform,
+        event: Event::PlatformAction {
+            action: what.to_owned(),
+            detail,
+        },
+    }
+}
+
+fn secs(t: Time) -> String {
+    t.to_string()
+}
+
+fn sdp_of(msg: &SipMessage) -> Option<SessionDescription> {
+    let ct = msg.content_type()?;
+    let media_type = sip::multipart::media_type_of(ct);
+    if media_type == sip::multipart::SDP {
+        return SessionDescription::parse(msg.body()).ok();
+    }
+    if media_type.starts_with("multipart/") {
+        let parsed = sip::multipart::parse(ct, msg.body()).ok()?;
+        return SessionDescription::parse(&parsed.sdp()?.body).ok();
+    }
+    None
+}
+
+fn socket_of(target: &(String, u16)) -> Option<SocketAddr> {
+    let ip: IpAddr = target.0.parse().ok()?;
+    (target.1 != 0).then(|| SocketAddr::new(ip, target.1))
+}
+
+fn law_of(n: &Negotiated) -> Law {
+    match n.codec {
+        Some(Codec::Pcma) => Law::Alaw,
+        _ => Law::Ulaw,
+    }
+}
+
+fn mix(into: &mut [i16], from: &[i16]) {
+    for (o, s) in into.iter_mut().zip(from) {
+        *o = o.saturating_add(*s);
+    }
+}
+
+impl Platform {
+    /// A platform with no call. Fails only on a harness configuration error.
+    pub fn new(cfg: PlatformConfig) -> Result<Self, PlatformError> {
+        if cfg.rtp_port_count == 0 {
+            return Err(PlatformError::NoPorts);
+        }
+        let assets = Assets::load()?;
+        let mut ep_cfg = EndpointConfig::new(
+            cfg.sip_addr,
+            &format!("sip:platform@{}", cfg.sip_addr),
+            cfg.seed,
+        );
+        ep_cfg.user_agent = Some("recproof-platform".to_owned());
+        let mut src_cfg = EndpointConfig::new(
+            cfg.sip_addr,
+            &format!("sip:src@{}", cfg.sip_addr),
+            cfg.seed ^ 0xA5A5_A5A5,
+        );
+        src_cfg.contact = src_contact(cfg.dialect, cfg.has(Fault::NoSrcMarker), cfg.sip_addr);
+        src_cfg.user_agent = Some("recproof-platform-src".to_owned());
+        let free_ports = cfg.rtp_addresses().iter().map(SocketAddr::port).collect();
+        let mut obs = VecDeque::new();
+        if let Some(f) = cfg.fault {
+            obs.push_back(action(
+                Time::ZERO,
+                "fault",
+                format!("{} ({}): {}", f.name(), f.requirement(), f.description()),
+            ));
+        }
+        Ok(Self {
+            rng: SmallRng::seed_from_u64(cfg.seed ^ 0x005E_ED0F_F1A7),
+            ep: Endpoint::new(ep_cfg),
+            src: Endpoint::new(src_cfg),
+            src_call_ids: HashSet::new(),
+            assets,
+            free_ports,
+            calls: BTreeMap::new(),
+            keys: HashMap::new(),
+            ports: HashMap::new(),
+            next_call: 1,
+            next_rs: 1,
+            out: VecDeque::new(),
+            obs,
+            stray_rtp: 0,
+            cfg,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PlatformConfig {
+        &self.cfg
+    }
+
+    /// Calls in progress (including ones still tearing down).
+    pub fn active_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// RTP datagrams that arrived on a port no call uses (ignored).
+    pub fn stray_rtp(&self) -> u64 {
+        self.stray_rtp
+    }
+
+    /// RTP ports currently free in the pool.
+    pub fn free_ports(&self) -> usize {
+        self.free_ports.len()
+    }
+
+    // ---- ports and bookkeeping ---------------------------------------------------------
+
+    fn alloc_ports(&mut self, n: usize) -> Option<Vec<u16>> {
+        if self.free_ports.len() < n {
+            return None;
+        }
+        let v: Vec<u16> = self.free_ports.iter().take(n).copied().collect();
+        for p in &v {
+            self.free_ports.remove(p);
+        }
+        Some(v)
+    }
+
+    fn release(&mut self, ports: &[u16]) {
+        for p in ports {
+            self.ports.remove(p);
+            self.free_ports.insert(*p);
+        }
+    }
+
+    fn note(&mut self, now: Time, what: &str, detail: String) {
+        self.obs.push_back(action(now, what, detail));
+    }
+
+    fn epoch_at(&self, t: Time) -> jiff::Timestamp {
+        let d = jiff::SignedDuration::from_micros(t.as_micros().min(i64::MAX as u64) as i64);
+        self.cfg.epoch.checked_add(d).unwrap_or(self.cfg.epoch)
+    }
+
+    // ---- policy --------------------------------------------------------------------------
+
+    /// The recording settings of `ext` on this call, or `None` when this side is not
+    /// recorded. Applies the faults that change who is recorded and where.
+    fn settings_for(&self, ext: &str, call: CallType) -> Option<RecSettings> {
+        let mut s = self.settings_for_inner(ext, call)?;
+        // BroadWorks always has the three identity values (the schema requires them);
+        // when the policy leaves them out, make them up the way a provisioning system
+        // would: the organisation, the location, the user at the platform.
+        let p = &self.cfg.policy;
+        let org = p
+            .organization
+            .id
+            .clone()
+            .unwrap_or_else(|| p.organization.name.replace(' ', ""));
+        let location = p
+            .person_by_extension(ext)
+            .map(|x| x.location.clone())
+            .unwrap_or_default();
+        s.service_provider.get_or_insert(org.clone());
+        s.external_group.get_or_insert(format!("{org}-{location}"));
+        s.external_identifier
+            .get_or_insert(format!("{ext}@{}", self.cfg.sip_addr.ip()));
+        Some(s)
+    }
+
+    fn settings_for_inner(&self, ext: &str, call: CallType) -> Option<RecSettings> {
+        let p = &self.cfg.policy;
+        let user = p.resolve(ext)?;
+        let person = p.person_by_extension(ext)?;
+        let pcr = &person.call_recording;
+        let start_stop_of = |ss: &policy::StartStopAnnouncement| match call.reach {
+            policy::Reach::Internal => ss.internal_calls_enabled,
+            policy::Reach::Pstn => ss.pstn_calls_enabled,
+        };
+        let from_person = |srs: &policy::SrsEndpoint, mode: RecordMode| RecSettings {
+            srs_uri: srs.srs.clone(),
+            mode,
+            start_stop: start_stop_of(&pcr.start_stop_announcement),
+            notification: (pcr.notification.enabled
+                && pcr.notification.kind != NotificationType::None)
+                .then_some(pcr.notification.kind),
+            repeat: pcr.repeat.enabled.then_some(pcr.repeat.interval),
+            record_voicemail: pcr.record_voicemail_enabled,
+            failure: p.organization.call_recording.failure_behavior,
+            service_provider: pcr.service_provider.clone(),
+            external_group: pcr.external_group.clone(),
+            external_identifier: pcr.external_identifier.clone(),
+        };
+        let org_srs = p.providers.get(&p.organization.call_recording.vendor);
+        match &user.recording {
+            PolicyRecording::On(a) => {
+                if !user.records(call) {
+                    return None;
+                }
+                if self.cfg.has(Fault::AlwaysNotRecorded) && a.mode == RecordMode::Always {
+                    return None;
+                }
+                let mut srs = a.srs.srs.clone();
+                if self.cfg.has(Fault::LocationOverrideIgnored)
+                    && user.vendor_from == policy::Level::Location
+                {
+                    srs = org_srs?.srs.clone();
+                }
+                Some(RecSettings {
+                    srs_uri: srs,
+                    mode: a.mode,
+                    start_stop: user.announcements(call).start_stop,
+                    notification: a.notification,
+                    repeat: a.repeat_interval,
+                    record_voicemail: a.record_voicemail,
+                    failure: a.failure_behavior,
+                    service_provider: user.identity.service_provider.clone(),
+                    external_group: user.identity.external_group.clone(),
+                    external_identifier: user.identity.external_identifier.clone(),
+                })
+            }
+            PolicyRecording::Off(NotRecorded::ModeNever) if self.cfg.has(Fault::NeverRecorded) => {
+                let srs = p.providers.get(&user.vendor)?;
+                Some(from_person(srs, RecordMode::Always))
+            }
+            PolicyRecording::Off(NotRecorded::LocationVendorNone)
+                if self.cfg.has(Fault::LocationOverrideIgnored)
+                    && pcr.enabled
+                    && pcr.record != RecordMode::Never =>
+            {
+                Some(from_person(org_srs?, pcr.record))
+            }
+            PolicyRecording::Off(_) => None,
+        }
+    }
+
+    // ---- SIP -----------------------------------------------------------------------------
+
+    fn ua(&mut self, ua: Ua) -> &mut Endpoint {
+        match ua {
+            Ua::B2bua => &mut self.ep,
+            Ua::Src => &mut self.src,
+        }
+    }
+
+    fn pump(&mut self, now: Time) {
+        loop {
+            let mut any = false;
+            while let Some(ev) = self.ep.poll_event() {
+                any = true;
+                self.on_event(now, Ua::B2bua, ev);
+            }
+            while let Some(ev) = self.src.poll_event() {
+                any = true;
+                self.on_event(now, Ua::Src, ev);
+            }
+            while let Some(t) = self.ep.poll_transmit() {
+                any = true;
+                self.out.push_back(Datagram {
+                    from: self.cfg.sip_addr,
+                    to: t.to,
+                    transport: t.transport,
+                    bytes: t.bytes,
+                });
+            }
+            while let Some(t) = self.src.poll_transmit() {
+                any = true;
+                // Remember the SRC's Call-IDs: what comes back with one is the SRC's.
+                if let Ok(msg) = SipMessage::parse(t.bytes.clone())
+                    && let Ok(id) = msg.call_id()
+                    && !self.src_call_ids.contains(id)
+                {
+                    self.src_call_ids.insert(id.to_owned());
+                }
+                self.out.push_back(Datagram {
+                    from: self.cfg.sip_addr,
+                    to: t.to,
+                    transport: t.transport,
+                    bytes: t.bytes,
+                });
+            }
+            if !any {
+                break;
+            }
+        }
+        self.reap();
+    }
+
+    /// Which user agent a datagram on the SIP address is for (by Call-ID).
+    fn ua_for(&self, bytes: &Bytes) -> Ua {
+        match SipMessage::parse(bytes.clone()) {
+            Ok(msg) if msg.call_id().is_ok_and(|id| self.src_call_ids.contains(id)) => Ua::Src,
+            _ => Ua::B2bua,
+        }
+    }
+
+    fn malformed(&mut self, now: Time, from: PeerAddr, bytes: &Bytes, reason: String) {
+        self.obs.push_back(Observation {
+            t_us: now.as_micros(),
+            call: None,
+            actor: Actor::Platform,
+            event: Event::SipMalformed {
+                transport: match from.transport {
+                    Transport::Udp => "udp".to_owned(),
+                    Transport::Tcp => "tcp".to_owned(),
+                },
+                remote: from.addr.to_string(),
+                message: Payload::from_bytes(bytes),
+                reason,
+            },
+        });
+    }
+
+    fn on_event(&mut self, now: Time, ua: Ua, ev: EndpointEvent) {
+        match ev {
+            EndpointEvent::Malformed { from, bytes, error } => {
+                self.malformed(now, from, &bytes, error.to_string());
+            }
+            EndpointEvent::Unroutable {
+                from,
+                message,
+                error,
+            } => {
+                let bytes = message.raw().clone();
+                self.malformed(now, from, &bytes, error.to_string());
+            }
+            EndpointEvent::IncomingRequest {
+                call,
+                tx,
+                request,
+                context,
+                check,
+                ..
+            } => {
+                if let Some(code) = check.suggested_status() {
+                    let _ = self.ua(ua).answer(now, tx, code, Extra::new());
+                    return;
+                }
+                if ua == Ua::Src {
+                    self.on_src_request(now, call, tx, &request, context);
+                } else {
+                    self.on_request(now, call, tx, &request, context);
+                }
+            }
+            EndpointEvent::Response {
+                call: Some(key),
+                tx,
+                response,
+            } => {
+                self.on_response(now, ua, key, tx, &response);
+            }
+            EndpointEvent::AckTimeout { call } => {
+                let _ = self.ua(ua).bye(now, call, Extra::new());
+            }
+            EndpointEvent::DialogTerminated { call, reason } => {
+                self.on_terminated(now, ua, call, &reason);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_request(
+        &mut self,
+        now: Time,
+        key: Option<CallKey>,
+        tx: TxKey,
+        request: &SipMessage,
+        context: RequestContext,
+    ) {
+        let method = request.method().cloned();
+        match context {
+            RequestContext::NewCall => {
+                if let Some(key) = key {
+                    self.new_call(now, key, tx, request);
+                }
+            }
+            RequestContext::Cancel {
+                invite,
+                invite_pending,
+            } => {
+                let _ = self.ep.answer(now, tx, 200, Extra::new());
+                let Some(inv) = invite.filter(|_| invite_pending) else {
+                    return;
+                };
+                let found = self
+                    .calls
+                    .values()
+                    .find(|c| c.a_tx == Some(inv))
+                    .map(|c| c.id);
+                let _ = self.ep.answer(now, inv, 487, Extra::new());
+                if let Some(id) = found {
+                    if let Some(c) = self.calls.get_mut(&id) {
+                        c.a_tx = None;
+                    }
+                    self.note(now, "call_cancelled", format!("call={id}"));
+                    self.end_call(now, id);
+                }
+            }
+            RequestContext::InDialog => {
+                let Some((id, Role::Leg(side))) =
+                    key.and_then(|k| self.keys.get(&(Ua::B2bua, k)).copied())
+                else {
+                    let _ = self.ep.answer(now, tx, 481, Extra::new());
+                    return;
+                };
+                match method {
+                    Some(Method::Bye) => {
+                        let _ = self.ep.answer(now, tx, 200, Extra::new());
+                        self.note(
+                            now,
+                            "bye_received",
+                            format!("call={id} from={side:?}").to_lowercase(),
+                        );
+                        self.end_call(now, id);
+                    }
+                    Some(Method::Invite | Method::Update) => {
+                        self.on_leg_reoffer(now, id, side, tx, request);
+                    }
+                    Some(Method::Info | Method::Options | Method::Notify) => {
+                        let _ = self.ep.answer(now, tx, 200, Extra::new());
+                    }
+                    _ => {
+                        let _ = self.ep.answer(now, tx, 405, Extra::new());
+                    }
+                }
+            }
+            RequestContext::OutOfDialog => {
+                let code = if method == Some(Method::Options) {
+                    200
+                } else {
+                    405
+                };
+                let _ = self.ep.answer(now, tx, code, Extra::new());
+            }
+        }
+    }
+
+    /// A request from a recorder on the SRC's user agent: BYE ends the session (and the
+    /// failure behaviour follows when it was not ours to end), re-INVITE is refused, the
+    /// rest is acknowledged.
+    fn on_src_request(
+        &mut self,
+        now: Time,
+        key: Option<CallKey>,
+        tx: TxKey,
+        request: &SipMessage,
+        context: RequestContext,
+    ) {
+        let known = key.is_some_and(|k| self.keys.contains_key(&(Ua::Src, k)));
+        let code = match (context, request.method()) {
+            (RequestContext::InDialog, _) if !known => 481,
+            (RequestContext::InDialog, Some(Method::Invite)) => 488,
+            (RequestContext::InDialog, Some(Method::Ack)) => return,
+            (RequestContext::InDialog, _) => 200,
+            (RequestContext::Cancel { .. }, _) => 481,
+            (RequestContext::OutOfDialog, Some(Method::Options)) => 200,
+            (RequestContext::NewCall, _) => 403,
+            _ => 405,
+        };
+        let _ = self.src.answer(now, tx, code, Extra::new());
+    }
+
+    /// Our SDP answer on `port` to a party's offer: the first m-line with the first
+    /// offered G.711 codec (plus telephone-event when offered), the rest declined.
+    fn answer_sdp(&mut self, offer: &SessionDescription, port: u16) -> Option<SessionDescription> {
+        let media = offer.media();
+        let first = media.first().filter(|m| !m.is_declined())?;
+        let offered = first.codecs();
+        let audio = offered
+            .iter()
+            .copied()
+            .find(|c| matches!(c, Codec::Pcmu | Codec::Pcma))?;
+        let mut codecs = vec![audio];
+        if let Some(te) = offered
+            .iter()
+            .copied()
+            .find(|c| matches!(c, Codec::TelephoneEvent(_)))
+        {
+            codecs.push(te);
+        }
+        let version = self.rng.random_range(1..1_000_000u64);
+        let mut b = SdpBuilder::new(self.cfg.media_ip, u64::from(port) + 9000, version);
+        for m in &media {
+            b = b.stream(if m.index == first.index {
+                StreamSpec::audio(port)
+                    .codecs(codecs.clone())
+                    .direction(m.direction.answer())
+            } else {
+                StreamSpec::audio(0).codecs(vec![Codec::Pcmu])
+            });
+        }
+        Some(b.build())
+    }
+
+    fn offer_sdp(&self, port: u16) -> SessionDescription {
+        SdpBuilder::new(self.cfg.media_ip, u64::from(port) + 9000, 1)
+            .stream(StreamSpec::audio(port))
+            .build()
+    }
+
+    fn new_call(&mut self, now: Time, key: CallKey, tx: TxKey, request: &SipMessage) {
+        let callee_ext = request
+            .request_uri()
+            .and_then(|u| Uri::parse(u).ok())
+            .and_then(|u| u.user)
+            .unwrap_or_default();
+        let Some(contact) = self.cfg.directory.get(&callee_ext).copied() else {
+            self.note(
+                now,
+                "call_rejected",
+                format!("404: no phone for extension `{callee_ext}`"),
+            );
+            let _ = self.ep.answer(now, tx, 404, Extra::new());
+            return;
+        };
+        let Some(offer) = sdp_of(request) else {
+            let _ = self.ep.answer(now, tx, 488, Extra::new());
+            return;
+        };
+        let Some(ports) = self.alloc_ports(2) else {
+            self.note(now, "call_rejected", "503: RTP port pool exhausted".into());
+            let _ = self.ep.answer(now, tx, 503, Extra::new());
+            return;
+        };
+        let from = request.from_header().ok();
+        let caller_aor = from
+            .as_ref()
+            .map(|f| f.uri.text.clone())
+            .unwrap_or_default();
+        let caller_ext = from.and_then(|f| f.uri.user).unwrap_or_default();
+        let id = self.next_call;
+        self.next_call += 1;
+        let callee_aor = format!("sip:{callee_ext}@{}", self.cfg.sip_addr);
+        let mut a = Leg::new(ports[0], &mut self.rng);
+        let b = Leg::new(ports[1], &mut self.rng);
+        a.key = Some(key);
+        self.keys
+            .insert((Ua::B2bua, key), (id, Role::Leg(Side::Caller)));
+        self.ports.insert(ports[0], (id, Side::Caller));
+        self.ports.insert(ports[1], (id, Side::Callee));
+
+        // Who is recorded on this call.
+        let known = |ext: &str| self.cfg.policy.person_by_extension(ext).is_some();
+        let internal = known(&caller_ext) && known(&callee_ext);
+        let reach = if internal {
+            policy::Reach::Internal
+        } else {
+            policy::Reach::Pstn
+        };
+        let mut recs = Vec::new();
+        for (ext, side, dir) in [
+            (&caller_ext, Side::Caller, CallDirection::Outbound),
+            (&callee_ext, Side::Callee, CallDirection::Inbound),
+        ] {
+            let ct = CallType {
+                direction: dir,
+                reach,
+            };
+            if let Some(settings) = self.settings_for(ext, ct) {
+                recs.push(UserRec {
+                    ext: ext.clone(),
+                    side,
+                    settings,
+                    voicemail: false,
+                    state: RecState::Idle,
+                    rs: None,
+                    next_reminder: None,
+                    fork_from: Time::ZERO,
+                });
+            }
+        }
+        let b_offer = self.offer_sdp(ports[1]);
+        let target = format!("sip:{callee_ext}@{contact}");
+        let extra = Extra::new()
+            .header("P-Asserted-Identity", &format!("<{caller_aor}>"))
+            .body(sip::multipart::SDP, b_offer.to_bytes());
+        let mut call = Call {
+            id,
+            callee_ext: callee_ext.clone(),
+            caller_aor,
+            callee_aor,
+            phase: Phase::Ringing,
+            a,
+            b,
+            a_tx: Some(tx),
+            a_offer: Some(offer),
+            b_offer: Some(b_offer),
+            ringing_relayed: false,
+            ring_deadline: Some(now + self.cfg.no_answer_timeout),
+            media_start: None,
+            tick: 0,
+            overlays: Vec::new(),
+            recs,
+            end_at: None,
+        };
+        match self
+            .ep
+            .invite(now, &target, PeerAddr::new(contact, Transport::Udp), extra)
+        {
+            Ok(bkey) => {
+                call.b.key = Some(bkey);
+                self.keys
+                    .insert((Ua::B2bua, bkey), (id, Role::Leg(Side::Callee)));
+            }
+            Err(e) => {
+                self.note(now, "call_rejected", format!("call={id} 500: {e}"));
+                let _ = self.ep.answer(now, tx, 500, Extra::new());
+                call.a_tx = None;
+                call.phase = Phase::Ended;
+            }
+        }
+        let recorded: Vec<String> = call
+            .recs
+            .iter()
+            .map(|r| format!("{}:{}", r.ext, r.settings.mode))
+            .collect();
+        self.calls.insert(id, call);
+        self.note(
+            now,
+            "call_routed",
+            format!(
+                "call={id} caller={caller_ext} callee={callee_ext} contact={contact} recorded=[{}]",
+                recorded.join(",")
+            ),
+        );
+    }
+
+    fn on_leg_reoffer(&mut self, now: Time, id: u64, side: Side, tx: TxKey, request: &SipMessage) {
+        let port = match self.calls.get_mut(&id) {
+            Some(c) => c.leg(side).port,
+            None => return,
+        };
+        let Some(offer) = sdp_of(request) else {
+            // No offer: nothing changes for the media; a bodiless UPDATE is fine.
+            let code = if request.method() == Some(&Method::Invite) {
+                488
+            } else {
+                200
+            };
+            let _ = self.ep.answer(now, tx, code, Extra::new());
+            return;
+        };
+        let Some(answer) = self.answer_sdp(&offer, port) else {
+            let _ = self.ep.answer(now, tx, 488, Extra::new());
+            return;
+        };
+        let extra = Extra::new().body(sip::multipart::SDP, answer.to_bytes());
+        if self.ep.answer(now, tx, 200, extra).is_ok()
+            && let Ok(agreed) = sip::sdp::negotiate(&offer, &answer)
+            && let Some(n) = agreed.first()
+            && let Some(c) = self.calls.get_mut(&id)
+        {
+            let leg = c.leg(side);
+            leg.remote = n.answerer_sends_to.as_ref().and_then(socket_of);
+            leg.law = law_of(n);
+            leg.te = n.telephone_event;
+        }
+    }
+
+    /// Answers the caller 200 with our SDP and starts the media clock.
+    fn answer_caller(&mut self, now: Time, id: u64) -> bool {
+        let Some(c) = self.calls.get_mut(&id) else {
+            return false;
+        };
+        let (Some(tx), Some(offer)) = (c.a_tx.take(), c.a_offer.take()) else {
+            return false;
+        };
+        let port = c.a.port;
+        let Some(answer) = self.answer_sdp(&offer, port) else {
+            let _ = self.ep.answer(now, tx, 488, Extra::new());
+            return false;
+        };
+        let extra = Extra::new().body(sip::multipart::SDP, answer.to_bytes());
+        if self.ep.answer(now, tx, 200, extra).is_err() {
+            return false;
+        }
+        let Some(c) = self.calls.get_mut(&id) else {
+            return false;
+        };
+        if let Ok(agreed) = sip::sdp::negotiate(&offer, &answer)
+            && let Some(n) = agreed.first()
+        {
+            c.a.remote = n.answerer_sends_to.as_ref().and_then(socket_of);
+            c.a.law = law_of(n);
+            c.a.te = n.telephone_event;
+        }
+        c.media_start = Some(now);
+        c.tick = 0;
+        c.ring_deadline = None;
+        true
+    }
+
+    fn on_response(&mut self, now: Time, ua: Ua, key: CallKey, tx: TxKey, response: &SipMessage) {
+        let Some((id, role)) = self.keys.get(&(ua, key)).copied() else {
+            return;
+        };
+        let Some(code) = response.status() else {
+            return;
+        };
+        let Ok(cseq) = response.cseq() else { return };
+        match role {
+            Role::Leg(Side::Callee) if cseq.method == Method::Invite => {
+                self.on_callee_response(now, id, key, code, response);
+            }
+            Role::Leg(_) => {}
+            Role::Rs(idx) => self.on_rs_response(now, id, idx, key, tx, code, response),
+        }
+    }
+
+    fn on_callee_response(
+        &mut self,
+        now: Time,
+        id: u64,
+        key: CallKey,
+        code: u16,
+        response: &SipMessage,
+    ) {
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if c.phase != Phase::Ringing {
+            if (200..300).contains(&code) {
+                // The callee answered after we gave up on it (voicemail, hang-up).
+                let _ = self.ep.bye(now, key, Extra::new());
+            }
+            return;
+        }
+        match code {
+            180..=189 => {
+                if !c.ringing_relayed
+                    && let Some(tx) = c.a_tx
+                {
+                    c.ringing_relayed = true;
+                    let _ = self.ep.answer(now, tx, 180, Extra::new());
+                }
+            }
+            200..=299 => {
+                if let (Some(offer), Some(answer)) = (c.b_offer.take(), sdp_of(response))
+                    && let Ok(agreed) = sip::sdp::negotiate(&offer, &answer)
+                    && let Some(n) = agreed.first()
+                {
+                    c.b.remote = n.offerer_sends_to.as_ref().and_then(socket_of);
+                    c.b.law = law_of(n);
+                    c.b.te = n.telephone_event;
+                }
+                if !self.answer_caller(now, id) {
+                    self.end_call(now, id);
+                    return;
+                }
+                if let Some(c) = self.calls.get_mut(&id) {
+                    c.phase = Phase::Active;
+                }
+                self.note(now, "call_answered", format!("call={id}"));
+                let autos: Vec<usize> = self
+                    .calls
+                    .get(&id)
+                    .map(|c| {
+                        c.recs
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, r)| r.settings.mode.starts_automatically())
+                            .map(|(i, _)| i)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for i in autos {
+                    self.start_recording(now, id, i);
+                }
+            }
+            300..=699 => {
+                let declined = matches!(code / 100, 4 | 6) && code != 487;
+                if code == 487 {
+                    return;
+                }
+                if declined {
+                    self.voicemail(now, id, &format!("declined {code}"));
+                } else {
+                    if let Some(tx) = c.a_tx.take() {
+                        let _ = self.ep.answer(now, tx, code, Extra::new());
+                    }
+                    self.end_call(now, id);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_terminated(&mut self, now: Time, ua: Ua, key: CallKey, reason: &EndReason) {
+        let Some((id, role)) = self.keys.remove(&(ua, key)) else {
+            return;
+        };
+        match role {
+            Role::Leg(side) => {
+                let live = self.calls.get(&id).is_some_and(|c| c.phase != Phase::Ended);
+                let ringing_callee = side == Side::Callee
+                    && self
+                        .calls
+                        .get(&id)
+                        .is_some_and(|c| c.phase != Phase::Active);
+                if live && !ringing_callee {
+                    self.note(
+                        now,
+                        "leg_ended",
+                        format!("call={id} side={side:?} reason={reason:?}").to_lowercase(),
+                    );
+                    self.end_call(now, id);
+                }
+            }
+            Role::Rs(idx) => {
+                let Some(c) = self.calls.get_mut(&id) else {
+                    return;
+                };
+                let Some(rec) = c.recs.get_mut(idx) else {
+                    return;
+                };
+                let ours = rec.rs.as_ref().is_some_and(|rs| rs.key == Some(key));
+                if !ours {
+                    return;
+                }
+                let closing = rec.rs.as_ref().is_some_and(|rs| rs.closing || rs.gone);
+                if let Some(rs) = rec.rs.take() {
+                    let ports = rs.ports;
+                    self.release(&ports);
+                }
+                if !closing {
+                    self.rs_failed(now, id, idx, &format!("{reason:?}"));
+                }
+            }
+        }
+    }
+
+    // ---- calls -----------------------------------------------------------------------------
+
+    fn voicemail(&mut self, now: Time, id: u64, why: &str) {
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if c.phase != Phase::Ringing {
+            return;
+        }
+        c.phase = Phase::Voicemail;
+        c.ring_deadline = None;
+        let bkey = c.b.key;
+        if let Some(k) = bkey
+            && self.ep.phase(k) == Some(EpPhase::Outgoing)
+        {
+            let _ = self.ep.cancel(now, k);
+        }
+        if !self.answer_caller(now, id) {
+            self.end_call(now, id);
+            return;
+        }
+        let greeting = self.assets.greeting.clone();
+        let beep = self.assets.voicemail_beep.clone();
+        let no_vm_rec = self.cfg.has(Fault::VoicemailNotRecorded);
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let delay_ticks = (VOICEMAIL_GREETING_DELAY.as_micros() / PTIME.as_micros()) as u64;
+        c.overlays.push(Overlay {
+            first_tick: c.tick + delay_ticks,
+            pcm: greeting.clone(),
+            to_caller: true,
+            to_callee: false,
+            announcement: false,
+        });
+        let beep_tick = c.tick + delay_ticks + greeting.len().div_ceil(FRAME_SAMPLES) as u64;
+        c.overlays.push(Overlay {
+            first_tick: beep_tick,
+            pcm: beep,
+            to_caller: true,
+            to_callee: false,
+            announcement: false,
+        });
+        // Only the mailbox's prompts and the caller's message from here on.
+        let mut vm_recs = Vec::new();
+        for r in c.recs.drain(..) {
+            if r.settings.record_voicemail && !no_vm_rec {
+                vm_recs.push(UserRec {
+                    voicemail: true,
+                    state: RecState::Idle,
+                    ..r
+                });
+            }
+        }
+        c.recs = vm_recs;
+        let n = c.recs.len();
+        let detail = format!(
+            "call={id} mailbox={} reason={why} greeting_ms={} beep_at={} recorded={}",
+            c.callee_ext,
+            greeting.len() / 8,
+            secs(c.tick_time(beep_tick).unwrap_or(now)),
+            n
+        );
+        self.note(now, "voicemail", detail);
+        for i in 0..n {
+            self.start_recording(now, id, i);
+        }
+    }
+
+    fn end_call(&mut self, now: Time, id: u64) {
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if c.phase == Phase::Ended {
+            return;
+        }
+        c.phase = Phase::Ended;
+        c.media_start = None;
+        c.ring_deadline = None;
+        c.end_at = None;
+        let (akey, bkey, atx) = (c.a.key, c.b.key, c.a_tx.take());
+        let n = c.recs.len();
+        if let Some(tx) = atx {
+            let _ = self.ep.answer(now, tx, 480, Extra::new());
+        }
+        for k in [akey, bkey].into_iter().flatten() {
+            match self.ep.phase(k) {
+                Some(EpPhase::Established) => {
+                    let _ = self.ep.bye(now, k, Extra::new());
+                }
+                Some(EpPhase::Outgoing) => {
+                    let _ = self.ep.cancel(now, k);
+                }
+                _ => {}
+            }
+        }
+        for i in 0..n {
+            self.stop_recording(now, id, i, false);
+        }
+        self.note(now, "call_end", format!("call={id}"));
+    }
+
+    /// Removes ended calls whose dialogs are all gone and frees their ports.
+    fn reap(&mut self) {
+        let done: Vec<u64> = self
+            .calls
+            .values()
+            .filter(|c| c.phase == Phase::Ended)
+            .filter(|c| !self.keys.values().any(|(id, _)| *id == c.id))
+            .map(|c| c.id)
+            .collect();
+        for id in done {
+            if let Some(c) = self.calls.remove(&id) {
+                let mut ports = vec![c.a.port, c.b.port];
+                for r in c.recs {
+                    if let Some(rs) = r.rs {
+                        ports.extend(rs.ports);
+                    }
+                }
+                self.release(&ports);
+            }
+        }
+    }
+
+    // ---- recording -------------------------------------------------------------------------
+
+    fn start_recording(&mut self, now: Time, id: u64, idx: usize) {
+        let dialect = self.cfg.dialect;
+        let shape = RsShape {
+            single_stream: self.cfg.has(Fault::SingleStream),
+            label_mismatch: self.cfg.has(Fault::LabelMismatch),
+        };
+        let Some(c) = self.calls.get(&id) else { return };
+        let Some(rec) = c.recs.get(idx) else { return };
+        if !matches!(rec.state, RecState::Idle | RecState::Stopped) || rec.rs.is_some() {
+            return;
+        }
+        let s = rec.settings.clone();
+        let voicemail = rec.voicemail;
+        let ext = rec.ext.clone();
+        let party2 = if voicemail {
+            format!("sip:voicemail-{}@{}", c.callee_ext, self.cfg.sip_addr)
+        } else {
+            c.callee_aor.clone()
+        };
+        let subject = RsSubject {
+            user_aor: format!("sip:{ext}@{}", self.cfg.sip_addr),
+            service_provider: s.service_provider.clone(),
+            external_group: s.external_group.clone(),
+            external_identifier: s.external_identifier.clone(),
+            originating: rec.side == Side::Caller,
+            party1_aor: c.caller_aor.clone(),
+            party2_aor: party2,
+            dialed: c.callee_ext.clone(),
+        };
+        let (tick, tick_at) = c.next_tick();
+        let srs = Uri::parse(&s.srs_uri).ok().and_then(|u| {
+            let ip: IpAddr = u.host.trim_matches(['[', ']']).parse().ok()?;
+            Some(SocketAddr::new(ip, u.port.unwrap_or(5060)))
+        });
+        let Some(srs) = srs else {
+            self.note(
+                now,
+                "recording_failed",
+                format!(
+                    "call={id} user={ext} srs `{}` is not an IP literal",
+                    s.srs_uri
+                ),
+            );
+            self.rs_failed(now, id, idx, "unresolvable SRS URI");
+            return;
+        };
+        let Some(ports) = self.alloc_ports(2) else {
+            self.rs_failed(now, id, idx, "RTP port pool exhausted");
+            return;
+        };
+        let rs_n = self.next_rs;
+        self.next_rs += 1;
+        let seed = self.cfg.seed.wrapping_mul(1_000_003).wrapping_add(rs_n);
+        let mut docs = RsDocs::new(dialect, shape, &subject, seed, rs_n, self.epoch_at(tick_at));
+        let nstreams = docs.sdp_labels.len();
+        let offer = docs.sdp(self.cfg.media_ip, &ports[..nstreams], RsSdpState::Active);
+        let extra = docs.initial_invite(&offer);
+        let key = match self
+            .src
+            .invite(now, &s.srs_uri, PeerAddr::new(srs, Transport::Udp), extra)
+        {
+            Ok(k) => k,
+            Err(e) => {
+                self.release(&ports);
+                self.rs_failed(now, id, idx, &e.to_string());
+                return;
+            }
+        };
+        self.keys.insert((Ua::Src, key), (id, Role::Rs(idx)));
+        let mut senders = Vec::new();
+        for _ in 0..nstreams {
+            senders.push(RtpSender::new(
+                Ssrc(self.rng.random()),
+                0,
+                self.rng.random(),
+                self.rng.random::<u32>() & 0x7FFF_FFFF,
+            ));
+        }
+        let late = self.cfg.has(Fault::LateRecordingStart);
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(rec) = c.recs.get_mut(idx) else {
+            return;
+        };
+        rec.rs = Some(Rs {
+            key: Some(key),
+            docs,
+            ports: ports.clone(),
+            offer: Some(offer),
+            established: false,
+            targets: vec![None; nstreams],
+            laws: vec![Law::Ulaw; nstreams],
+            senders,
+            sent_any: vec![false; nstreams],
+            sdp_sent: RsSdpState::Active,
+            sdp_want: RsSdpState::Active,
+            reinvite_in_flight: None,
+            updates: VecDeque::new(),
+            update_in_flight: None,
+            closing: false,
+            gone: false,
+        });
+        rec.state = RecState::Recording;
+        rec.fork_from = if late { tick_at + LATE_START } else { tick_at };
+        rec.next_reminder = None;
+        let detail = format!(
+            "call={id} user={ext} mode={} srs={} dialect={:?} voicemail={voicemail} tick={tick}",
+            s.mode, s.srs_uri, dialect
+        );
+        self.note(now, "rs_invite", format!("call={id} user={ext} to={srs}"));
+        self.note(now, "recording_start", detail);
+    }
+
+    /// The recorder accepted the session: the recording is live. The start announcement
+    /// plays from the next tick (so it is never played for a recording that failed, and
+    /// with the leak fault the whole clip reaches the recorder), its metadata is queued,
+    /// and the reminder schedule starts from that tick.
+    fn recording_live(&mut self, now: Time, id: u64, idx: usize) {
+        let start_clip = self.assets.start.clone();
+        let no_ann = self.cfg.has(Fault::NoAnnouncement);
+        let no_md = self.cfg.has(Fault::NoAnnouncementMetadata);
+        let drift = u64::from(self.cfg.has(Fault::ReminderDrift));
+        let no_reminder = self.cfg.has(Fault::NoReminder);
+        let Some(c) = self.calls.get(&id) else { return };
+        let (_, tick_at) = c.next_tick();
+        let tick_at = tick_at.max(now);
+        let played_at = self.epoch_at(tick_at);
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let Some(rec) = c.recs.get_mut(idx) else {
+            return;
+        };
+        if rec.state != RecState::Recording {
+            return;
+        }
+        let ext = rec.ext.clone();
+        let announce = rec.settings.start_stop && !rec.voicemail;
+        rec.next_reminder = match rec.settings.repeat {
+            Some(i) if !no_reminder && !rec.voicemail => {
+                Some(tick_at + Duration::from_secs(u64::from(i) + drift))
+            }
+            _ => None,
+        };
+        if let Some(rs) = rec.rs.as_mut()
+            && announce
+            && !no_md
+        {
+            rs.updates.push_front(Announcement {
+                event: AnnouncementEvent::Start,
+                played_at,
+                target: AnnouncementTarget::Both,
+                prompt: Some(prompt::START.to_owned()),
+                session_id: Some(rs.docs.session_id.clone()),
+            });
+        }
+        if announce && !no_ann {
+            c.play(&start_clip, true, true, true);
+            self.obs.push_back(action(
+                tick_at,
+                "announcement_start",
+                format!(
+                    "call={id} user={ext} prompt={} to=both end={}",
+                    prompt::START,
+                    secs(tick_at + Duration::from_micros(start_clip.len() as u64 * 125))
+                ),
+            ));
+        }
+    }
+
+    /// Ends a user's recording: the stop announcement (when `announce` and the policy
+    /// says so), its metadata, then BYE once the metadata queue is empty.
+    fn stop_recording(&mut self, now: Time, id: u64, idx: usize, announce: bool) {
+        let stop_clip = self.assets.stop.clone();
+        let no_ann = self.cfg.has(Fault::NoAnnouncement);
+        let no_md = self.cfg.has(Fault::NoAnnouncementMetadata);
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let (_, tick_at) = c.next_tick();
+        let played_at = self
+            .cfg
+            .epoch
+            .checked_add(jiff::SignedDuration::from_micros(
+                tick_at.as_micros().min(i64::MAX as u64) as i64,
+            ));
+        let Some(rec) = c.recs.get_mut(idx) else {
+            return;
+        };
+        if !matches!(rec.state, RecState::Recording | RecState::Paused) {
+            return;
+        }
+        rec.state = RecState::Stopped;
+        rec.next_reminder = None;
+        let ext = rec.ext.clone();
+        let announce = announce && rec.settings.start_stop && !rec.voicemail;
+        if let Some(rs) = rec.rs.as_mut() {
+            if announce
+                && !no_md
+                && let Ok(at) = played_at
+            {
+                rs.updates.push_back(Announcement {
+                    event: AnnouncementEvent::Stop,
+                    played_at: at,
+                    target: AnnouncementTarget::Both,
+                    prompt: Some(prompt::STOP.to_owned()),
+                    session_id: Some(rs.docs.session_id.clone()),
+                });
+            }
+            rs.closing = true;
+        }
+        if announce && !no_ann {
+            c.play(&stop_clip, true, true, true);
+            self.obs.push_back(action(
+                tick_at.max(now),
+                "announcement_stop",
+                format!("call={id} user={ext} prompt={} to=both", prompt::STOP),
+            ));
+        }
+        self.note(now, "recording_stop", format!("call={id} user={ext}"));
+        self.flush_rs(now, id, idx);
+    }
+
+    fn pause(&mut self, now: Time, id: u64, idx: usize) {
+        self.pause_or_resume(now, id, idx, true);
+    }
+
+    fn resume(&mut self, now: Time, id: u64, idx: usize) {
+        self.pause_or_resume(now, id, idx, false);
+    }
+
+    fn pause_or_resume(&mut self, now: Time, id: u64, idx: usize, pause: bool) {
+        let style = self.cfg.pause_style;
+        let no_notice = self.cfg.has(Fault::NoPauseNotice);
+        let no_md = self.cfg.has(Fault::NoAnnouncementMetadata);
+        let drift = u64::from(self.cfg.has(Fault::ReminderDrift));
+        let no_reminder = self.cfg.has(Fault::NoReminder);
+        let (clip_pause, clip_resume, beep) = (
+            self.assets.pause.clone(),
+            self.assets.resume.clone(),
+            self.assets.beep.clone(),
+        );
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let (_, tick_at) = c.next_tick();
+        let played_at = self
+            .cfg
+            .epoch
+            .checked_add(jiff::SignedDuration::from_micros(
+                tick_at.as_micros().min(i64::MAX as u64) as i64,
+            ));
+        let Some(rec) = c.recs.get_mut(idx) else {
+            return;
+        };
+        let from = if pause {
+            RecState::Recording
+        } else {
+            RecState::Paused
+        };
+        if rec.state != from {
+            return;
+        }
+        let ext = rec.ext.clone();
+        rec.state = if pause {
+            RecState::Paused
+        } else {
+            RecState::Recording
+        };
+        rec.next_reminder = match rec.settings.repeat {
+            Some(i) if !pause && !no_reminder => {
+                Some(tick_at + Duration::from_secs(u64::from(i) + drift))
+            }
+            _ => None,
+        };
+        let notice = rec.settings.notification;
+        let (event, clip, name) = match (pause, notice) {
+            (true, Some(NotificationType::PlayAnnouncement)) => {
+                (AnnouncementEvent::Pause, Some(clip_pause), prompt::PAUSE)
+            }
+            (false, Some(NotificationType::PlayAnnouncement)) => {
+                (AnnouncementEvent::Resume, Some(clip_resume), prompt::RESUME)
+            }
+            (true, Some(NotificationType::Beep)) => {
+                (AnnouncementEvent::Pause, Some(beep), prompt::BEEP)
+            }
+            (false, Some(NotificationType::Beep)) => {
+                (AnnouncementEvent::Resume, Some(beep), prompt::BEEP)
+            }
+            (true, _) => (AnnouncementEvent::Pause, None, ""),
+            (false, _) => (AnnouncementEvent::Resume, None, ""),
+        };
+        if let Some(rs) = rec.rs.as_mut() {
+            rs.sdp_want = match (pause, style) {
+                (false, _) | (true, PauseStyle::StopRtp) => RsSdpState::Active,
+                (true, PauseStyle::ReinviteInactive) => RsSdpState::Inactive,
+                (true, PauseStyle::ReinviteHold0000) => RsSdpState::Hold0000,
+            };
+            if clip.is_some()
+                && !no_md
+                && let Ok(at) = played_at
+            {
+                rs.updates.push_back(Announcement {
+                    event,
+                    played_at: at,
+                    target: AnnouncementTarget::Both,
+                    prompt: Some(name.to_owned()),
+                    session_id: Some(rs.docs.session_id.clone()),
+                });
+            }
+        }
+        let what = if pause { "pause" } else { "resume" };
+        self.obs.push_back(action(
+            now,
+            what,
+            format!("call={id} user={ext} style={style:?}"),
+        ));
+        if let Some(clip) = clip
+            && !no_notice
+        {
+            c.play(&clip, true, true, false);
+            self.obs.push_back(action(
+                tick_at.max(now),
+                &format!("notice_{what}"),
+                format!("call={id} user={ext} prompt={name} to=both"),
+            ));
+        }
+        self.flush_rs(now, id, idx);
+    }
+
+    /// Sends what the RS is waiting to send: the next metadata update, a re-INVITE for a
+    /// changed SDP state, and the BYE (or CANCEL) once it is closing and idle.
+    fn flush_rs(&mut self, now: Time, id: u64, idx: usize) {
+        let ip = self.cfg.media_ip;
+        let Some(rs) = self
+            .calls
+            .get_mut(&id)
+            .and_then(|c| c.recs.get_mut(idx))
+            .and_then(|r| r.rs.as_mut())
+        else {
+            return;
+        };
+        let Some(key) = rs.key else { return };
+        if rs.gone {
+            return;
+        }
+        if !rs.established {
+            if rs.closing {
+                rs.gone = true;
+                let _ = self.src.cancel(now, key);
+            }
+            return;
+        }
+        // One request at a time on the RS dialog: an UPDATE sent while a re-INVITE is
+        // pending (or the reverse) may be refused with 500 (RFC 3261 §14.2, RFC 3311 §5.2),
+        // which would lose the announcement report (POL-05).
+        if rs.update_in_flight.is_none()
+            && rs.reinvite_in_flight.is_none()
+            && let Some(a) = rs.updates.pop_front()
+        {
+            let ext_id = rs.docs.next_id();
+            let doc = announcement_update(rs.docs.dialect, &rs.docs.recording, &a, &ext_id);
+            let extra = rs.docs.metadata_update(&doc);
+            if let Ok(tx) = self.src.update(now, key, extra) {
+                rs.update_in_flight = Some(tx);
+                self.obs.push_back(action(
+                    now,
+                    "metadata_update",
+                    format!(
+                        "call={id} event={} prompt={}",
+                        a.event.as_str(),
+                        a.prompt.unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+        if rs.closing {
+            if rs.update_in_flight.is_none() && rs.updates.is_empty() {
+                rs.gone = true;
+                let _ = self.src.bye(now, key, Extra::new());
+            }
+            return;
+        }
+        if rs.reinvite_in_flight.is_none()
+            && rs.update_in_flight.is_none()
+            && rs.sdp_want != rs.sdp_sent
+        {
+            let n = rs.docs.sdp_labels.len();
+            let ports = rs.ports.clone();
+            let want = rs.sdp_want;
+            let offer = rs.docs.sdp(ip, &ports[..n], want);
+            let extra = rs.docs.reinvite(&offer);
+            if let Ok(tx) = self.src.reinvite(now, key, extra) {
+                rs.reinvite_in_flight = Some(tx);
+                rs.offer = Some(offer);
+                rs.sdp_sent = want;
+                self.obs.push_back(action(
+                    now,
+                    "rs_reinvite",
+                    format!("call={id} sdp={want:?}").to_lowercase(),
+                ));
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_rs_response(
+        &mut self,
+        now: Time,
+        id: u64,
+        idx: usize,
+        key: CallKey,
+        tx: TxKey,
+        code: u16,
+        response: &SipMessage,
+    ) {
+        let Some(rs) = self
+            .calls
+            .get_mut(&id)
+            .and_then(|c| c.recs.get_mut(idx))
+            .and_then(|r| r.rs.as_mut())
+            .filter(|rs| rs.key == Some(key))
+        else {
+            return;
+        };
+        if code < 200 {
+            return;
+        }
+        let Ok(cseq) = response.cseq() else { return };
+        let mut answered = false;
+        let mut live = false;
+        if cseq.method == Method::Invite {
+            if rs.reinvite_in_flight == Some(tx) {
+                rs.reinvite_in_flight = None;
+            } else if (200..300).contains(&code) && !rs.established {
+                rs.established = true;
+                live = true;
+            }
+            if (200..300).contains(&code)
+                && let (Some(offer), Some(answer)) = (rs.offer.take(), sdp_of(response))
+                && let Ok(agreed) = sip::sdp::negotiate(&offer, &answer)
+            {
+                answered = true;
+                for (i, n) in agreed.iter().enumerate() {
+                    if let Some(t) = n.offerer_sends_to.as_ref().and_then(socket_of)
+                        && let Some(slot) = rs.targets.get_mut(i)
+                    {
+                        *slot = Some(t);
+                    }
+                    if let Some(l) = rs.laws.get_mut(i) {
+                        *l = law_of(n);
+                    }
+                }
+            }
+        } else if cseq.method == Method::Update && rs.update_in_flight == Some(tx) {
+            rs.update_in_flight = None;
+        }
+        if answered && rs.targets.iter().all(Option::is_some) && rs.established {
+            let t: Vec<String> = rs.targets.iter().flatten().map(|a| a.to_string()).collect();
+            self.note(
+                now,
+                "rs_answered",
+                format!("call={id} code={code} media={}", t.join(",")),
+            );
+        }
+        if live {
+            self.recording_live(now, id, idx);
+        }
+        self.flush_rs(now, id, idx);
+    }
+
+    /// POL-13: the recorder failed (rejected, never answered, or dropped the session).
+    fn rs_failed(&mut self, now: Time, id: u64, idx: usize, why: &str) {
+        let clip = self.assets.stop.clone();
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if c.phase == Phase::Ended {
+            return;
+        }
+        let (_, tick_at) = c.next_tick();
+        let Some(rec) = c.recs.get_mut(idx) else {
+            return;
+        };
+        rec.state = RecState::Failed;
+        rec.next_reminder = None;
+        let behaviour = rec.settings.failure;
+        let ext = rec.ext.clone();
+        let detail = format!("call={id} user={ext} reason={why} behaviour={behaviour}");
+        match behaviour {
+            FailureBehavior::ProceedWithCallNoAnnouncement => {}
+            FailureBehavior::ProceedCallWithAnnouncement => {
+                c.play(&clip, true, true, false);
+            }
+            FailureBehavior::EndCallWithAnnouncement => {
+                c.play(&clip, true, true, false);
+                c.end_at = Some(
+                    tick_at.max(now)
+                        + Duration::from_micros(clip.len() as u64 * 125)
+                        + Duration::from_millis(200),
+                );
+            }
+        }
+        self.note(now, "recording_failed", detail);
+    }
+
+    // ---- DTMF and feature codes -----------------------------------------------------------
+
+    fn on_digit(&mut self, now: Time, id: u64, side: Side, digit: char) {
+        let codes = self.cfg.policy.feature_codes.clone();
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        if c.phase != Phase::Active {
+            return;
+        }
+        let leg = c.leg(side);
+        leg.digits.push(digit);
+        if leg.digits.len() > 16 {
+            let cut = leg.digits.len() - 16;
+            leg.digits.drain(..cut);
+        }
+        let digits = leg.digits.clone();
+        let which = [
+            (&codes.start, "start"),
+            (&codes.stop, "stop"),
+            (&codes.pause, "pause"),
+            (&codes.resume, "resume"),
+        ]
+        .into_iter()
+        .find(|(code, _)| !code.is_empty() && digits.ends_with(code.as_str()))
+        .map(|(code, what)| (code.clone(), what));
+        let Some((code, what)) = which else { return };
+        c.leg(side).digits.clear();
+        let targets: Vec<(usize, RecordMode, RecState)> = c
+            .recs
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.side == side && !r.voicemail)
+            .map(|(i, r)| (i, r.settings.mode, r.state))
+            .collect();
+        let mut applied = Vec::new();
+        for (i, mode, state) in targets {
+            let done = match what {
+                "start" if mode.user_can_start_stop() => {
+                    matches!(state, RecState::Idle | RecState::Stopped)
+                }
+                "stop" if mode.user_can_start_stop() => {
+                    matches!(state, RecState::Recording | RecState::Paused)
+                }
+                "pause" if mode.user_can_pause() => state == RecState::Recording,
+                "resume" if mode.user_can_pause() => state == RecState::Paused,
+                _ => false,
+            };
+            if !done {
+                continue;
+            }
+            applied.push(i);
+            match what {
+                "start" => self.start_recording(now, id, i),
+                "stop" => self.stop_recording(now, id, i, true),
+                "pause" => self.pause(now, id, i),
+                _ => self.resume(now, id, i),
+            }
+        }
+        self.note(
+            now,
+            "feature_code",
+            format!(
+                "call={id} side={} code={code} action={what} applied={}",
+                format!("{side:?}").to_lowercase(),
+                applied.len()
+            ),
+        );
+    }
+
+    // ---- media -----------------------------------------------------------------------------
+
+    fn on_rtp(&mut self, now: Time, d: &Datagram) {
+        let Some((id, side)) = self.ports.get(&d.to.port()).copied() else {
+            self.stray_rtp += 1;
+            return;
+        };
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let leg = c.leg(side);
+        if let Err(e) = leg.rx.handle_datagram(now.since_origin(), &d.bytes) {
+            leg.malformed += 1;
+            if leg.malformed <= MAX_MALFORMED_LOGGED {
+                self.obs.push_back(Observation {
+                    t_us: now.as_micros(),
+                    call: None,
+                    actor: Actor::Platform,
+                    event: Event::RtpMalformed {
+                        stream: format!("platform.call{id}.{side:?}").to_lowercase(),
+                        remote: d.from.to_string(),
+                        reason: e.to_string(),
+                        packet: Payload::from_bytes(&d.bytes),
+                    },
+                });
+            }
+            return;
+        }
+        let mut digits = Vec::new();
+        while let Some(ev) = leg.rx.poll_event() {
+            let RtpEvent::Packet(p) = ev else { continue };
+            if leg.te.is_some_and(|te| te == p.payload_type)
+                || (leg.te.is_none() && p.payload_type == 101)
+            {
+                let _ = leg.dtmf.handle(p.ts, &p.payload);
+                while let Some(e) = leg.dtmf.poll_event() {
+                    if let Some(dg) = e.digit {
+                        digits.push(dg);
+                    }
+                }
+            } else if let Some(law) = Law::from_payload_type(p.payload_type) {
+                let pcm = law.decode(&p.payload);
+                leg.push_audio(&pcm);
+            }
+        }
+        for dg in digits {
+            self.on_digit(now, id, side, dg);
+        }
+    }
+
+    fn ticks(&mut self, now: Time) {
+        let ids: Vec<u64> = self.calls.keys().copied().collect();
+        for id in ids {
+            if let Some(c) = self.calls.get(&id)
+                && c.phase == Phase::Ringing
+                && c.ring_deadline.is_some_and(|t| t <= now)
+            {
+                self.voicemail(now, id, "no answer");
+            }
+            if let Some(c) = self.calls.get(&id)
+                && c.end_at.is_some_and(|t| t <= now)
+            {
+                self.note(
+                    now,
+                    "call_released",
+                    format!("call={id} after failure announcement"),
+                );
+                self.end_call(now, id);
+            }
+            while let Some(t) = self
+                .calls
+                .get(&id)
+                .and_then(|c| c.tick_time(c.tick))
+                .filter(|t| *t <= now)
+            {
+                self.tick(id, t);
+            }
+        }
+    }
+
+    fn tick(&mut self, id: u64, t: Time) {
+        let leak = self.cfg.has(Fault::AnnouncementLeaksIntoRecording);
+        let reminder = self.assets.reminder.clone();
+        let drift = u64::from(self.cfg.has(Fault::ReminderDrift));
+        let ip = self.cfg.media_ip;
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let n = c.tick;
+        c.tick += 1;
+        // Reminder tones due now.
+        let mut reminders = Vec::new();
+        for r in &mut c.recs {
+            if r.state == RecState::Recording
+                && let Some(at) = r.next_reminder
+                && at <= t
+            {
+                let interval = u64::from(r.settings.repeat.unwrap_or(20)) + drift;
+                r.next_reminder = Some(at + Duration::from_secs(interval));
+                reminders.push(r.ext.clone());
+            }
+        }
+        if !reminders.is_empty() {
+            c.overlays.push(Overlay {
+                first_tick: n,
+                pcm: reminder,
+                to_caller: true,
+                to_callee: true,
+                announcement: false,
+            });
+            for ext in reminders {
+                self.obs.push_back(action(
+                    t,
+                    "reminder_tone",
+                    format!(
+                        "call={id} user={ext} freq_hz={} ms=500",
+                        assets::REMINDER_TONE_HZ
+                    ),
+                ));
+            }
+        }
+        let caller = c.a.take_frame();
+        let callee = if c.phase == Phase::Active {
+            c.b.take_frame()
+        } else {
+            [0i16; FRAME_SAMPLES]
+        };
+        let mut to_caller = [0i16; FRAME_SAMPLES];
+        let mut to_callee = [0i16; FRAME_SAMPLES];
+        let mut ann_caller = [0i16; FRAME_SAMPLES];
+        let mut ann_callee = [0i16; FRAME_SAMPLES];
+        c.overlays.retain(|o| {
+            if o.first_tick > n {
+                return true;
+            }
+            let off = (n - o.first_tick) as usize * FRAME_SAMPLES;
+            let Some(part) = o.pcm.get(off..) else {
+                return false;
+            };
+            let part = &part[..part.len().min(FRAME_SAMPLES)];
+            if o.to_caller {
+                mix(&mut to_caller, part);
+                if o.announcement {
+                    mix(&mut ann_caller, part);
+                }
+            }
+            if o.to_callee {
+                mix(&mut to_callee, part);
+                if o.announcement {
+                    mix(&mut ann_callee, part);
+                }
+            }
+            off + FRAME_SAMPLES < o.pcm.len()
+        });
+        // The recording streams.
+        for r in &mut c.recs {
+            let forking = match r.state {
+                RecState::Recording => true,
+                RecState::Paused => self.cfg.fault == Some(Fault::ForkWhilePaused),
+                _ => false,
+            } && t >= r.fork_from;
+            let Some(rs) = r.rs.as_mut().filter(|rs| rs.established && !rs.gone) else {
+                continue;
+            };
+            let mut frames: Vec<[i16; FRAME_SAMPLES]> = if rs.senders.len() == 1 {
+                vec![caller]
+            } else {
+                let second = if r.voicemail { to_caller } else { callee };
+                vec![caller, second]
+            };
+            if leak && !r.voicemail {
+                if let Some(f) = frames.get_mut(0) {
+                    mix(f, &ann_callee);
+                }
+                if let Some(f) = frames.get_mut(1) {
+                    mix(f, &ann_caller);
+                }
+            }
+            for (i, f) in frames.iter().enumerate() {
+                let (Some(tx), Some(target), Some(law), Some(&port)) = (
+                    rs.senders.get_mut(i),
+                    rs.targets.get(i).copied().flatten(),
+                    rs.laws.get(i).copied(),
+                    rs.ports.get(i),
+                ) else {
+                    continue;
+                };
+                if !forking {
+                    tx.skip(FRAME_SAMPLES as u32);
+                    continue;
+                }
+                let ts = tx.next_ts() as u32;
+                let marker = !rs.sent_any.get(i).copied().unwrap_or(false);
+                if let Ok(bytes) = tx.packet_with(law.payload_type(), ts, marker, &law.encode(f)) {
+                    if let Some(s) = rs.sent_any.get_mut(i) {
+                        *s = true;
+                    }
+                    self.out.push_back(Datagram {
+                        from: SocketAddr::new(ip, port),
+                        to: target,
+                        transport: Transport::Udp,
+                        bytes,
+                    });
+                }
+                tx.advance(FRAME_SAMPLES as u32);
+            }
+        }
+        // The parties.
+        let mut out_a = callee;
+        mix(&mut out_a, &to_caller);
+        c.a.send(&out_a, ip, &mut self.out);
+        if c.phase == Phase::Active {
+            let mut out_b = caller;
+            mix(&mut out_b, &to_callee);
+            c.b.send(&out_b, ip, &mut self.out);
+        }
+    }
+}
+
+impl Node for Platform {
+    fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    fn addresses(&self) -> Vec<SocketAddr> {
+        let mut v = vec![self.cfg.sip_addr];
+        v.extend(self.cfg.rtp_addresses());
+        v
+    }
+
+    fn handle_datagram(&mut self, now: Time, datagram: Datagram) {
+        if datagram.to == self.cfg.sip_addr {
+            let ua = self.ua_for(&datagram.bytes);
+            self.ua(ua)
+                .handle_datagram(now, datagram.from, datagram.transport, &datagram.bytes);
+        } else {
+            self.on_rtp(now, &datagram);
+        }
+        self.pump(now);
+    }
+
+    fn handle_timeout(&mut self, now: Time) {
+        self.ep.handle_timeout(now);
+        self.src.handle_timeout(now);
+        self.pump(now);
+        self.ticks(now);
+        self.pump(now);
+    }
+
+    fn poll_transmit(&mut self) -> Option<Datagram> {
+        self.out.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Time> {
+        let calls = self.calls.values().flat_map(|c| {
+            [c.ring_deadline, c.end_at, c.tick_time(c.tick)]
+                .into_iter()
+                .flatten()
+        });
+        [self.ep.poll_timeout(), self.src.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .chain(calls)
+            .min()
+    }
+
+    fn poll_observation(&mut self) -> Option<Observation> {
+        self.obs.pop_front()
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}

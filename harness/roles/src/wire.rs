@@ -1,0 +1,136 @@
+//! The SIP side of a role's wire: turns what an [`Endpoint`] sends and what arrives on the
+//! SIP address into datagrams and observations. Shared by [`crate::ua`] and
+//! [`crate::srs`]; owns no protocol state.
+
+use observe::{Actor, Event, Observation, Payload};
+use sim::{Datagram, Transport};
+use sip::endpoint::{Endpoint, EndpointEvent};
+use sip::message::SipMessage;
+use sip::time::Time;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+/// Outgoing datagrams and observations of one role.
+#[derive(Debug)]
+pub(crate) struct Wire {
+    actor: Actor,
+    sip: SocketAddr,
+    pub(crate) out: VecDeque<Datagram>,
+    pub(crate) obs: VecDeque<Observation>,
+}
+
+pub(crate) fn transport_name(t: Transport) -> String {
+    match t {
+        Transport::Udp => "udp".to_owned(),
+        Transport::Tcp => "tcp".to_owned(),
+    }
+}
+
+impl Wire {
+    pub(crate) fn new(actor: Actor, sip: SocketAddr) -> Self {
+        Self {
+            actor,
+            sip,
+            out: VecDeque::new(),
+            obs: VecDeque::new(),
+        }
+    }
+
+    pub(crate) fn note(&mut self, now: Time, call: Option<String>, event: Event) {
+        self.obs.push_back(Observation {
+            t_us: now.as_micros(),
+            call,
+            actor: self.actor,
+            event,
+        });
+    }
+
+    /// A datagram arrived on the SIP address.
+    pub(crate) fn received(&mut self, now: Time, call: Option<String>, d: &Datagram) {
+        self.note(
+            now,
+            call,
+            Event::SipReceived {
+                transport: transport_name(d.transport),
+                local: self.sip.to_string(),
+                remote: d.from.to_string(),
+                message: Payload::from_bytes(&d.bytes),
+            },
+        );
+    }
+
+    /// Sends everything the endpoint queued, logging each message.
+    pub(crate) fn drain(&mut self, now: Time, call: Option<String>, ep: &mut Endpoint) {
+        while let Some(t) = ep.poll_transmit() {
+            self.note(
+                now,
+                call.clone(),
+                Event::SipSent {
+                    transport: transport_name(t.transport),
+                    local: self.sip.to_string(),
+                    remote: t.to.to_string(),
+                    message: Payload::from_bytes(&t.bytes),
+                },
+            );
+            self.out.push_back(Datagram {
+                from: self.sip,
+                to: t.to,
+                transport: t.transport,
+                bytes: t.bytes,
+            });
+        }
+    }
+
+    /// Logs the endpoint events that mean "not a usable message"; returns true when the
+    /// event was one of those (the caller need not look at it further).
+    pub(crate) fn malformed(
+        &mut self,
+        now: Time,
+        call: Option<String>,
+        ev: &EndpointEvent,
+    ) -> bool {
+        let (from, bytes, reason) = match ev {
+            EndpointEvent::Malformed { from, bytes, error } => {
+                (from, bytes.clone(), error.to_string())
+            }
+            EndpointEvent::Unroutable {
+                from,
+                message,
+                error,
+            } => (from, message.raw().clone(), error.to_string()),
+            _ => return false,
+        };
+        self.note(
+            now,
+            call,
+            Event::SipMalformed {
+                transport: transport_name(from.transport),
+                remote: from.addr.to_string(),
+                message: Payload::from_bytes(&bytes),
+                reason,
+            },
+        );
+        true
+    }
+}
+
+/// The SDP offer or answer in a message: the body itself when it is `application/sdp`,
+/// or the SDP part of a multipart body.
+pub(crate) fn sdp_of(msg: &SipMessage) -> Option<sip::sdp::SessionDescription> {
+    let ct = msg.content_type()?;
+    let media_type = sip::multipart::media_type_of(ct);
+    if media_type == sip::multipart::SDP {
+        return sip::sdp::SessionDescription::parse(msg.body()).ok();
+    }
+    if media_type.starts_with("multipart/") {
+        let parsed = sip::multipart::parse(ct, msg.body()).ok()?;
+        return sip::sdp::SessionDescription::parse(&parsed.sdp()?.body).ok();
+    }
+    None
+}
+
+/// The address a negotiated `(address, port)` names, if it is an IP literal.
+pub(crate) fn socket_of(target: &(String, u16)) -> Option<SocketAddr> {
+    let ip: std::net::IpAddr = target.0.parse().ok()?;
+    (target.1 != 0).then(|| SocketAddr::new(ip, target.1))
+}
