@@ -4,6 +4,8 @@
 //! codes ([`exit`]); every rule and protocol lives in the library crates.
 
 mod analyze;
+mod check;
+mod serve;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +39,14 @@ enum Command {
     /// Analyse recordings (WAV) or captures (pcap): tones, a reference clip such as an
     /// announcement, silences, instrumented party frames and RTP statistics.
     Analyze(analyze::AnalyzeArgs),
+    /// Run the conformance suite (features/) against the embedded reference platform and
+    /// write a run directory (observation log, junit.xml, results.json); exit 1 on any
+    /// failed scenario.
+    Check(check::CheckArgs),
+    /// Run the reference platform (a recording B2BUA, SIPREC SRC) on real sockets.
+    Platform(serve::PlatformArgs),
+    /// Run the SRS emulator (a SIPREC recorder) on real sockets.
+    Srs(serve::SrsArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +54,9 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Analyze(args) => analyze::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Platform(args) => serve::run_platform(args),
+        Command::Srs(args) => serve::run_srs(args),
     };
     match result {
         Ok(code) => code,

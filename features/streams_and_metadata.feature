@@ -1,0 +1,26 @@
+@POL-09 @SRC-10 @SRC-11
+Feature: A recorded call gives the recorder two labelled streams, one per party, described by metadata
+  The recording session carries one stream per party (labels 1 and 2, mode separate).
+  The SDP labels match the streams in the metadata, and each stream carries only its
+  own party's audio.
+
+  Background:
+    Given the organisation records with provider "Dubber"
+    And the callee's recording mode is "Always"
+
+  @POL-09 @SRC-10 @SRC-11 @smoke
+  Scenario: Two streams whose labels match the metadata, each with one party's audio
+    When the caller calls the callee and they talk for 20 seconds
+    Then the recorder receives two streams whose labels match the metadata
+    And each recorded stream carries only its own party's audio
+
+  @SRC-03
+  Scenario Outline: The recording session request follows the "<dialect>" rules
+    Given the metadata dialect is "<dialect>"
+    When the caller calls the callee and they talk for 10 seconds
+    Then every recording session request passes the "<dialect>" checks
+
+    Examples:
+      | dialect           |
+      | broadworks-compat |
+      | rfc-strict        |

@@ -1,0 +1,117 @@
+//! `recproof check`: run the conformance suite (the Gherkin features) and write the run
+//! directory (observation log, `junit.xml`, `results.json`).
+//!
+//! With no `--sut`, the suite runs against the embedded reference platform under the
+//! simulated clock (optionally with a `--fault` profile). This module parses arguments,
+//! prints the requirement summary and maps the outcome to exit codes: 0 all passed, 1
+//! any scenario failed, 2 bad usage or configuration.
+
+use crate::exit;
+use anyhow::Context as _;
+use platform::Fault;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use suite::{RunResults, SuiteOptions, run_suite};
+
+/// Arguments of `recproof check`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CheckArgs {
+    /// Feature files, or one directory of them (default: `features/`).
+    #[arg(value_name = "FEATURES")]
+    pub(crate) features: Vec<PathBuf>,
+    /// An external system under test (SUT profile YAML). Without it the suite runs
+    /// against the embedded reference platform.
+    #[arg(long, value_name = "PROFILE.yaml")]
+    pub(crate) sut: Option<PathBuf>,
+    /// Only scenarios matching this tag expression, e.g. `@POL-04 or @POL-06`.
+    #[arg(long, value_name = "EXPR")]
+    pub(crate) tags: Option<String>,
+    /// Run the embedded platform with this fault profile (`recproof platform
+    /// --list-faults`); the suite should then fail the scenarios of its requirement.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) fault: Option<String>,
+    /// Run directory (default `reports/<timestamp>/`).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<PathBuf>,
+    /// Base seed of the simulation (same seed, same run).
+    #[arg(long, default_value_t = 1)]
+    pub(crate) seed: u64,
+    /// Scenarios simulated at once.
+    #[arg(long, default_value_t = 2)]
+    pub(crate) jobs: usize,
+}
+
+/// Runs the subcommand.
+pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
+    if let Some(profile) = &args.sut {
+        anyhow::bail!(
+            "external SUT profiles (`--sut {}`) are not supported yet: this build runs the \
+             suite against the embedded reference platform only (omit --sut)",
+            profile.display()
+        );
+    }
+    let fault = match &args.fault {
+        Some(name) => Some(Fault::from_name(name).with_context(|| {
+            format!("unknown fault `{name}`; `recproof platform --list-faults` lists them")
+        })?),
+        None => None,
+    };
+    let features = if args.features.is_empty() {
+        vec![PathBuf::from("features")]
+    } else {
+        args.features.clone()
+    };
+    let out = args.out.clone().unwrap_or_else(|| {
+        let stamp = jiff::Timestamp::now()
+            .strftime("%Y%m%dT%H%M%SZ")
+            .to_string();
+        PathBuf::from("reports").join(stamp)
+    });
+    let mut opts = SuiteOptions::new(PathBuf::new(), out.clone());
+    opts.features = features;
+    opts.tags = args.tags.clone();
+    opts.fault = fault;
+    opts.seed = args.seed;
+    opts.concurrency = args.jobs;
+    let results = run_suite(&opts).map_err(|e| anyhow::anyhow!("{e}"))?;
+    print_summary(&results);
+    println!("run directory: {}", out.display());
+    if results.passed + results.failed + results.skipped == 0 {
+        anyhow::bail!("no scenario matched (check the FEATURES paths and --tags)");
+    }
+    Ok(if results.all_passed() {
+        exit::OK
+    } else {
+        exit::FAILED
+    })
+}
+
+fn print_summary(r: &RunResults) {
+    let mut by_req: BTreeMap<&str, [usize; 3]> = BTreeMap::new();
+    for v in r.scenarios.iter().flat_map(|s| &s.verdicts) {
+        let e = by_req.entry(v.requirement.as_str()).or_default();
+        match v.status {
+            checks::Status::Pass => e[0] += 1,
+            checks::Status::Fail => e[1] += 1,
+            _ => e[2] += 1,
+        }
+    }
+    println!();
+    println!("verdicts by requirement (other = WARN, INFO or not applicable)");
+    println!("requirement   pass  fail other");
+    for (req, [pass, fail, other]) in &by_req {
+        println!("{req:<12} {pass:>5} {fail:>5} {other:>5}");
+    }
+    println!(
+        "\n{} scenarios: {} passed, {} failed, {} skipped; {:.0} simulated call-seconds in {:.1} s wall ({:.0}x real time); sut: {}",
+        r.passed + r.failed + r.skipped,
+        r.passed,
+        r.failed,
+        r.skipped,
+        r.simulated_call_seconds,
+        r.wall_seconds,
+        r.simulated_call_seconds / r.wall_seconds.max(1e-9),
+        r.sut
+    );
+}

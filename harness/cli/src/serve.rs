@@ -1,0 +1,311 @@
+//! `recproof platform` and `recproof srs`: run the reference platform or the SRS emulator
+//! standalone on real sockets, so SIPp, a real SRC or a real SRS can be pointed at them.
+//!
+//! Both run the same sans-IO nodes the simulated suite uses, under
+//! `recproof_net::node_runner`. Observations stream to a JSONL log (the schema of
+//! `recproof-observe`) as they happen; Ctrl-C or `--duration` ends the run and keeps the
+//! log. This module only parses arguments, wires files and prints.
+
+use anyhow::Context as _;
+use net::node_runner::{NodeRunner, RunEnd};
+use observe::{Actor, Clock, Event, LogWriter, Observation, SCHEMA_VERSION};
+use platform::{Fault, PauseStyle, Platform, PlatformConfig};
+use sim::Node;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::BufWriter;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Arguments of `recproof platform`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct PlatformArgs {
+    /// The recording policy (YAML, Webex field names; see scenarios/README.md).
+    #[arg(long, value_name = "FILE", required_unless_present = "list_faults")]
+    pub(crate) config: Option<PathBuf>,
+    /// Run a fault profile: a variant that breaks exactly one requirement.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) fault: Option<String>,
+    /// List the fault profiles with the requirement each breaks, and exit.
+    #[arg(long)]
+    pub(crate) list_faults: bool,
+    /// SIP address to listen on (UDP).
+    #[arg(long, default_value = "127.0.0.1:5060", value_name = "ADDR")]
+    pub(crate) listen: SocketAddr,
+    /// IP for the platform's RTP ports (default: the --listen IP).
+    #[arg(long, value_name = "IP")]
+    pub(crate) media_ip: Option<IpAddr>,
+    /// First RTP port of the platform's pool.
+    #[arg(long, default_value_t = 40000)]
+    pub(crate) rtp_port_base: u16,
+    /// Where each extension's phone is: `EXT=IP:PORT`, repeatable (no REGISTER needed).
+    #[arg(long = "directory", value_name = "EXT=ADDR", value_parser = parse_directory)]
+    pub(crate) directory: Vec<(String, SocketAddr)>,
+    /// How pauses keep audio from the recorder (`stop-rtp`, `reinvite-inactive`,
+    /// `reinvite-hold`).
+    #[arg(long, value_name = "STYLE")]
+    pub(crate) pause_style: Option<String>,
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) duration: Option<u64>,
+    /// Write the platform's observations (JSONL) here.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) log: Option<PathBuf>,
+}
+
+/// Arguments of `recproof srs`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SrsArgs {
+    /// SIP address to listen on (UDP).
+    #[arg(long, default_value = "127.0.0.1:5080", value_name = "ADDR")]
+    pub(crate) listen: SocketAddr,
+    /// IP for the recorder's RTP ports (default: the --listen IP).
+    #[arg(long, value_name = "IP")]
+    pub(crate) media_ip: Option<IpAddr>,
+    /// First RTP port of the recorder's pool.
+    #[arg(long, default_value_t = 41000)]
+    pub(crate) rtp_port_base: u16,
+    /// Directory for the observation log (`observations.jsonl`).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: PathBuf,
+    /// Reject every recording session with this status (failure-behaviour tests).
+    #[arg(long, value_name = "CODE", conflicts_with = "silent")]
+    pub(crate) reject: Option<u16>,
+    /// Never answer recording sessions (Timer B failure tests).
+    #[arg(long)]
+    pub(crate) silent: bool,
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) duration: Option<u64>,
+}
+
+fn parse_directory(s: &str) -> Result<(String, SocketAddr), String> {
+    let (ext, addr) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}`: expected EXT=IP:PORT, e.g. 2001=127.0.0.1:5072"))?;
+    let addr = addr
+        .parse()
+        .map_err(|e| format!("`{addr}` is not IP:PORT: {e}"))?;
+    Ok((ext.to_owned(), addr))
+}
+
+/// Prints the fault catalogue.
+fn list_faults() -> ExitCode {
+    println!("{:<34} {:<8} what it breaks", "fault", "breaks");
+    for f in Fault::ALL {
+        println!(
+            "{:<34} {:<8} {}",
+            f.name(),
+            f.requirement(),
+            f.description()
+        );
+    }
+    crate::exit::OK
+}
+
+/// Runs `recproof platform`.
+pub(crate) fn run_platform(args: &PlatformArgs) -> anyhow::Result<ExitCode> {
+    if args.list_faults {
+        return Ok(list_faults());
+    }
+    let Some(path) = &args.config else {
+        anyhow::bail!("--config FILE is required (a recording policy, see scenarios/)");
+    };
+    let policy = policy::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let media_ip = args.media_ip.unwrap_or(args.listen.ip());
+    let mut cfg = PlatformConfig::new(policy, args.listen, media_ip);
+    cfg.rtp_port_base = args.rtp_port_base;
+    cfg.directory = args.directory.iter().cloned().collect::<BTreeMap<_, _>>();
+    if let Some(name) = &args.fault {
+        cfg.fault = Some(Fault::from_name(name).with_context(|| {
+            format!("unknown fault `{name}`; `recproof platform --list-faults` lists them")
+        })?);
+    }
+    if let Some(style) = &args.pause_style {
+        cfg.pause_style = PauseStyle::from_name(style).with_context(|| {
+            let names: Vec<&str> = PauseStyle::ALL.iter().map(|(n, _)| *n).collect();
+            format!(
+                "unknown pause style `{style}`; use one of {}",
+                names.join(", ")
+            )
+        })?;
+    }
+    let node = Platform::new(cfg).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let log = match &args.log {
+        Some(p) => {
+            Some(File::create(p).with_context(|| format!("cannot create log `{}`", p.display()))?)
+        }
+        None => None,
+    };
+    eprintln!(
+        "recproof platform: SIP on udp:{}{}; Ctrl-C to stop",
+        args.listen,
+        args.fault
+            .as_deref()
+            .map(|f| format!(", fault `{f}`"))
+            .unwrap_or_default()
+    );
+    serve(Box::new(node), "platform", log, args.duration, None)
+}
+
+/// Runs `recproof srs`.
+pub(crate) fn run_srs(args: &SrsArgs) -> anyhow::Result<ExitCode> {
+    use roles::media_io::MediaContext;
+    use roles::srs::{SrsBehaviour, SrsConfig, SrsEmulator};
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create `{}`", args.out.display()))?;
+    let media_ip = args.media_ip.unwrap_or(args.listen.ip());
+    let mut cfg = SrsConfig::new(args.listen, media_ip);
+    cfg.rtp_port_base = args.rtp_port_base;
+    cfg.keep_pcm = true;
+    cfg.behaviour = match (args.reject, args.silent) {
+        (Some(code), _) => SrsBehaviour::Reject {
+            code,
+            after: Duration::ZERO,
+        },
+        (None, true) => SrsBehaviour::Silent,
+        (None, false) => SrsBehaviour::Accept,
+    };
+    let ctx = MediaContext::with_default_signal().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let node = SrsEmulator::new(cfg, ctx).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let path = args.out.join("observations.jsonl");
+    let log = File::create(&path).with_context(|| format!("cannot create `{}`", path.display()))?;
+    eprintln!(
+        "recproof srs: SIP on udp:{}, log {}; Ctrl-C to stop",
+        args.listen,
+        path.display()
+    );
+    let out = args.out.clone();
+    serve(
+        Box::new(node),
+        "srs",
+        Some(log),
+        args.duration,
+        Some(Box::new(
+            move |runner: &mut NodeRunner, sink: &mut dyn FnMut(Observation)| {
+                finish_srs(runner, sink, &out)
+            },
+        )),
+    )
+}
+
+/// At the end of an SRS run: close the streams still open (their summaries go to the
+/// log) and write one WAV per recorded stream.
+fn finish_srs(
+    runner: &mut NodeRunner,
+    sink: &mut dyn FnMut(Observation),
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    use roles::srs::SrsEmulator;
+    let now = runner.now();
+    let Some(srs) = runner.node_mut::<SrsEmulator>(0) else {
+        return Ok(());
+    };
+    srs.finish_streams(now);
+    while let Some(o) = srs.poll_observation() {
+        sink(o);
+    }
+    for rec in srs.take_recordings() {
+        let name = format!(
+            "{}-{}.wav",
+            rec.rs_call_id.replace(['/', '\\', ':', '@'], "_"),
+            rec.stream
+        );
+        let path = out.join(name);
+        media::wav::write_wav_file(&path, media::SAMPLE_RATE, &rec.pcm.samples)
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
+        eprintln!("recproof srs: wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// Work done after the run ends and before the log is closed.
+type Finish = Box<dyn FnOnce(&mut NodeRunner, &mut dyn FnMut(Observation)) -> anyhow::Result<()>>;
+
+/// Runs one node on real sockets until Ctrl-C or the duration, streaming observations.
+fn serve(
+    node: Box<dyn Node>,
+    what: &str,
+    log: Option<File>,
+    duration: Option<u64>,
+    finish: Option<Finish>,
+) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let mut writer = log.map(|f| LogWriter::new(BufWriter::new(f)));
+        if let Some(w) = writer.as_mut() {
+            w.append(&Observation {
+                t_us: 0,
+                call: None,
+                actor: Actor::Harness,
+                event: Event::RunStarted {
+                    schema: SCHEMA_VERSION,
+                    seed: 0,
+                    sut: format!("recproof {what}"),
+                    clock: Clock::Real,
+                    tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+                },
+            })?;
+        }
+        let mut runner = NodeRunner::bind(vec![node])
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let run_for = duration.map_or(
+            Duration::from_secs(u64::from(u32::MAX)),
+            Duration::from_secs,
+        );
+        let stop = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        let mut write_error = None;
+        let end = runner
+            .run(run_for, stop, |o| {
+                if let Some(w) = writer.as_mut()
+                    && let Err(e) = w.append(&o)
+                {
+                    write_error.get_or_insert(e);
+                }
+            })
+            .await;
+        if let Some(finish) = finish {
+            finish(&mut runner, &mut |o| {
+                if let Some(w) = writer.as_mut()
+                    && let Err(e) = w.append(&o)
+                {
+                    write_error.get_or_insert(e);
+                }
+            })?;
+        }
+        if let Some(w) = writer.as_mut() {
+            w.append(&Observation {
+                t_us: runner.now().as_micros(),
+                call: None,
+                actor: Actor::Harness,
+                event: Event::RunEnded {
+                    interrupted: end == RunEnd::Interrupted,
+                },
+            })?;
+        }
+        if let Some(e) = write_error {
+            return Err(anyhow::Error::new(e).context("writing the observation log failed"));
+        }
+        let s = runner.stats();
+        eprintln!(
+            "recproof {what}: stopped ({}); {} datagrams in, {} out, {} observations",
+            if end == RunEnd::Interrupted {
+                "interrupted"
+            } else {
+                "duration reached"
+            },
+            s.received,
+            s.sent,
+            s.observations
+        );
+        Ok(crate::exit::OK)
+    })
+}

@@ -1,0 +1,266 @@
+//! Real sockets end to end: SIPp (Debian `sip-tester`) as caller and callee through
+//! `recproof platform` started as its own process, with `recproof srs` (another process)
+//! receiving the recording session: an RS INVITE with two labelled streams and metadata,
+//! the caller's RTP (SIPp plays its shipped G.711 pcap) on stream 1, and a BYE when the
+//! call ends. Without SIPp installed the test prints `skipped: ...` and passes.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn sipp_installed() -> bool {
+    let ok = Command::new("sipp")
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !ok {
+        eprintln!("skipped: sipp not installed (run scripts/setup-debian.sh)");
+    }
+    ok
+}
+
+fn free_udp_port() -> u16 {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    s.local_addr().expect("addr").port()
+}
+
+/// A run of `count` consecutive free UDP ports (bound together, then released).
+fn free_port_range(count: u16) -> u16 {
+    for _ in 0..50 {
+        let base = free_udp_port() & !1;
+        if base > u16::MAX - count {
+            continue;
+        }
+        let held: Vec<_> = (0..count)
+            .map_while(|i| std::net::UdpSocket::bind(("127.0.0.1", base + i)).ok())
+            .collect();
+        if held.len() == usize::from(count) {
+            return base;
+        }
+    }
+    panic!("no {count} consecutive free UDP ports on loopback");
+}
+
+fn recproof(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_recproof"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start recproof")
+}
+
+fn wait(mut child: Child, limit: Duration, what: &str) -> std::process::Output {
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("{what} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn policy(srs_port: u16) -> String {
+    format!(
+        r#"organization:
+  name: Loopback Interop
+  region: US
+  callRecording:
+    vendor: Dubber
+providers:
+  Dubber:
+    srs: "sip:dubber@127.0.0.1:{srs_port}"
+locations:
+  - id: hq
+people:
+  - extension: "2001"
+    displayName: Callee Recorded
+    location: hq
+    callRecording:
+      enabled: true
+      record: Always
+      startStopAnnouncementEnabled: true
+      serviceProvider: SP1
+      externalGroup: GRP1
+      externalIdentifier: callee@interop.example
+"#
+    )
+}
+
+fn lines_of(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+#[test]
+fn sipp_caller_and_callee_through_the_platform_recorded_by_the_srs() {
+    if !sipp_installed() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (platform_port, srs_port, uas_port, uac_port) = (
+        free_udp_port(),
+        free_udp_port(),
+        free_udp_port(),
+        free_udp_port(),
+    );
+    let platform_rtp = free_port_range(64);
+    let srs_rtp = free_port_range(32);
+    let (uas_media, uac_media) = (free_port_range(4), free_port_range(4));
+    let policy_path = dir.path().join("policy.yaml");
+    std::fs::write(&policy_path, policy(srs_port)).expect("write policy");
+    let srs_out = dir.path().join("srs");
+    let platform_log = dir.path().join("platform.jsonl");
+
+    let srs = recproof(&[
+        "srs",
+        "--listen",
+        &format!("127.0.0.1:{srs_port}"),
+        "--rtp-port-base",
+        &srs_rtp.to_string(),
+        "--out",
+        srs_out.to_str().expect("utf8"),
+        "--duration",
+        "14",
+    ]);
+    let platform = recproof(&[
+        "platform",
+        "--config",
+        policy_path.to_str().expect("utf8"),
+        "--listen",
+        &format!("127.0.0.1:{platform_port}"),
+        "--rtp-port-base",
+        &platform_rtp.to_string(),
+        "--directory",
+        &format!("2001=127.0.0.1:{uas_port}"),
+        "--duration",
+        "14",
+        "--log",
+        platform_log.to_str().expect("utf8"),
+    ]);
+    // SIPp's callee answers one call and waits for the BYE.
+    let mut uas = Command::new("sipp")
+        .args(["-sn", "uas", "-i", "127.0.0.1", "-p"])
+        .arg(uas_port.to_string())
+        .args([
+            "-mp",
+            &uas_media.to_string(),
+            "-m",
+            "1",
+            "-timeout",
+            "20s",
+            "-nostdin",
+        ])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start sipp uas");
+    std::thread::sleep(Duration::from_millis(700));
+
+    // SIPp's caller plays its G.711 A-law pcap (about 8 s), sends a DTMF digit from its
+    // RFC 2833 pcaps, and hangs up. Its scenario reads them from ./pcap/.
+    let pcap_dir = dir.path().join("pcap");
+    std::fs::create_dir_all(&pcap_dir).expect("pcap dir");
+    for entry in std::fs::read_dir("/usr/share/sip-tester").expect("SIPp's pcaps (sip-tester)") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|x| x == "pcap")
+            && let Some(name) = path.file_name()
+        {
+            std::fs::copy(&path, pcap_dir.join(name)).expect("copy pcap");
+        }
+    }
+    let uac = Command::new("sipp")
+        .args(["-sn", "uac_pcap", "-s", "2001", "-i", "127.0.0.1", "-p"])
+        .arg(uac_port.to_string())
+        .args([
+            "-mp",
+            &uac_media.to_string(),
+            "-m",
+            "1",
+            "-timeout",
+            "20s",
+            "-nostdin",
+        ])
+        .arg(format!("127.0.0.1:{platform_port}"))
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run sipp uac");
+    let platform_out = wait(platform, Duration::from_secs(30), "recproof platform");
+    let srs_done = wait(srs, Duration::from_secs(30), "recproof srs");
+    let uas_done = uas.try_wait().expect("uas status");
+    if uas_done.is_none() {
+        let _ = uas.kill();
+    }
+    let _ = uas.wait();
+    assert!(
+        uas_done.is_some_and(|s| s.success()),
+        "SIPp's callee did not complete its call through the platform"
+    );
+    assert!(
+        uac.status.success(),
+        "SIPp's caller failed its scenario through the platform: {}\nplatform: {}",
+        String::from_utf8_lossy(&uac.stderr),
+        String::from_utf8_lossy(&platform_out.stderr)
+    );
+    assert!(
+        srs_done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&srs_done.stderr)
+    );
+
+    let log = lines_of(&srs_out.join("observations.jsonl"));
+    let invite = log
+        .iter()
+        .filter(|o| o["event"] == "sip_received")
+        .filter_map(|o| o["message"]["text"].as_str())
+        .find(|m| m.starts_with("INVITE "))
+        .expect("the SRS received an RS INVITE");
+    assert!(
+        invite.contains("a=label:1") && invite.contains("a=label:2"),
+        "{invite}"
+    );
+    assert_eq!(invite.matches("m=audio").count(), 2, "{invite}");
+    assert!(
+        log.iter().any(|o| o["event"] == "metadata"),
+        "the SRS received the metadata"
+    );
+    assert!(
+        log.iter()
+            .any(|o| o["event"] == "rtp_stream" && o["stream"] == "srs.1"),
+        "the caller's RTP reached the recorder on stream 1"
+    );
+    assert!(
+        log.iter()
+            .filter(|o| o["event"] == "sip_received")
+            .filter_map(|o| o["message"]["text"].as_str())
+            .any(|m| m.starts_with("BYE ")),
+        "the recording session ended with BYE"
+    );
+    let wavs = std::fs::read_dir(&srs_out)
+        .expect("srs out")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "wav"))
+        .count();
+    assert!(wavs >= 1, "a WAV per recorded stream");
+    let platform_events = lines_of(&platform_log);
+    assert!(
+        platform_events
+            .iter()
+            .any(|o| o["event"] == "platform_action"),
+        "the platform logged its actions"
+    );
+}

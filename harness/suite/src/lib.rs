@@ -1,0 +1,364 @@
+//! recproof's conformance suite: the Gherkin features in `features/` run with cucumber
+//! against the embedded reference platform (simulated clock), with or without a fault
+//! profile.
+//!
+//! Owns the step definitions ([`steps`], thin sentences over `recproof-drive` and
+//! `recproof-checks`), the per-scenario world, the mapping from scenario settings to
+//! check expectations, and [`run_suite`], which writes the run directory: the observation
+//! log (`observations.jsonl`), cucumber's scenario-level `junit.xml`, and `results.json`
+//! (schema [`RESULTS_SCHEMA`], documented on [`RunResults`]).
+//!
+//! It must not judge (the checks do) nor simulate (the drivers do).
+
+mod expectation;
+mod steps;
+mod world;
+
+pub use expectation::expectation;
+pub use world::CallWorld;
+
+use checks::{Status, Tolerances, Verdict};
+use cucumber::tag::Ext as _;
+use cucumber::{World as _, WriterExt as _, writer};
+use futures::FutureExt as _;
+use observe::LogWriter;
+use platform::Fault;
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use world::RunContext;
+
+/// Version of `results.json`; bump on incompatible change.
+pub const RESULTS_SCHEMA: u32 = 1;
+
+/// How to run the suite.
+#[derive(Debug, Clone)]
+pub struct SuiteOptions {
+    /// Feature files or directories (default: `features/`).
+    pub features: Vec<PathBuf>,
+    /// Cucumber tag expression (`@POL-04 and not @slow`).
+    pub tags: Option<String>,
+    /// Fault profile of the embedded platform.
+    pub fault: Option<Fault>,
+    /// Base seed.
+    pub seed: u64,
+    /// Run directory (created).
+    pub out: PathBuf,
+    /// Scenarios run at once (each call runs on its own blocking thread).
+    pub concurrency: usize,
+    /// Print cucumber's console output.
+    pub console: bool,
+    /// Tolerances and thresholds.
+    pub tolerances: Tolerances,
+}
+
+impl SuiteOptions {
+    /// Defaults: all of `features`, no fault, seed 1, two scenarios at once, console on.
+    pub fn new(features: PathBuf, out: PathBuf) -> Self {
+        Self {
+            features: vec![features],
+            tags: None,
+            fault: None,
+            seed: 1,
+            out,
+            concurrency: 2,
+            console: true,
+            tolerances: Tolerances::default(),
+        }
+    }
+}
+
+/// Why a suite could not run (bad usage or configuration; never a verdict).
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteError {
+    /// A features path does not exist.
+    #[error("no feature file or directory at `{0}`")]
+    NoFeatures(PathBuf),
+    /// The tag expression does not parse.
+    #[error("bad --tags expression `{expr}`: {reason} (example: `@POL-04 and not @slow`)")]
+    Tags {
+        /// The expression.
+        expr: String,
+        /// Why.
+        reason: String,
+    },
+    /// The run directory or a file in it cannot be written.
+    #[error("cannot write `{path}`: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// Outcome of one scenario, as `results.json` records it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioResult {
+    /// Feature name.
+    pub feature: String,
+    /// Scenario name (outline rows keep the outline's name).
+    pub scenario: String,
+    /// Tags of the feature and scenario (requirement IDs among them).
+    pub tags: Vec<String>,
+    /// `passed`, `failed` or `skipped`.
+    pub status: String,
+    /// The failed step's message, if it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    /// The call's label in the observation log.
+    pub call: Option<String>,
+    /// The requirements the scenario's `Then` steps asserted.
+    pub asserted: Vec<String>,
+    /// Every verdict the checks gave on the call.
+    pub verdicts: Vec<Verdict>,
+}
+
+/// `results.json`: one versioned document per run.
+///
+/// Fields: `schema` ([`RESULTS_SCHEMA`]), `tool_version`, `sut` (`embedded-reference` or
+/// `embedded-reference fault=<name>`), `seed`, `clock` (`simulated`), `scenarios`
+/// ([`ScenarioResult`] each), `passed`/`failed`/`skipped` scenario counts,
+/// `simulated_call_seconds`, `wall_seconds`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunResults {
+    /// Schema version.
+    pub schema: u32,
+    /// recproof version.
+    pub tool_version: String,
+    /// What was tested.
+    pub sut: String,
+    /// Base seed.
+    pub seed: u64,
+    /// `simulated` or `real`.
+    pub clock: String,
+    /// Every scenario run.
+    pub scenarios: Vec<ScenarioResult>,
+    /// Scenarios that passed.
+    pub passed: usize,
+    /// Scenarios that failed.
+    pub failed: usize,
+    /// Scenarios skipped (a step with no definition).
+    pub skipped: usize,
+    /// Simulated call time covered.
+    pub simulated_call_seconds: f64,
+    /// Wall time of the run.
+    pub wall_seconds: f64,
+}
+
+impl RunResults {
+    /// True when every scenario passed and at least one ran.
+    pub fn all_passed(&self) -> bool {
+        self.failed == 0 && self.skipped == 0 && self.passed > 0
+    }
+
+    /// Requirement IDs with any FAIL verdict on any call.
+    pub fn failed_requirements(&self) -> BTreeSet<String> {
+        self.scenarios
+            .iter()
+            .flat_map(|s| &s.verdicts)
+            .filter(|v| v.status == Status::Fail)
+            .map(|v| v.requirement.clone())
+            .collect()
+    }
+}
+
+/// One run at a time per process: the step context is process-wide.
+static RUN_LOCK: Mutex<()> = Mutex::new(());
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SuiteError + '_ {
+    move |source| SuiteError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Runs the features and writes the run directory. See the [crate docs](crate).
+pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
+    let _guard = RUN_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+    let started = Instant::now();
+    let (root, only) = feature_selection(&opts.features)?;
+    let tags = match &opts.tags {
+        Some(expr) => Some(
+            expr.parse::<cucumber::gherkin::tagexpr::TagOperation>()
+                .map_err(|e| SuiteError::Tags {
+                    expr: expr.clone(),
+                    reason: e.to_string(),
+                })?,
+        ),
+        None => None,
+    };
+    std::fs::create_dir_all(&opts.out).map_err(io_err(&opts.out))?;
+    let log_path = opts.out.join("observations.jsonl");
+    let log = File::create(&log_path).map_err(io_err(&log_path))?;
+    let junit_path = opts.out.join("junit.xml");
+    let junit = File::create(&junit_path).map_err(io_err(&junit_path))?;
+
+    let ctx = Arc::new(RunContext {
+        fault: opts.fault,
+        seed: opts.seed,
+        next_call: AtomicU64::new(0),
+        log: Mutex::new(Some(LogWriter::new(BufWriter::new(log)))),
+        simulated_us: AtomicU64::new(0),
+        tolerances: opts.tolerances.clone(),
+    });
+    world::install(Some(ctx.clone()));
+    let records: Arc<Mutex<Vec<ScenarioResult>>> = Arc::default();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(SuiteError::Runtime)?;
+    let sink = records.clone();
+    let console: Box<dyn std::io::Write> = if opts.console {
+        Box::new(std::io::stdout())
+    } else {
+        Box::new(std::io::sink())
+    };
+    runtime.block_on(async {
+        CallWorld::cucumber()
+            .max_concurrent_scenarios(opts.concurrency.max(1))
+            .with_writer(
+                writer::Basic::raw(console, writer::Coloring::Never, 0)
+                    .summarized()
+                    .tee::<CallWorld, _>(writer::JUnit::for_tee(junit, 0))
+                    .normalized(),
+            )
+            .after(move |feature, _rule, scenario, finished, world| {
+                let sink = sink.clone();
+                async move {
+                    record(&sink, feature, scenario, finished, world.map(|w| &*w));
+                }
+                .boxed_local()
+            })
+            // Last: each builder step above resets the CLI options, and without them
+            // cucumber would parse the process's own arguments.
+            .with_default_cli()
+            .filter_run(root, move |feature, rule, scenario| {
+                let in_selection = only.as_ref().is_none_or(|files| {
+                    feature
+                        .path
+                        .as_ref()
+                        .and_then(|p| p.canonicalize().ok())
+                        .is_some_and(|p| files.contains(&p))
+                });
+                let tagged = tags.as_ref().is_none_or(|t| {
+                    t.eval(
+                        feature
+                            .tags
+                            .iter()
+                            .chain(rule.iter().flat_map(|r| &r.tags))
+                            .chain(scenario.tags.iter()),
+                    )
+                });
+                in_selection && tagged
+            })
+            .await;
+    });
+    world::install(None);
+    if let Some(log) = ctx
+        .log
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
+    {
+        use std::io::Write as _;
+        let _ = log.into_inner().flush();
+    }
+    let scenarios = std::mem::take(&mut *records.lock().unwrap_or_else(PoisonError::into_inner));
+    let count = |s: &str| scenarios.iter().filter(|r| r.status == s).count();
+    let results = RunResults {
+        schema: RESULTS_SCHEMA,
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        sut: opts.fault.map_or_else(
+            || "embedded-reference".to_owned(),
+            |f| format!("embedded-reference fault={}", f.name()),
+        ),
+        seed: opts.seed,
+        clock: "simulated".into(),
+        passed: count("passed"),
+        failed: count("failed"),
+        skipped: count("skipped"),
+        scenarios,
+        simulated_call_seconds: Duration::from_micros(ctx.simulated_us.load(Ordering::Relaxed))
+            .as_secs_f64(),
+        wall_seconds: started.elapsed().as_secs_f64(),
+    };
+    let results_path = opts.out.join("results.json");
+    let file = File::create(&results_path).map_err(io_err(&results_path))?;
+    serde_json::to_writer_pretty(BufWriter::new(file), &results).map_err(|e| SuiteError::Io {
+        path: results_path.clone(),
+        source: e.into(),
+    })?;
+    Ok(results)
+}
+
+/// The directory cucumber walks, and the feature files to keep (None = all in it).
+fn feature_selection(
+    paths: &[PathBuf],
+) -> Result<(PathBuf, Option<BTreeSet<PathBuf>>), SuiteError> {
+    let mut files = BTreeSet::new();
+    let mut dir = None;
+    for p in paths {
+        let canon = p
+            .canonicalize()
+            .map_err(|_| SuiteError::NoFeatures(p.clone()))?;
+        if canon.is_dir() {
+            if paths.len() == 1 {
+                return Ok((canon, None));
+            }
+            return Err(SuiteError::NoFeatures(p.clone()));
+        }
+        dir.get_or_insert_with(|| canon.parent().map(Path::to_path_buf).unwrap_or_default());
+        files.insert(canon);
+    }
+    match dir {
+        Some(d) => Ok((d, Some(files))),
+        None => Err(SuiteError::NoFeatures(PathBuf::from("features"))),
+    }
+}
+
+fn record(
+    sink: &Mutex<Vec<ScenarioResult>>,
+    feature: &cucumber::gherkin::Feature,
+    scenario: &cucumber::gherkin::Scenario,
+    finished: &cucumber::event::ScenarioFinished,
+    world: Option<&CallWorld>,
+) {
+    use cucumber::event::ScenarioFinished as F;
+    let (status, failure) = match finished {
+        F::StepPassed => ("passed", None),
+        F::StepSkipped => ("skipped", None),
+        F::StepFailed(_, _, err) => ("failed", Some(err.to_string())),
+        F::BeforeHookFailed(_) => ("failed", Some("a before hook failed".into())),
+    };
+    let result = ScenarioResult {
+        feature: feature.name.clone(),
+        scenario: scenario.name.clone(),
+        tags: feature
+            .tags
+            .iter()
+            .chain(scenario.tags.iter())
+            .cloned()
+            .collect(),
+        status: status.into(),
+        failure,
+        call: world
+            .filter(|w| w.log.is_some())
+            .map(|w| w.label().to_owned()),
+        asserted: world.map(|w| w.asserted.clone()).unwrap_or_default(),
+        verdicts: world.map(|w| w.verdicts().to_vec()).unwrap_or_default(),
+    };
+    sink.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(result);
+}

@@ -1,0 +1,239 @@
+//! The cucumber world of one scenario: the settings and call plan the `Given` steps build,
+//! the call's observation log once the `When` step ran, and the verdicts the `Then` steps
+//! asked for.
+//!
+//! Run-wide facts (which fault, which seed, where the log goes) come from the
+//! [`RunContext`] the suite runner installs for the duration of a run; scenarios get
+//! their own call label from it so all calls share one observation log.
+
+use checks::{Status, Tolerances, Verdict};
+use drive::embedded::{EmbeddedCall, RecorderMode, run_call};
+use drive::plan::CallPlan;
+use drive::settings::Settings;
+use observe::{LogWriter, Observation};
+use platform::Fault;
+use std::fs::File;
+use std::io::BufWriter;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+/// What every scenario of a run shares.
+pub(crate) struct RunContext {
+    /// The fault profile under test, if any.
+    pub(crate) fault: Option<Fault>,
+    /// Base seed; each call derives its own from it and its number.
+    pub(crate) seed: u64,
+    /// Next call number.
+    pub(crate) next_call: AtomicU64,
+    /// The run's observation log.
+    pub(crate) log: Mutex<Option<LogWriter<BufWriter<File>>>>,
+    /// Simulated call time covered, µs.
+    pub(crate) simulated_us: AtomicU64,
+    /// Tolerances and thresholds.
+    pub(crate) tolerances: Tolerances,
+}
+
+impl std::fmt::Debug for RunContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunContext")
+            .field("fault", &self.fault)
+            .field("seed", &self.seed)
+            .finish_non_exhaustive()
+    }
+}
+
+static CONTEXT: RwLock<Option<Arc<RunContext>>> = RwLock::new(None);
+
+/// Installs the context of the run about to start (the runner holds the run lock).
+pub(crate) fn install(ctx: Option<Arc<RunContext>>) {
+    *CONTEXT.write().unwrap_or_else(PoisonError::into_inner) = ctx;
+}
+
+fn context() -> Option<Arc<RunContext>> {
+    CONTEXT
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+}
+
+/// One scenario's state. See the [module docs](self).
+#[derive(Debug, cucumber::World)]
+#[world(init = Self::new)]
+pub struct CallWorld {
+    /// The settings in force.
+    pub(crate) settings: Settings,
+    /// What the call does.
+    pub(crate) plan: CallPlan,
+    /// How the recorders answer.
+    pub(crate) recorder: RecorderMode,
+    /// The call goes to voicemail (the callee never answers).
+    pub(crate) expects_voicemail: bool,
+    /// The call's log, once it ran.
+    pub(crate) log: Option<Vec<Observation>>,
+    /// Every verdict the checks gave for the call.
+    pub(crate) verdicts: Vec<Verdict>,
+    /// The requirements the `Then` steps asserted, in order.
+    pub(crate) asserted: Vec<String>,
+    /// Why the run could not be set up, if it could not.
+    pub(crate) setup_error: Option<String>,
+}
+
+impl CallWorld {
+    fn new() -> Self {
+        Self {
+            settings: Settings::default(),
+            plan: CallPlan::answered("call-0000", "", Duration::from_secs(10)),
+            recorder: RecorderMode::Accept,
+            expects_voicemail: false,
+            log: None,
+            verdicts: Vec::new(),
+            asserted: Vec::new(),
+            setup_error: None,
+        }
+    }
+
+    /// The call label of this scenario.
+    pub(crate) fn label(&self) -> &str {
+        &self.plan.label
+    }
+
+    /// Runs the call on a blocking thread (the simulation is CPU-bound), appends its log
+    /// to the run's log and judges it.
+    pub(crate) async fn run(&mut self) {
+        let Some(ctx) = context() else {
+            self.setup_error = Some("no suite run is active".into());
+            return;
+        };
+        let n = ctx.next_call.fetch_add(1, Ordering::Relaxed) + 1;
+        self.plan.label = format!("call-{n:04}");
+        let call = EmbeddedCall {
+            recorder: self.recorder,
+            ..EmbeddedCall::new(
+                self.settings.clone(),
+                self.plan.clone(),
+                ctx.fault,
+                ctx.seed.wrapping_add(n.wrapping_mul(0x9E37_79B9)),
+            )
+        };
+        let outcome = tokio::task::spawn_blocking(move || run_call(&call)).await;
+        let outcome = match outcome {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(e)) => {
+                self.setup_error = Some(e.to_string());
+                return;
+            }
+            Err(e) => {
+                self.setup_error = Some(format!("the simulated call crashed: {e}"));
+                return;
+            }
+        };
+        ctx.simulated_us.fetch_add(
+            u64::try_from(outcome.simulated.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        if let Some(log) = ctx
+            .log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_mut()
+        {
+            for o in &outcome.observations {
+                // A full disk must not turn into a verdict; the run's summary says the log
+                // is incomplete when the count is short.
+                let _ = log.append(o);
+            }
+        }
+        let expect = crate::expectation::expectation(&self.settings, &self.plan, self.recorder);
+        self.verdicts = checks::judge_call(
+            &outcome.observations,
+            self.label(),
+            &expect,
+            &ctx.tolerances,
+        );
+        self.log = Some(outcome.observations);
+    }
+
+    fn ran(&self) -> Result<(), String> {
+        if let Some(e) = &self.setup_error {
+            return Err(format!("the call could not be run: {e}"));
+        }
+        if self.log.is_none() {
+            return Err("no call was made in this scenario (a `When` step is missing)".into());
+        }
+        Ok(())
+    }
+
+    /// Asserts that every verdict of these requirements passed (WARN, INFO and N/A do not
+    /// fail a step) and that at least one verdict exists for them.
+    pub(crate) fn require(&mut self, requirements: &[&str]) {
+        if let Err(e) = self.ran() {
+            panic!("{e}");
+        }
+        self.asserted
+            .extend(requirements.iter().map(|r| (*r).to_owned()));
+        let relevant: Vec<&Verdict> = self
+            .verdicts
+            .iter()
+            .filter(|v| requirements.contains(&v.requirement.as_str()))
+            .collect();
+        assert!(
+            !relevant.is_empty(),
+            "no check judged {} on {}: a requirement nobody judged is not a pass",
+            requirements.join("/"),
+            self.label()
+        );
+        let failed: Vec<String> = relevant
+            .iter()
+            .filter(|v| v.status == Status::Fail)
+            .map(|v| format!("{} {}: {}", v.requirement, v.status, v.summary))
+            .collect();
+        assert!(failed.is_empty(), "{}", failed.join("\n"));
+    }
+
+    /// Asserts the single-message rules (SRC-02..13, SRC-23, MD-) on every recording
+    /// session request: whatever IDs the validator reported, none failed.
+    pub(crate) fn require_single_message_rules(&mut self) {
+        if let Err(e) = self.ran() {
+            panic!("{e}");
+        }
+        let ids: Vec<String> = self
+            .verdicts
+            .iter()
+            .filter(|v| v.check == "message.validate")
+            .map(|v| v.requirement.clone())
+            .collect();
+        assert!(
+            !ids.is_empty(),
+            "no recording session request was validated on {}",
+            self.label()
+        );
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        self.require(&refs);
+    }
+
+    /// Asserts the latency measurements (recproof's `RP-LATENCY`).
+    pub(crate) fn require_latency(&mut self) {
+        self.require(&["RP-LATENCY"]);
+    }
+
+    /// Asserts that the recording session reached this provider's recorder.
+    pub(crate) fn require_provider(&mut self, provider: &str) {
+        if let Err(e) = self.ran() {
+            panic!("{e}");
+        }
+        // The step names the provider the scenario's own settings imply; a mismatch is a
+        // mistake in the feature text, not in the SUT. The recorder actually reached is
+        // judged by POL-11 against these settings.
+        assert_eq!(
+            self.settings.effective_provider(),
+            Some(provider),
+            "the scenario's settings do not send recordings to `{provider}`"
+        );
+    }
+
+    /// The verdicts, for the run's record.
+    pub(crate) fn verdicts(&self) -> &[Verdict] {
+        &self.verdicts
+    }
+}
