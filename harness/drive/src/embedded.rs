@@ -63,6 +63,8 @@ pub struct EmbeddedCall {
     pub latency: Duration,
     /// Jitter of every link.
     pub jitter: Duration,
+    /// Keep evidence: every datagram (for a pcap) and the audio of every stream (WAVs).
+    pub evidence: bool,
 }
 
 impl EmbeddedCall {
@@ -76,6 +78,7 @@ impl EmbeddedCall {
             recorder: RecorderMode::Accept,
             latency: Duration::from_millis(10),
             jitter: Duration::from_millis(1),
+            evidence: false,
         }
     }
 }
@@ -91,6 +94,22 @@ pub struct CallOutcome {
     pub simulated: Duration,
     /// Wall time spent.
     pub wall: Duration,
+    /// Every datagram sent, with its send time (when evidence was asked for).
+    pub capture: Vec<(Time, sim::Datagram)>,
+    /// The audio of every stream: what each party heard and what each recorder stream
+    /// received (when evidence was asked for).
+    pub audio: Vec<StreamAudio>,
+}
+
+/// The decoded audio of one stream, for a WAV.
+#[derive(Debug, Clone)]
+pub struct StreamAudio {
+    /// Stream name (`caller.heard`, `srs.1`...).
+    pub stream: String,
+    /// Run time of the first sample, µs.
+    pub start_us: u64,
+    /// 8 kHz mono PCM.
+    pub pcm: Vec<i16>,
 }
 
 /// Why an embedded run could not be set up (never a verdict: a misbehaving platform is
@@ -148,6 +167,9 @@ pub fn run_call(call: &EmbeddedCall) -> Result<CallOutcome, DriveError> {
     let ctx = MediaContext::with_default_signal().map_err(|e| setup("media")(e.to_string()))?;
     let detectors = detectors()?;
     let mut world = World::new(call.seed);
+    if call.evidence {
+        world.capture_datagrams();
+    }
     world.set_default_link(LinkProfile::latency(call.latency).jitter(call.jitter));
     let label = call.plan.label.clone();
 
@@ -170,6 +192,7 @@ pub fn run_call(call: &EmbeddedCall) -> Result<CallOutcome, DriveError> {
     caller_cfg.scenario = call.plan.scenario.clone();
     caller_cfg.detectors = detectors.clone();
     caller_cfg.seed = call.seed.wrapping_mul(31).wrapping_add(1);
+    caller_cfg.keep_pcm = call.evidence;
     let mut callee_cfg =
         UaConfig::callee(callee_sip, SocketAddr::new(IpAddr::V4(CALLEE_HOST), 30000));
     callee_cfg.uri = format!("sip:{CALLEE_EXTENSION}@{callee_sip}");
@@ -177,6 +200,7 @@ pub fn run_call(call: &EmbeddedCall) -> Result<CallOutcome, DriveError> {
     callee_cfg.scenario = call.plan.scenario.clone();
     callee_cfg.detectors = detectors.clone();
     callee_cfg.seed = call.seed.wrapping_mul(31).wrapping_add(2);
+    callee_cfg.keep_pcm = call.evidence;
     callee_cfg.answer = match call.plan.answer {
         Answer::After(ring) => AnswerMode::Answer { ring },
         Answer::Never => AnswerMode::Never,
@@ -193,6 +217,7 @@ pub fn run_call(call: &EmbeddedCall) -> Result<CallOutcome, DriveError> {
     ));
 
     // One recorder per provider address.
+    let mut recorders = Vec::new();
     for (i, provider) in PROVIDERS.into_iter().enumerate() {
         let Some(addr) = provider_srs_addr(provider) else {
             continue;
@@ -201,6 +226,7 @@ pub fn run_call(call: &EmbeddedCall) -> Result<CallOutcome, DriveError> {
         cfg.call_label = Some(label.clone());
         cfg.detectors = detectors.clone();
         cfg.seed = call.seed.wrapping_add(100 + i as u64);
+        cfg.keep_pcm = call.evidence;
         cfg.behaviour = match call.recorder {
             RecorderMode::Accept => SrsBehaviour::Accept,
             RecorderMode::Reject(code) => SrsBehaviour::Reject {
@@ -210,7 +236,7 @@ pub fn run_call(call: &EmbeddedCall) -> Result<CallOutcome, DriveError> {
             RecorderMode::Silent => SrsBehaviour::Silent,
         };
         let srs = SrsEmulator::new(cfg, ctx.clone()).map_err(|e| setup("srs")(e.to_string()))?;
-        world.add(Box::new(srs));
+        recorders.push(world.add(Box::new(srs)));
     }
 
     let mut observations = vec![Observation {
@@ -261,6 +287,36 @@ pub fn run_call(call: &EmbeddedCall) -> Result<CallOutcome, DriveError> {
         world.with_node::<PartyUa, _>(caller, |ua, now| ua.hang_up(now));
     }
     world.run_for(DRAIN);
+    let mut audio = Vec::new();
+    if call.evidence {
+        for (node, name) in [(caller, "caller.heard"), (callee, "callee.heard")] {
+            if let Some(pcm) = world
+                .node_mut::<PartyUa>(node)
+                .and_then(PartyUa::take_heard_pcm)
+            {
+                audio.push(StreamAudio {
+                    stream: name.to_owned(),
+                    start_us: pcm.start_us,
+                    pcm: pcm.samples,
+                });
+            }
+        }
+        for node in &recorders {
+            let now = world.now();
+            if let Some(srs) = world.node_mut::<SrsEmulator>(*node) {
+                srs.finish_streams(now);
+                for rec in srs.take_recordings() {
+                    audio.push(StreamAudio {
+                        stream: rec.stream,
+                        start_us: rec.pcm.start_us,
+                        pcm: rec.pcm.samples,
+                    });
+                }
+            }
+            world.poke(*node);
+        }
+    }
+    let capture = world.take_capture();
     let simulated = world.now().since_origin();
     observations.extend(world.take_observations());
     observations.sort_by_key(|o| o.t_us);
@@ -275,5 +331,72 @@ pub fn run_call(call: &EmbeddedCall) -> Result<CallOutcome, DriveError> {
         answered_us: answered.map(Time::as_micros),
         simulated,
         wall: started.elapsed(),
+        capture,
+        audio,
     })
+}
+
+/// Why evidence files could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum EvidenceError {
+    /// A file could not be created or written.
+    #[error("cannot write `{path}`: {reason}")]
+    Write {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Writes a call's evidence into `dir`: `call.pcap` (every SIP and RTP datagram, as sent,
+/// timestamped from the platform's epoch so Wireshark shows plausible dates) and one WAV
+/// per stream (`caller.heard.wav`, `srs.1.wav`...). Returns the files written.
+pub fn write_evidence(
+    outcome: &CallOutcome,
+    dir: &std::path::Path,
+) -> Result<Vec<std::path::PathBuf>, EvidenceError> {
+    let fail = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |e: &dyn std::fmt::Display| EvidenceError::Write {
+            path: path.clone(),
+            reason: e.to_string(),
+        }
+    };
+    std::fs::create_dir_all(dir).map_err(|e| fail(dir)(&e))?;
+    let mut written = Vec::new();
+    let epoch = Duration::from_secs(
+        u64::try_from(platform::config::DEFAULT_EPOCH_SECONDS).unwrap_or_default(),
+    );
+    if !outcome.capture.is_empty() {
+        let path = dir.join("call.pcap");
+        let file = std::fs::File::create(&path).map_err(|e| fail(&path)(&e))?;
+        let mut pcap = media::pcap::PcapWriter::new(std::io::BufWriter::new(file))
+            .map_err(|e| fail(&path)(&e))?;
+        for (t, d) in &outcome.capture {
+            pcap.write_udp(epoch + t.since_origin(), d.from, d.to, &d.bytes)
+                .map_err(|e| fail(&path)(&e))?;
+        }
+        use std::io::Write as _;
+        pcap.into_inner().flush().map_err(|e| fail(&path)(&e))?;
+        written.push(path);
+    }
+    for a in &outcome.audio {
+        let safe: String = a
+            .stream
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let path = dir.join(format!("{safe}.wav"));
+        media::wav::write_wav_file(&path, media::SAMPLE_RATE, &a.pcm)
+            .map_err(|e| fail(&path)(&e))?;
+        written.push(path);
+    }
+    Ok(written)
 }

@@ -98,6 +98,8 @@ pub struct UaConfig {
     pub answer: AnswerMode,
     /// What the listen stream detects besides party frames.
     pub detectors: Detectors,
+    /// Keep what the phone heard as PCM (for WAV evidence; [`PartyUa::take_heard_pcm`]).
+    pub keep_pcm: bool,
     /// Seed of tags, branches, Call-IDs, SSRCs.
     pub seed: u64,
 }
@@ -135,6 +137,7 @@ impl UaConfig {
                 ring: Duration::from_secs(1),
             },
             detectors: Detectors::default(),
+            keep_pcm: false,
             seed: u64::from(party.0),
         }
     }
@@ -402,6 +405,7 @@ impl PartyUa {
         let listen = ListenStream::new(
             ListenConfig {
                 detectors: self.cfg.detectors.clone(),
+                keep_pcm: self.cfg.keep_pcm,
                 ..ListenConfig::new(
                     &format!("{}.heard", self.cfg.name),
                     self.cfg.actor,
@@ -430,6 +434,12 @@ impl PartyUa {
             },
         );
         Ok(())
+    }
+
+    /// What the phone heard on its last call, as 8 kHz PCM with the run time of the first
+    /// sample (only with [`UaConfig::keep_pcm`]); taking it empties it.
+    pub fn take_heard_pcm(&mut self) -> Option<crate::media_io::RecordedPcm> {
+        self.listen.as_mut().and_then(ListenStream::take_pcm)
     }
 
     fn end_call(&mut self, now: Time, reason: &EndReason) {

@@ -165,6 +165,8 @@ pub struct World {
     observations: Vec<Observation>,
     stats: WorldStats,
     same_instant: u64,
+    /// Every datagram sent, with its send time, when capturing (evidence pcaps).
+    capture: Option<Vec<(Time, Datagram)>>,
 }
 
 impl World {
@@ -183,6 +185,7 @@ impl World {
             observations: Vec::new(),
             stats: WorldStats::default(),
             same_instant: 0,
+            capture: None,
         }
     }
 
@@ -245,6 +248,20 @@ impl World {
     /// Sends whatever a node has queued (after a command).
     pub fn poke(&mut self, id: NodeId) {
         self.drain(id.0);
+    }
+
+    /// Starts keeping a copy of every datagram a node sends (with its send time), for an
+    /// evidence pcap. Memory grows with the traffic: turn it on per call, not per load run.
+    pub fn capture_datagrams(&mut self) {
+        self.capture.get_or_insert_with(Vec::new);
+    }
+
+    /// Takes the datagrams captured so far (empty when not capturing).
+    pub fn take_capture(&mut self) -> Vec<(Time, Datagram)> {
+        self.capture
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Takes the observations collected so far.
@@ -333,6 +350,9 @@ impl World {
             self.observations.push(o);
         }
         for d in out {
+            if let Some(c) = self.capture.as_mut() {
+                c.push((now, d.clone()));
+            }
             self.route(now, index, d);
         }
     }

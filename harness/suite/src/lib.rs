@@ -55,6 +55,8 @@ pub struct SuiteOptions {
     pub console: bool,
     /// Tolerances and thresholds.
     pub tolerances: Tolerances,
+    /// Write each call's evidence (`calls/<call>/call.pcap` and one WAV per stream).
+    pub evidence: bool,
 }
 
 impl SuiteOptions {
@@ -69,6 +71,7 @@ impl SuiteOptions {
             concurrency: 2,
             console: true,
             tolerances: Tolerances::default(),
+            evidence: true,
         }
     }
 }
@@ -120,13 +123,17 @@ pub struct ScenarioResult {
     pub asserted: Vec<String>,
     /// Every verdict the checks gave on the call.
     pub verdicts: Vec<Verdict>,
+    /// Why the call's evidence files (pcap, WAVs) are missing, if they are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence_error: Option<String>,
 }
 
 /// `results.json`: one versioned document per run.
 ///
 /// Fields: `schema` ([`RESULTS_SCHEMA`]), `tool_version`, `sut` (`embedded-reference` or
 /// `embedded-reference fault=<name>`), `seed`, `clock` (`simulated`), `scenarios`
-/// ([`ScenarioResult`] each), `passed`/`failed`/`skipped` scenario counts,
+/// ([`ScenarioResult`] each; a call's evidence is in `calls/<call>/`: `call.pcap` and
+/// one WAV per stream), `passed`/`failed`/`skipped` scenario counts,
 /// `simulated_call_seconds`, `wall_seconds`.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunResults {
@@ -209,6 +216,7 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
         log: Mutex::new(Some(LogWriter::new(BufWriter::new(log)))),
         simulated_us: AtomicU64::new(0),
         tolerances: opts.tolerances.clone(),
+        evidence_dir: opts.evidence.then(|| opts.out.join("calls")),
     });
     world::install(Some(ctx.clone()));
     let records: Arc<Mutex<Vec<ScenarioResult>>> = Arc::default();
@@ -357,6 +365,7 @@ fn record(
             .map(|w| w.label().to_owned()),
         asserted: world.map(|w| w.asserted.clone()).unwrap_or_default(),
         verdicts: world.map(|w| w.verdicts().to_vec()).unwrap_or_default(),
+        evidence_error: world.and_then(|w| w.evidence_error.clone()),
     };
     sink.lock()
         .unwrap_or_else(PoisonError::into_inner)

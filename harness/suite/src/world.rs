@@ -32,6 +32,8 @@ pub(crate) struct RunContext {
     pub(crate) simulated_us: AtomicU64,
     /// Tolerances and thresholds.
     pub(crate) tolerances: Tolerances,
+    /// Write each call's pcap and WAVs under `<run dir>/calls/<call>/`, when set.
+    pub(crate) evidence_dir: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for RunContext {
@@ -77,6 +79,8 @@ pub struct CallWorld {
     pub(crate) asserted: Vec<String>,
     /// Why the run could not be set up, if it could not.
     pub(crate) setup_error: Option<String>,
+    /// Why the evidence files could not be written, if they could not.
+    pub(crate) evidence_error: Option<String>,
 }
 
 impl CallWorld {
@@ -90,6 +94,7 @@ impl CallWorld {
             verdicts: Vec::new(),
             asserted: Vec::new(),
             setup_error: None,
+            evidence_error: None,
         }
     }
 
@@ -109,6 +114,7 @@ impl CallWorld {
         self.plan.label = format!("call-{n:04}");
         let call = EmbeddedCall {
             recorder: self.recorder,
+            evidence: ctx.evidence_dir.is_some(),
             ..EmbeddedCall::new(
                 self.settings.clone(),
                 self.plan.clone(),
@@ -142,6 +148,13 @@ impl CallWorld {
                 // A full disk must not turn into a verdict; the run's summary says the log
                 // is incomplete when the count is short.
                 let _ = log.append(o);
+            }
+        }
+        if let Some(dir) = &ctx.evidence_dir {
+            // Evidence is for people; a write failure is reported on the scenario but
+            // does not change a verdict.
+            if let Err(e) = drive::embedded::write_evidence(&outcome, &dir.join(self.label())) {
+                self.evidence_error = Some(e.to_string());
             }
         }
         let expect = crate::expectation::expectation(&self.settings, &self.plan, self.recorder);

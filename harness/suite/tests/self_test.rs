@@ -20,6 +20,8 @@ fn run(fault: Option<Fault>, out: &std::path::Path, seed: u64) -> RunResults {
     opts.fault = fault;
     opts.seed = seed;
     opts.console = false;
+    // 16 suites: verdicts only; the evidence writer is exercised by the CLI tests.
+    opts.evidence = false;
     opts.concurrency = 4;
     run_suite(&opts).expect("the suite runs")
 }
