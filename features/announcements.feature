@@ -14,10 +14,10 @@ Feature: Start and stop announcements are heard by the parties, not recorded, an
     When the caller calls the callee and they talk for 20 seconds
     Then both parties hear the start announcement when recording starts
 
-  @POL-04 @smoke
+  @POL-04 @smoke @external
   Scenario: The announcement is not in the recording
     Given the callee's start/stop announcement is enabled
-    When the caller calls the callee and they talk for 20 seconds
+    When the caller calls the callee and they talk for 10 seconds
     Then no announcement is found in either recorded stream
 
   @POL-05

@@ -4,7 +4,7 @@ Feature: The recording provider comes from the organisation, unless the location
   either uses the organisation's provider or overrides it with another one, or with
   "None", which means its people are not recorded.
 
-  @POL-11 @smoke
+  @POL-11 @smoke @external
   Scenario: People at a location that uses the organisation default go to the organisation's recorder
     Given the organisation records with provider "Dubber"
     And the callee's recording mode is "Always"

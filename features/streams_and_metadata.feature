@@ -8,9 +8,9 @@ Feature: A recorded call gives the recorder two labelled streams, one per party,
     Given the organisation records with provider "Dubber"
     And the callee's recording mode is "Always"
 
-  @POL-09 @SRC-10 @SRC-11 @smoke
+  @POL-09 @SRC-10 @SRC-11 @smoke @external
   Scenario: Two streams whose labels match the metadata, each with one party's audio
-    When the caller calls the callee and they talk for 20 seconds
+    When the caller calls the callee and they talk for 10 seconds
     Then the recorder receives two streams whose labels match the metadata
     And each recorded stream carries only its own party's audio
 

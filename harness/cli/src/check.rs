@@ -2,9 +2,13 @@
 //! directory (observation log, `junit.xml`, `results.json`).
 //!
 //! With no `--sut`, the suite runs against the embedded reference platform under the
-//! simulated clock (optionally with a `--fault` profile). This module parses arguments,
-//! prints the requirement summary and maps the outcome to exit codes: 0 all passed, 1
-//! any scenario failed, 2 bad usage or configuration.
+//! simulated clock (optionally with a `--fault` profile). With `--sut PROFILE.yaml` it
+//! runs against that external system under test in real time, one scenario at a time;
+//! a scenario whose settings no test user of the profile has is SKIPPED and listed.
+//! This module parses arguments, prints the requirement summary and maps the outcome to
+//! exit codes: 0 all passed (external: nothing failed and at least one scenario ran;
+//! skips for want of a matching user are printed but allowed), 1 any scenario failed
+//! (or, external, none ran), 2 bad usage or configuration (including a bad profile).
 
 use crate::exit;
 use anyhow::Context as _;
@@ -44,13 +48,20 @@ pub(crate) struct CheckArgs {
 
 /// Runs the subcommand.
 pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
-    if let Some(profile) = &args.sut {
-        anyhow::bail!(
-            "external SUT profiles (`--sut {}`) are not supported yet: this build runs the \
-             suite against the embedded reference platform only (omit --sut)",
-            profile.display()
-        );
-    }
+    let external = match &args.sut {
+        Some(path) => {
+            if args.fault.is_some() {
+                anyhow::bail!(
+                    "--fault applies to the embedded platform only; an external SUT (--sut) \
+                     runs as it is configured (omit --fault)"
+                );
+            }
+            Some(std::sync::Arc::new(
+                suite::profile::load(path).map_err(|e| anyhow::anyhow!("{e}"))?,
+            ))
+        }
+        None => None,
+    };
     let fault = match &args.fault {
         Some(name) => Some(Fault::from_name(name).with_context(|| {
             format!("unknown fault `{name}`; `recproof platform --list-faults` lists them")
@@ -74,17 +85,58 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     opts.fault = fault;
     opts.seed = args.seed;
     opts.concurrency = args.jobs;
+    if let Some(profile) = &external {
+        if let Some(t) = &profile.tolerances {
+            opts.tolerances = t.clone();
+        }
+        opts.external = Some(profile.clone());
+    }
     let results = run_suite(&opts).map_err(|e| anyhow::anyhow!("{e}"))?;
     print_summary(&results);
     println!("run directory: {}", out.display());
     if results.passed + results.failed + results.skipped == 0 {
         anyhow::bail!("no scenario matched (check the FEATURES paths and --tags)");
     }
+    if external.is_some() {
+        print_skips(&results);
+        return Ok(if results.external_passed() {
+            exit::OK
+        } else {
+            exit::FAILED
+        });
+    }
     Ok(if results.all_passed() {
         exit::OK
     } else {
         exit::FAILED
     })
+}
+
+/// External runs: the scenarios the SUT profile could not run (no user with their
+/// settings). They do not fail the run, but they are never silent.
+fn print_skips(r: &RunResults) {
+    let skipped: Vec<_> = r
+        .scenarios
+        .iter()
+        .filter(|s| s.status == "skipped")
+        .collect();
+    if skipped.is_empty() {
+        return;
+    }
+    println!("\n{} scenario(s) SKIPPED against the SUT:", skipped.len());
+    for s in skipped {
+        println!(
+            "  {} / {}: {}",
+            s.feature,
+            s.scenario,
+            s.skip_reason
+                .as_deref()
+                .unwrap_or("a step has no definition (this fails the run)")
+        );
+    }
+    if r.passed == 0 {
+        println!("no scenario ran against the SUT: the run does not pass");
+    }
 }
 
 fn print_summary(r: &RunResults) {

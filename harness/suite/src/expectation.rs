@@ -87,3 +87,35 @@ pub fn expectation(
         ..CallExpectation::default()
     }
 }
+
+/// [`expectation`] for an external SUT: the same policy facts, with the profile's
+/// recorder addresses, tone frequencies, dialect and announcement-metadata setting.
+pub fn external_expectation(
+    settings: &Settings,
+    plan: &CallPlan,
+    recorder: RecorderMode,
+    profile: &crate::profile::SutProfile,
+) -> CallExpectation {
+    let mut e = expectation(settings, plan, recorder);
+    e.srs = settings.effective_provider().map(|p| {
+        let addr = profile.recorder(p);
+        SrsTarget {
+            provider: Some(p.to_owned()),
+            address: addr.map(|a| a.to_string()),
+            uri: addr.map(|a| format!("sip:{}@{a}", p.to_lowercase())),
+        }
+    });
+    if let Some(r) = e.reminder.as_mut() {
+        r.freq_hz = profile.reminder_tone_hz;
+    }
+    if let PauseNotice::Beep { freq_hz } = &mut e.pause_notice {
+        *freq_hz = profile.beep_hz;
+    }
+    e.announcements.metadata = profile.announcement_metadata;
+    e.dialect = if profile.dialect == "rfc-strict" {
+        Dialect::RfcStrict
+    } else {
+        Dialect::BroadworksCompat
+    };
+    e
+}

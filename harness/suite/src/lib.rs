@@ -11,10 +11,12 @@
 //! It must not judge (the checks do) nor simulate (the drivers do).
 
 mod expectation;
+pub mod profile;
 mod steps;
 mod world;
 
-pub use expectation::expectation;
+pub use expectation::{expectation, external_expectation};
+pub use profile::{ProfileError, SutProfile};
 pub use world::CallWorld;
 
 use checks::{Status, Tolerances, Verdict};
@@ -57,6 +59,10 @@ pub struct SuiteOptions {
     pub tolerances: Tolerances,
     /// Write each call's evidence (`calls/<call>/call.pcap` and one WAV per stream).
     pub evidence: bool,
+    /// Run against this external SUT in real time instead of the embedded platform
+    /// (`fault` and `seed`'s network effects then do not apply; scenarios run one at a
+    /// time).
+    pub external: Option<Arc<SutProfile>>,
 }
 
 impl SuiteOptions {
@@ -72,6 +78,7 @@ impl SuiteOptions {
             console: true,
             tolerances: Tolerances::default(),
             evidence: true,
+            external: None,
         }
     }
 }
@@ -126,12 +133,17 @@ pub struct ScenarioResult {
     /// Why the call's evidence files (pcap, WAVs) are missing, if they are.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence_error: Option<String>,
+    /// External runs: why the scenario was skipped (no test user of the SUT profile has
+    /// its settings). Cucumber's own console and JUnit report such a scenario as passed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip_reason: Option<String>,
 }
 
 /// `results.json`: one versioned document per run.
 ///
-/// Fields: `schema` ([`RESULTS_SCHEMA`]), `tool_version`, `sut` (`embedded-reference` or
-/// `embedded-reference fault=<name>`), `seed`, `clock` (`simulated`), `scenarios`
+/// Fields: `schema` ([`RESULTS_SCHEMA`]), `tool_version`, `sut` (`embedded-reference`,
+/// `embedded-reference fault=<name>`, or an external SUT profile's `name`), `seed`,
+/// `clock` (`simulated`, or `real` for an external SUT), `scenarios`
 /// ([`ScenarioResult`] each; a call's evidence is in `calls/<call>/`: `call.pcap` and
 /// one WAV per stream), `passed`/`failed`/`skipped` scenario counts,
 /// `simulated_call_seconds`, `wall_seconds`.
@@ -165,6 +177,19 @@ impl RunResults {
     /// True when every scenario passed and at least one ran.
     pub fn all_passed(&self) -> bool {
         self.failed == 0 && self.skipped == 0 && self.passed > 0
+    }
+
+    /// The exit rule of an external run: nothing failed, at least one scenario ran, and
+    /// every skipped scenario was skipped because the SUT profile has no user with its
+    /// settings (those are printed, not failures; a step without definition still is).
+    pub fn external_passed(&self) -> bool {
+        self.failed == 0
+            && self.passed > 0
+            && self
+                .scenarios
+                .iter()
+                .filter(|s| s.status == "skipped")
+                .all(|s| s.skip_reason.is_some())
     }
 
     /// Requirement IDs with any FAIL verdict on any call.
@@ -217,7 +242,13 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
         simulated_us: AtomicU64::new(0),
         tolerances: opts.tolerances.clone(),
         evidence_dir: opts.evidence.then(|| opts.out.join("calls")),
+        external: opts.external.clone(),
     });
+    let concurrency = if opts.external.is_some() {
+        1
+    } else {
+        opts.concurrency.max(1)
+    };
     world::install(Some(ctx.clone()));
     let records: Arc<Mutex<Vec<ScenarioResult>>> = Arc::default();
 
@@ -234,7 +265,7 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
     };
     runtime.block_on(async {
         CallWorld::cucumber()
-            .max_concurrent_scenarios(opts.concurrency.max(1))
+            .max_concurrent_scenarios(concurrency)
             .with_writer(
                 writer::Basic::raw(console, writer::Coloring::Never, 0)
                     .summarized()
@@ -287,12 +318,19 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
     let results = RunResults {
         schema: RESULTS_SCHEMA,
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-        sut: opts.fault.map_or_else(
-            || "embedded-reference".to_owned(),
-            |f| format!("embedded-reference fault={}", f.name()),
-        ),
+        sut: match &opts.external {
+            Some(p) => p.name.clone(),
+            None => opts.fault.map_or_else(
+                || "embedded-reference".to_owned(),
+                |f| format!("embedded-reference fault={}", f.name()),
+            ),
+        },
         seed: opts.seed,
-        clock: "simulated".into(),
+        clock: if opts.external.is_some() {
+            "real".into()
+        } else {
+            "simulated".into()
+        },
         passed: count("passed"),
         failed: count("failed"),
         skipped: count("skipped"),
@@ -343,7 +381,9 @@ fn record(
     world: Option<&CallWorld>,
 ) {
     use cucumber::event::ScenarioFinished as F;
+    let skip_reason = world.and_then(|w| w.skipped.clone());
     let (status, failure) = match finished {
+        F::StepPassed if skip_reason.is_some() => ("skipped", None),
         F::StepPassed => ("passed", None),
         F::StepSkipped => ("skipped", None),
         F::StepFailed(_, _, err) => ("failed", Some(err.to_string())),
@@ -366,6 +406,7 @@ fn record(
         asserted: world.map(|w| w.asserted.clone()).unwrap_or_default(),
         verdicts: world.map(|w| w.verdicts().to_vec()).unwrap_or_default(),
         evidence_error: world.and_then(|w| w.evidence_error.clone()),
+        skip_reason,
     };
     sink.lock()
         .unwrap_or_else(PoisonError::into_inner)

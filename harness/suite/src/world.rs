@@ -8,6 +8,7 @@
 
 use checks::{Status, Tolerances, Verdict};
 use drive::embedded::{EmbeddedCall, RecorderMode, run_call};
+use drive::external::ExternalCall;
 use drive::plan::CallPlan;
 use drive::settings::Settings;
 use observe::{LogWriter, Observation};
@@ -34,6 +35,8 @@ pub(crate) struct RunContext {
     pub(crate) tolerances: Tolerances,
     /// Write each call's pcap and WAVs under `<run dir>/calls/<call>/`, when set.
     pub(crate) evidence_dir: Option<std::path::PathBuf>,
+    /// Run against this external SUT (real time) instead of the embedded platform.
+    pub(crate) external: Option<Arc<crate::profile::SutProfile>>,
 }
 
 impl std::fmt::Debug for RunContext {
@@ -81,6 +84,8 @@ pub struct CallWorld {
     pub(crate) setup_error: Option<String>,
     /// Why the evidence files could not be written, if they could not.
     pub(crate) evidence_error: Option<String>,
+    /// External runs: why the scenario was skipped (no profile user has its settings).
+    pub(crate) skipped: Option<String>,
 }
 
 impl CallWorld {
@@ -95,6 +100,7 @@ impl CallWorld {
             asserted: Vec::new(),
             setup_error: None,
             evidence_error: None,
+            skipped: None,
         }
     }
 
@@ -112,15 +118,15 @@ impl CallWorld {
         };
         let n = ctx.next_call.fetch_add(1, Ordering::Relaxed) + 1;
         self.plan.label = format!("call-{n:04}");
+        let seed = ctx.seed.wrapping_add(n.wrapping_mul(0x9E37_79B9));
+        if let Some(profile) = ctx.external.clone() {
+            self.run_external(&ctx, &profile, seed).await;
+            return;
+        }
         let call = EmbeddedCall {
             recorder: self.recorder,
             evidence: ctx.evidence_dir.is_some(),
-            ..EmbeddedCall::new(
-                self.settings.clone(),
-                self.plan.clone(),
-                ctx.fault,
-                ctx.seed.wrapping_add(n.wrapping_mul(0x9E37_79B9)),
-            )
+            ..EmbeddedCall::new(self.settings.clone(), self.plan.clone(), ctx.fault, seed)
         };
         let outcome = tokio::task::spawn_blocking(move || run_call(&call)).await;
         let outcome = match outcome {
@@ -134,6 +140,64 @@ impl CallWorld {
                 return;
             }
         };
+        let expect = crate::expectation::expectation(&self.settings, &self.plan, self.recorder);
+        self.finish(&ctx, outcome, &expect);
+    }
+
+    /// External SUT: calls the profile user with this scenario's settings in real time,
+    /// or marks the scenario skipped when no user has them.
+    async fn run_external(
+        &mut self,
+        ctx: &RunContext,
+        profile: &crate::profile::SutProfile,
+        seed: u64,
+    ) {
+        let Some(user) = profile.user_for(&self.settings) else {
+            let why = format!(
+                "SKIPPED: the SUT profile `{}` has no user {}; add one to `users:` to run this scenario",
+                profile.path.display(),
+                crate::profile::describe(&self.settings)
+            );
+            eprintln!("{why}");
+            self.skipped = Some(why);
+            return;
+        };
+        let call = ExternalCall {
+            target: profile.target.clone(),
+            extension: user.extension.clone(),
+            plan: self.plan.clone(),
+            recorder: self.recorder,
+            seed,
+            evidence: ctx.evidence_dir.is_some(),
+        };
+        let outcome = tokio::task::spawn_blocking(move || drive::external::run_call(&call)).await;
+        let outcome = match outcome {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(e)) => {
+                self.setup_error = Some(e.to_string());
+                return;
+            }
+            Err(e) => {
+                self.setup_error = Some(format!("the real-time call crashed: {e}"));
+                return;
+            }
+        };
+        let expect = crate::expectation::external_expectation(
+            &self.settings,
+            &self.plan,
+            self.recorder,
+            profile,
+        );
+        self.finish(ctx, outcome, &expect);
+    }
+
+    /// Appends the call's log to the run's, writes the evidence and judges the call.
+    fn finish(
+        &mut self,
+        ctx: &RunContext,
+        outcome: drive::embedded::CallOutcome,
+        expect: &checks::CallExpectation,
+    ) {
         ctx.simulated_us.fetch_add(
             u64::try_from(outcome.simulated.as_micros()).unwrap_or(u64::MAX),
             Ordering::Relaxed,
@@ -157,13 +221,8 @@ impl CallWorld {
                 self.evidence_error = Some(e.to_string());
             }
         }
-        let expect = crate::expectation::expectation(&self.settings, &self.plan, self.recorder);
-        self.verdicts = checks::judge_call(
-            &outcome.observations,
-            self.label(),
-            &expect,
-            &ctx.tolerances,
-        );
+        self.verdicts =
+            checks::judge_call(&outcome.observations, self.label(), expect, &ctx.tolerances);
         self.log = Some(outcome.observations);
     }
 
@@ -180,6 +239,9 @@ impl CallWorld {
     /// Asserts that every verdict of these requirements passed (WARN, INFO and N/A do not
     /// fail a step) and that at least one verdict exists for them.
     pub(crate) fn require(&mut self, requirements: &[&str]) {
+        if self.skipped.is_some() {
+            return;
+        }
         if let Err(e) = self.ran() {
             panic!("{e}");
         }
@@ -207,6 +269,9 @@ impl CallWorld {
     /// Asserts the single-message rules (SRC-02..13, SRC-23, MD-) on every recording
     /// session request: whatever IDs the validator reported, none failed.
     pub(crate) fn require_single_message_rules(&mut self) {
+        if self.skipped.is_some() {
+            return;
+        }
         if let Err(e) = self.ran() {
             panic!("{e}");
         }
@@ -232,6 +297,9 @@ impl CallWorld {
 
     /// Asserts that the recording session reached this provider's recorder.
     pub(crate) fn require_provider(&mut self, provider: &str) {
+        if self.skipped.is_some() {
+            return;
+        }
         if let Err(e) = self.ran() {
             panic!("{e}");
         }

@@ -1,0 +1,320 @@
+//! The external path proven: `recproof platform` runs as its own process on free
+//! loopback ports with a policy generated here; a SUT profile pointing at it is written
+//! to a temp dir; `recproof check --sut profile.yaml --tags @external` runs the tagged
+//! scenarios against it in real time. Clean platform: exit 0, every tagged scenario
+//! passed, clock `real`. Platform with the `announcement-leaks-into-recording` fault:
+//! the announcement scenario fails (exit 1). The two tests run in parallel on their own
+//! ports.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Ports already handed to a test of this binary: the tests run in parallel and release
+/// their probe sockets before the processes bind, so the OS alone could hand the same
+/// port to both.
+static TAKEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+fn claim(ports: std::ops::Range<u16>) -> bool {
+    let mut taken = TAKEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if ports.clone().any(|p| taken.contains(&p)) {
+        return false;
+    }
+    taken.extend(ports);
+    true
+}
+
+fn free_udp_port() -> u16 {
+    for _ in 0..100 {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let port = s.local_addr().expect("addr").port();
+        if claim(port..port + 1) {
+            return port;
+        }
+    }
+    panic!("no free UDP port on loopback");
+}
+
+/// A run of `count` consecutive free UDP ports (bound together, then released).
+fn free_port_range(count: u16) -> u16 {
+    for _ in 0..100 {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let base = s.local_addr().expect("addr").port() & !1;
+        drop(s);
+        if base > u16::MAX - count {
+            continue;
+        }
+        let held: Vec<_> = (0..count)
+            .map_while(|i| std::net::UdpSocket::bind(("127.0.0.1", base + i)).ok())
+            .collect();
+        if held.len() == usize::from(count) && claim(base..base + count) {
+            return base;
+        }
+    }
+    panic!("no {count} consecutive free UDP ports on loopback");
+}
+
+struct Ports {
+    platform: u16,
+    platform_rtp: u16,
+    caller: u16,
+    caller_rtp: u16,
+    callee: u16,
+    callee_rtp: u16,
+    srs: u16,
+    srs_rtp: u16,
+}
+
+impl Ports {
+    fn pick() -> Self {
+        Self {
+            platform: free_udp_port(),
+            platform_rtp: free_port_range(64),
+            caller: free_udp_port(),
+            caller_rtp: free_port_range(4),
+            callee: free_udp_port(),
+            callee_rtp: free_port_range(4),
+            srs: free_udp_port(),
+            srs_rtp: free_port_range(32),
+        }
+    }
+}
+
+/// The SUT's configuration: Dubber's recorder is the harness recorder; the callee
+/// (2001) is recorded Always with the announcement on, no reminder, no notification.
+fn policy(p: &Ports) -> String {
+    format!(
+        r#"organization:
+  name: External Loopback
+  region: US
+  callRecording:
+    vendor: Dubber
+providers:
+  Dubber:
+    srs: "sip:dubber@127.0.0.1:{srs}"
+dialect: broadworks-compat
+locations:
+  - id: hq
+people:
+  - extension: "2001"
+    displayName: Callee Recorded
+    location: hq
+    callRecording:
+      enabled: true
+      record: Always
+      recordVoicemailEnabled: false
+      startStopAnnouncementEnabled: true
+      startStopAnnouncement:
+        internalCallsEnabled: true
+        pstnCallsEnabled: true
+      notification:
+        enabled: false
+      repeat:
+        enabled: false
+      serviceProvider: RECPROOFSP
+      externalGroup: RECPROOFGRP
+      externalIdentifier: callee@recproof.invalid
+"#,
+        srs = p.srs
+    )
+}
+
+fn profile(p: &Ports, name: &str) -> String {
+    let assets = concat!(env!("CARGO_MANIFEST_DIR"), "/../platform/assets");
+    format!(
+        r#"name: {name}
+sut:
+  sip: 127.0.0.1:{platform}
+harness:
+  caller: {{ sip: "127.0.0.1:{caller}", rtp: "127.0.0.1:{caller_rtp}" }}
+  callee: {{ sip: "127.0.0.1:{callee}", rtp: "127.0.0.1:{callee_rtp}" }}
+  recorders:
+    Dubber: {{ sip: "127.0.0.1:{srs}", rtp_port_base: {srs_rtp} }}
+audio:
+  clips:
+    announcement-start: {assets}/announcement-start.wav
+    announcement-stop: {assets}/announcement-stop.wav
+    announcement-pause: {assets}/announcement-pause.wav
+    announcement-resume: {assets}/announcement-resume.wav
+    voicemail-greeting: {assets}/voicemail-greeting.wav
+  reminder_tone_hz: 1400
+  beep_hz: 1000
+  announcement_metadata: true
+dialect: broadworks-compat
+tolerances:
+  reminder_interval_ms: 1000
+caller: "+4722000001"
+users:
+  - extension: "2001"
+    provider: Dubber
+    mode: Always
+    start_stop_announcement: true
+    reminder: "off"
+    record_voicemail: false
+"#,
+        platform = p.platform,
+        caller = p.caller,
+        caller_rtp = p.caller_rtp,
+        callee = p.callee,
+        callee_rtp = p.callee_rtp,
+        srs = p.srs,
+        srs_rtp = p.srs_rtp,
+    )
+}
+
+/// Kills the platform when the test ends, however it ends.
+struct Platform(Child);
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_platform(dir: &Path, p: &Ports, fault: Option<&str>) -> Platform {
+    let policy_path = dir.join("policy.yaml");
+    std::fs::write(&policy_path, policy(p)).expect("write policy");
+    let mut args = vec![
+        "platform".to_owned(),
+        "--config".into(),
+        policy_path.to_str().expect("utf8").into(),
+        "--listen".into(),
+        format!("127.0.0.1:{}", p.platform),
+        "--rtp-port-base".into(),
+        p.platform_rtp.to_string(),
+        "--directory".into(),
+        format!("2001=127.0.0.1:{}", p.callee),
+        "--duration".into(),
+        "120".into(),
+    ];
+    if let Some(f) = fault {
+        args.extend(["--fault".into(), f.into()]);
+    }
+    let child = Command::new(env!("CARGO_BIN_EXE_recproof"))
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start recproof platform");
+    // Wait until it has bound its SIP socket (our bind then fails), at most 10 s.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::UdpSocket::bind(("127.0.0.1", p.platform)).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "recproof platform did not bind 127.0.0.1:{} within 10 s",
+            p.platform
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Platform(child)
+}
+
+fn check(dir: &Path, p: &Ports, name: &str, tags: &str) -> (i32, serde_json::Value, String) {
+    let profile_path = dir.join("profile.yaml");
+    std::fs::write(&profile_path, profile(p, name)).expect("write profile");
+    let out = dir.join("run");
+    let features = concat!(env!("CARGO_MANIFEST_DIR"), "/../../features");
+    let output = Command::new(env!("CARGO_BIN_EXE_recproof"))
+        .args([
+            "check",
+            features,
+            "--sut",
+            profile_path.to_str().expect("utf8"),
+            "--tags",
+            tags,
+            "--out",
+            out.to_str().expect("utf8"),
+        ])
+        .output()
+        .expect("run recproof check");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let results = std::fs::read_to_string(out.join("results.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null);
+    (output.status.code().unwrap_or(-1), results, text)
+}
+
+#[test]
+fn tagged_scenarios_pass_in_real_time_against_the_platform_as_a_separate_process() {
+    let started = Instant::now();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ports = Ports::pick();
+    let _platform = start_platform(dir.path(), &ports, None);
+    let (code, results, text) = check(dir.path(), &ports, "loopback-platform", "@external");
+    eprintln!("{text}");
+    assert_eq!(code, 0, "recproof check --sut failed:\n{text}");
+    assert_eq!(results["clock"], "real", "{results}");
+    assert_eq!(results["sut"], "loopback-platform");
+    let scenarios = results["scenarios"].as_array().expect("scenarios");
+    assert_eq!(scenarios.len(), 3, "{results:#}");
+    for s in scenarios {
+        assert_eq!(s["status"], "passed", "{s:#}");
+        assert!(
+            !s["verdicts"].as_array().expect("verdicts").is_empty(),
+            "{s:#}"
+        );
+    }
+    eprintln!(
+        "external run: {:.1} s wall",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn the_announcement_leak_fault_fails_the_announcement_scenario_in_real_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ports = Ports::pick();
+    let _platform = start_platform(
+        dir.path(),
+        &ports,
+        Some("announcement-leaks-into-recording"),
+    );
+    let (code, results, text) = check(
+        dir.path(),
+        &ports,
+        "leaky-platform",
+        "@external and @POL-04",
+    );
+    assert_eq!(code, 1, "the leak was not caught:\n{text}");
+    let scenarios = results["scenarios"].as_array().expect("scenarios");
+    assert_eq!(scenarios.len(), 1, "{results:#}");
+    assert_eq!(scenarios[0]["status"], "failed", "{results:#}");
+    assert!(
+        scenarios[0]["verdicts"]
+            .as_array()
+            .expect("verdicts")
+            .iter()
+            .any(|v| v["requirement"] == "POL-04" && v["status"] == "fail"),
+        "{results:#}"
+    );
+}
+
+#[test]
+fn a_bad_profile_is_a_configuration_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bad.yaml");
+    std::fs::write(
+        &path,
+        "name: x\nsut: { sip: nowhere }\nharness:\n  caller: { sip: \"127.0.0.1:1\", rtp: \"127.0.0.1:2\" }\n  callee: { sip: \"127.0.0.1:3\", rtp: \"127.0.0.1:4\" }\n  recorders: {}\ncaller: \"+1\"\nusers:\n  - { extension: \"2001\", provider: Dubber, mode: Sometimes, start_stop_announcement: true }\n",
+    )
+    .expect("write");
+    let output = Command::new(env!("CARGO_BIN_EXE_recproof"))
+        .args(["check", "--sut", path.to_str().expect("utf8")])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(err.contains("bad.yaml"), "{err}");
+    assert!(err.contains("sut.sip"), "{err}");
+    assert!(err.contains("Sometimes"), "{err}");
+    assert!(err.contains("harness.recorders"), "{err}");
+}

@@ -1,0 +1,431 @@
+//! SUT profiles: the YAML that points the suite at an EXTERNAL system under test.
+//!
+//! A profile names the SUT's SIP address, where the harness phones and recorders listen
+//! (the SUT must be configured to match), the SUT's announcement clips and tone
+//! frequencies, the metadata dialect, optional tolerances, and which test users have
+//! which recording settings. The format is documented in `scenarios/README.md` ("SUT
+//! profiles"); `scenarios/sut-recproof-platform.yaml` is an example.
+//!
+//! [`load`] reads and validates a profile; every problem is reported with the file name
+//! and what to fix ([`ProfileError`]), never a panic. [`SutProfile::user_for`] picks the
+//! test user whose settings equal a scenario's.
+
+use checks::Tolerances;
+use drive::external::{ExternalRecorder, ExternalTarget};
+use drive::settings::{PROVIDERS, Reminder, Settings};
+use roles::media_io::ReferenceClip;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Clip names a profile may give (the names the checks use).
+pub const CLIP_NAMES: [&str; 5] = [
+    "announcement-start",
+    "announcement-stop",
+    "announcement-pause",
+    "announcement-resume",
+    "voicemail-greeting",
+];
+
+const MODES: [&str; 4] = [
+    "Always",
+    "Never",
+    "Always with Pause/Resume",
+    "On Demand with User Initiated Start",
+];
+const NOTIFICATIONS: [&str; 3] = ["Beep", "Play Announcement", "None"];
+const FAILURE_BEHAVIOURS: [&str; 3] = [
+    "PROCEED_WITH_CALL_NO_ANNOUNCEMENT",
+    "PROCEED_CALL_WITH_ANNOUNCEMENT",
+    "END_CALL_WITH_ANNOUNCEMENT",
+];
+const DIALECTS: [&str; 2] = ["broadworks-compat", "rfc-strict"];
+
+/// Why a profile cannot be used. Displays as `profile `FILE`: problem; problem`.
+#[derive(Debug, thiserror::Error)]
+#[error("SUT profile `{}`: {}", path.display(), problems.join("; "))]
+pub struct ProfileError {
+    /// The profile file.
+    pub path: PathBuf,
+    /// Every problem found, each saying what to fix.
+    pub problems: Vec<String>,
+}
+
+/// One test user of the SUT and the settings it is configured with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileUser {
+    /// The extension the harness caller dials.
+    pub extension: String,
+    /// The user's recording settings (provider as `org_provider`, the profile's
+    /// dialect).
+    pub settings: Settings,
+}
+
+/// A validated SUT profile.
+#[derive(Debug, Clone)]
+pub struct SutProfile {
+    /// The profile's `name` (results.json `sut`).
+    pub name: String,
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// Where the SUT and the harness roles are.
+    pub target: ExternalTarget,
+    /// The test users.
+    pub users: Vec<ProfileUser>,
+    /// Metadata dialect (`broadworks-compat` or `rfc-strict`).
+    pub dialect: String,
+    /// Tolerances, when the profile gives them.
+    pub tolerances: Option<Tolerances>,
+    /// Reminder tone frequency, Hz.
+    pub reminder_tone_hz: f64,
+    /// Pause/resume beep frequency, Hz.
+    pub beep_hz: f64,
+    /// Whether the SUT reports announcements in the recording metadata in recproof's
+    /// format (POL-05); `false`: what arrives is only recorded.
+    pub announcement_metadata: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    name: String,
+    sut: RawSut,
+    harness: RawHarness,
+    #[serde(default)]
+    audio: RawAudio,
+    #[serde(default)]
+    dialect: Option<String>,
+    #[serde(default)]
+    tolerances: Option<Tolerances>,
+    caller: String,
+    users: Vec<RawUser>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSut {
+    sip: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParty {
+    sip: String,
+    rtp: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRecorder {
+    sip: String,
+    rtp_port_base: u16,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHarness {
+    caller: RawParty,
+    callee: RawParty,
+    recorders: BTreeMap<String, RawRecorder>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAudio {
+    #[serde(default)]
+    clips: BTreeMap<String, String>,
+    #[serde(default)]
+    reminder_tone_hz: Option<f64>,
+    #[serde(default)]
+    beep_hz: Option<f64>,
+    #[serde(default)]
+    announcement_metadata: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawReminder {
+    Seconds(u32),
+    Word(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUser {
+    extension: String,
+    provider: String,
+    mode: String,
+    start_stop_announcement: bool,
+    #[serde(default)]
+    reminder: Option<RawReminder>,
+    #[serde(default)]
+    notification: Option<String>,
+    #[serde(default)]
+    record_voicemail: bool,
+    #[serde(default)]
+    failure_behavior: Option<String>,
+}
+
+/// Reads and validates a profile. Clip paths are relative to the profile's directory.
+pub fn load(path: &Path) -> Result<SutProfile, ProfileError> {
+    let fail = |problems: Vec<String>| ProfileError {
+        path: path.to_owned(),
+        problems,
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| fail(vec![format!("cannot read the file: {e}")]))?;
+    let raw: RawProfile = serde_saphyr::from_str(&text).map_err(|e| {
+        fail(vec![format!(
+            "{e} (expected keys: name, sut, harness, audio, dialect, tolerances, caller, users; see scenarios/README.md)"
+        )])
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut problems = Vec::new();
+    let mut addr = |what: &str, s: &str| -> SocketAddr {
+        s.parse().unwrap_or_else(|_| {
+            problems.push(format!(
+                "{what}: `{s}` is not IP:PORT (e.g. 127.0.0.1:5060)"
+            ));
+            SocketAddr::from(([0, 0, 0, 0], 0))
+        })
+    };
+    let sut_sip = addr("sut.sip", &raw.sut.sip);
+    let caller_sip = addr("harness.caller.sip", &raw.harness.caller.sip);
+    let caller_rtp = addr("harness.caller.rtp", &raw.harness.caller.rtp);
+    let callee_sip = addr("harness.callee.sip", &raw.harness.callee.sip);
+    let callee_rtp = addr("harness.callee.rtp", &raw.harness.callee.rtp);
+    let mut recorders = Vec::new();
+    for (provider, r) in &raw.harness.recorders {
+        let sip = addr(&format!("harness.recorders.{provider}.sip"), &r.sip);
+        recorders.push(ExternalRecorder {
+            provider: provider.clone(),
+            sip,
+            rtp_port_base: r.rtp_port_base,
+        });
+    }
+    if raw.name.trim().is_empty() {
+        problems.push("name: give the SUT a name (it goes into results.json)".into());
+    }
+    for p in raw.harness.recorders.keys() {
+        if !PROVIDERS.contains(&p.as_str()) {
+            problems.push(format!(
+                "harness.recorders: unknown provider `{p}`; use one of {}",
+                PROVIDERS.join(", ")
+            ));
+        }
+    }
+    let dialect = raw
+        .dialect
+        .clone()
+        .unwrap_or_else(|| "broadworks-compat".into());
+    if !DIALECTS.contains(&dialect.as_str()) {
+        problems.push(format!(
+            "dialect: `{dialect}` is not one of {}",
+            DIALECTS.join(", ")
+        ));
+    }
+    let mut clips = Vec::new();
+    for (name, file) in &raw.audio.clips {
+        if !CLIP_NAMES.contains(&name.as_str()) {
+            problems.push(format!(
+                "audio.clips: unknown clip `{name}`; use one of {}",
+                CLIP_NAMES.join(", ")
+            ));
+            continue;
+        }
+        let file_path = base.join(file);
+        match std::fs::read(&file_path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| media::wav::read_wav(&b).map_err(|e| e.to_string()))
+        {
+            Ok(a) if a.sample_rate == 8000 && !a.channels.is_empty() => {
+                clips.push(ReferenceClip {
+                    name: name.clone(),
+                    pcm: a.channels[0].clone().into(),
+                });
+            }
+            Ok(a) => problems.push(format!(
+                "audio.clips.{name}: `{}` is {} Hz; give an 8000 Hz WAV",
+                file_path.display(),
+                a.sample_rate
+            )),
+            Err(e) => problems.push(format!(
+                "audio.clips.{name}: cannot read `{}` as WAV ({e}); paths are relative to the profile",
+                file_path.display()
+            )),
+        }
+    }
+    let reminder_tone_hz = raw.audio.reminder_tone_hz.unwrap_or(1400.0);
+    let beep_hz = raw.audio.beep_hz.unwrap_or(1000.0);
+    for (what, hz) in [
+        ("audio.reminder_tone_hz", reminder_tone_hz),
+        ("audio.beep_hz", beep_hz),
+    ] {
+        if !(100.0..=3900.0).contains(&hz) {
+            problems.push(format!("{what}: {hz} Hz is outside 100-3900 Hz"));
+        }
+    }
+    if raw.caller.trim().is_empty() {
+        problems.push("caller: give the number or sip: URI the harness caller uses".into());
+    }
+    if raw.users.is_empty() {
+        problems.push("users: list at least one test user".into());
+    }
+    let mut users = Vec::new();
+    for (i, u) in raw.users.iter().enumerate() {
+        let at = format!("users[{i}] (extension {})", u.extension);
+        if u.extension.trim().is_empty() {
+            problems.push(format!("users[{i}]: extension is empty"));
+        }
+        if u.provider != "None" && !PROVIDERS.contains(&u.provider.as_str()) {
+            problems.push(format!(
+                "{at}: provider `{}` is not one of {}, None",
+                u.provider,
+                PROVIDERS.join(", ")
+            ));
+        } else if u.provider != "None" && !raw.harness.recorders.contains_key(&u.provider) {
+            problems.push(format!(
+                "{at}: provider `{}` has no recorder under harness.recorders; add one",
+                u.provider
+            ));
+        }
+        if !MODES.contains(&u.mode.as_str()) {
+            problems.push(format!(
+                "{at}: mode `{}` is not one of {}",
+                u.mode,
+                MODES.join(", ")
+            ));
+        }
+        if let Some(n) = &u.notification
+            && !NOTIFICATIONS.contains(&n.as_str())
+        {
+            problems.push(format!(
+                "{at}: notification `{n}` is not one of {}",
+                NOTIFICATIONS.join(", ")
+            ));
+        }
+        if let Some(f) = &u.failure_behavior
+            && !FAILURE_BEHAVIOURS.contains(&f.as_str())
+        {
+            problems.push(format!(
+                "{at}: failure_behavior `{f}` is not one of {}",
+                FAILURE_BEHAVIOURS.join(", ")
+            ));
+        }
+        let reminder = match &u.reminder {
+            None => Reminder::Off,
+            Some(RawReminder::Seconds(n)) => Reminder::Every(*n),
+            Some(RawReminder::Word(w)) if w == "off" => Reminder::Off,
+            Some(RawReminder::Word(w)) if w == "default" => Reminder::DefaultInterval,
+            Some(RawReminder::Word(w)) => {
+                problems.push(format!(
+                    "{at}: reminder `{w}` must be off, default or a number of seconds"
+                ));
+                Reminder::Off
+            }
+        };
+        users.push(ProfileUser {
+            extension: u.extension.clone(),
+            settings: Settings {
+                org_provider: u.provider.clone(),
+                location_override: None,
+                mode: u.mode.clone(),
+                start_stop_announcement: u.start_stop_announcement,
+                notification: u.notification.clone().filter(|n| n != "None"),
+                reminder,
+                record_voicemail: u.record_voicemail,
+                failure_behavior: u.failure_behavior.clone(),
+                dialect: dialect.clone(),
+            },
+        });
+    }
+    if !problems.is_empty() {
+        return Err(fail(problems));
+    }
+    let mut detectors = drive::embedded::detectors().unwrap_or_default();
+    detectors.tones_hz = vec![reminder_tone_hz, beep_hz];
+    if !clips.is_empty() {
+        detectors.clips = clips;
+    }
+    Ok(SutProfile {
+        name: raw.name.clone(),
+        path: path.to_owned(),
+        target: ExternalTarget {
+            name: raw.name,
+            sut_sip,
+            caller_sip,
+            caller_rtp,
+            caller_user: raw.caller,
+            callee_sip,
+            callee_rtp,
+            recorders,
+            detectors,
+        },
+        users,
+        dialect,
+        tolerances: raw.tolerances,
+        reminder_tone_hz,
+        beep_hz,
+        announcement_metadata: raw.audio.announcement_metadata,
+    })
+}
+
+/// What a scenario's settings are compared on (provider as the effective one, absent
+/// notification and failure behaviour as their defaults).
+fn key(s: &Settings) -> impl PartialEq + '_ {
+    (
+        s.effective_provider().unwrap_or("None"),
+        s.mode.as_str(),
+        s.start_stop_announcement,
+        s.notification.as_deref().filter(|n| *n != "None"),
+        s.reminder,
+        s.record_voicemail,
+        s.failure_behavior
+            .as_deref()
+            .unwrap_or("PROCEED_WITH_CALL_NO_ANNOUNCEMENT"),
+        s.dialect.as_str(),
+    )
+}
+
+impl SutProfile {
+    /// The first test user whose settings equal the scenario's.
+    pub fn user_for(&self, settings: &Settings) -> Option<&ProfileUser> {
+        let want = key(settings);
+        self.users.iter().find(|u| key(&u.settings) == want)
+    }
+
+    /// The recorder address of a provider.
+    pub fn recorder(&self, provider: &str) -> Option<SocketAddr> {
+        self.target
+            .recorders
+            .iter()
+            .find(|r| r.provider == provider)
+            .map(|r| r.sip)
+    }
+}
+
+/// The settings in words, for the skip message.
+pub fn describe(s: &Settings) -> String {
+    format!(
+        "recorded `{}` with provider {}, start/stop announcement {}, reminder {}, notification {}, voicemail recording {}, failure behaviour {}, dialect {}",
+        s.mode,
+        s.effective_provider().unwrap_or("None"),
+        if s.start_stop_announcement {
+            "on"
+        } else {
+            "off"
+        },
+        match s.reminder {
+            Reminder::Off => "off".to_owned(),
+            Reminder::DefaultInterval => "default".to_owned(),
+            Reminder::Every(n) => format!("every {n} s"),
+        },
+        s.notification.as_deref().unwrap_or("off"),
+        if s.record_voicemail { "on" } else { "off" },
+        s.failure_behavior
+            .as_deref()
+            .unwrap_or("PROCEED_WITH_CALL_NO_ANNOUNCEMENT"),
+        s.dialect
+    )
+}
