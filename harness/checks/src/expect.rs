@@ -8,12 +8,12 @@
 //!
 //! This module owns no logic beyond defaults and small lookups; it must not read a log.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use siprec::Profile;
 use std::collections::BTreeMap;
 
 /// The recording mode of the recorded person (Webex `callRecording.record`), POL-01.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, Default)]
 pub enum RecordMode {
     /// `Always`: recorded from answer to release, no user control.
     #[default]
@@ -53,7 +53,7 @@ impl RecordMode {
 }
 
 /// The recorder a call's recording session should reach (POL-11): the provider's SRS.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct SrsTarget {
     /// Provider name, for summaries (`Dubber`).
@@ -70,7 +70,7 @@ pub struct SrsTarget {
 }
 
 /// How the parties are told about pause and resume (Webex `notification`), POL-07.
-#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
 pub enum PauseNotice {
     /// No notice (`enabled: false` or type `None`).
     #[default]
@@ -103,7 +103,7 @@ fn default_resume_clip() -> String {
 }
 
 /// The reminder ("this call is recorded") tone, POL-06.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reminder {
     /// `repeat.interval`, seconds (Webex default 20).
@@ -118,7 +118,7 @@ fn default_reminder_hz() -> f64 {
 }
 
 /// The start/stop announcement, POL-03/04/05.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Announcements {
     /// `startStopAnnouncementEnabled` (for this call's type: internal or PSTN).
@@ -145,7 +145,7 @@ impl Default for Announcements {
 }
 
 /// The feature access codes (RFC 4733 DTMF by the recorded party), POL-02.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FeatureCodes {
     /// Start recording (BroadWorks default `*44`).
@@ -170,7 +170,7 @@ impl Default for FeatureCodes {
 }
 
 /// A call that goes to voicemail (unanswered or declined), POL-10.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Voicemail {
     /// `recordVoicemailEnabled`: whether the deposit must be recorded.
@@ -185,7 +185,7 @@ fn default_greeting() -> String {
 }
 
 /// Webex `failureBehavior` (POL-13 / SRC-22).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, Default)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum FailureBehavior {
     /// The call goes on, nobody is told.
@@ -198,7 +198,7 @@ pub enum FailureBehavior {
 }
 
 /// What to expect when the SRS fails (POL-13).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Failure {
     /// The configured behaviour.
@@ -213,7 +213,7 @@ fn default_failure_clip() -> String {
 }
 
 /// The metadata and SIP dialect the RS requests are judged under (checklist §0.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Dialect {
     /// RFC 7866 / 7865 to the letter.
@@ -236,7 +236,7 @@ impl Dialect {
 /// What the policy says should happen on one call. `Default` is the suite's default:
 /// callee recorded Always by the org's SRS (unnamed), announcement on, no reminder, no
 /// pause notice, BroadWorks codes, two streams (label 1 the caller, label 2 the callee).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CallExpectation {
     /// Recording mode of the recorded person.
@@ -303,7 +303,7 @@ impl CallExpectation {
 
 /// How strict the checks are. All times in milliseconds; defaults are documented per
 /// field and fit the embedded reference platform under the simulated clock.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Tolerances {
     /// POL-06: each measured reminder interval may differ from the configured one by this

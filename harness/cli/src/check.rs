@@ -1,5 +1,6 @@
 //! `recproof check`: run the conformance suite (the Gherkin features) and write the run
-//! directory (observation log, `junit.xml`, `results.json`).
+//! directory (observation log, `results.json`, `cucumber-junit.xml`) and renders its
+//! report (`index.html`, `compliance.html`, per-call pages and plots, `junit.xml`).
 //!
 //! With no `--sut`, the suite runs against the embedded reference platform under the
 //! simulated clock (optionally with a `--fault` profile). With `--sut PROFILE.yaml` it
@@ -94,6 +95,22 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let results = run_suite(&opts).map_err(|e| anyhow::anyhow!("{e}"))?;
     print_summary(&results);
     println!("run directory: {}", out.display());
+    // The report is for people; a failure to write it does not change the verdicts (the
+    // exit code), but it is never silent.
+    match report::render(&out) {
+        Ok(r) => println!(
+            "report: {} ({} call page(s); compliance summary: {})",
+            r.index.display(),
+            r.call_pages.len(),
+            r.compliance
+                .first()
+                .map_or_else(String::new, |p| p.display().to_string())
+        ),
+        Err(e) => eprintln!(
+            "warning: the report could not be rendered ({e}); `recproof report {}` retries",
+            out.display()
+        ),
+    }
     if results.passed + results.failed + results.skipped == 0 {
         anyhow::bail!("no scenario matched (check the FEATURES paths and --tags)");
     }

@@ -5,6 +5,7 @@
 
 mod analyze;
 mod check;
+mod report;
 mod serve;
 mod validate;
 
@@ -39,10 +40,15 @@ enum Command {
     /// Analyse recordings (WAV) or captures (pcap): tones, a reference clip such as an
     /// announcement, silences, instrumented party frames and RTP statistics.
     Analyze(analyze::AnalyzeArgs),
-    /// Run the conformance suite (features/) against the embedded reference platform and
-    /// write a run directory (observation log, junit.xml, results.json); exit 1 on any
-    /// failed scenario.
+    /// Run the conformance suite (features/) against the embedded reference platform or
+    /// an external SUT (--sut) and write a run directory with its report (index.html,
+    /// compliance.html, junit.xml, results.json, observation log, pcap and WAVs); exit 1
+    /// on any failed scenario.
     Check(check::CheckArgs),
+    /// Render the report of a run directory again from its results and observation log.
+    Report(report::ReportArgs),
+    /// Re-run the checks offline on a saved observation log; exit 1 on any FAIL.
+    Judge(report::JudgeArgs),
     /// Run the reference platform (a recording B2BUA, SIPREC SRC) on real sockets.
     Platform(serve::PlatformArgs),
     /// Run the SRS emulator (a SIPREC recorder) on real sockets.
@@ -55,6 +61,8 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Analyze(args) => analyze::run(args),
         Command::Check(args) => check::run(args),
+        Command::Report(args) => report::run_report(args),
+        Command::Judge(args) => report::run_judge(args),
         Command::Platform(args) => serve::run_platform(args),
         Command::Srs(args) => serve::run_srs(args),
     };

@@ -1,21 +1,12 @@
 //! `recproof analyze` end to end: a WAV with tones and a clip at known times, JSON shape,
 //! and exit 2 for an unreadable file.
 
+mod common;
+
+use common::recproof;
+
 use media::synth::{mix_into, speech_like, tone};
 use media::wav::write_wav_file;
-use std::process::Command;
-
-fn recproof(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_recproof"))
-        .args(args)
-        .output()
-        .expect("run recproof");
-    (
-        out.status.code().expect("exit code"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 const RATE: usize = 8_000;
 

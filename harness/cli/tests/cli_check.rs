@@ -2,24 +2,12 @@
 //! junit.xml, observations.jsonl) and the per-call evidence: a pcap that tshark decodes
 //! as SIP and RTP and WAVs that sox reads (when those tools are installed).
 
+mod common;
+
+use common::{features, recproof};
+
 use std::path::Path;
 use std::process::Command;
-
-fn features(name: &str) -> String {
-    format!("{}/../../features/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn recproof(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_recproof"))
-        .args(args)
-        .output()
-        .expect("run recproof");
-    (
-        out.status.code().expect("exit code"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn tool(name: &str) -> bool {
     let found = Command::new(name).arg("--version").output().is_ok();

@@ -1,23 +1,13 @@
 //! `recproof validate` end to end: exit codes 0/1/2, text and JSON output.
 
-use std::process::Command;
+mod common;
+
+use common::recproof;
 
 fn vector(name: &str) -> String {
     format!(
         "{}/../siprec/tests/data/validate/{name}",
         env!("CARGO_MANIFEST_DIR")
-    )
-}
-
-fn recproof(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_recproof"))
-        .args(args)
-        .output()
-        .expect("run recproof");
-    (
-        out.status.code().expect("exit code"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
 

@@ -355,6 +355,17 @@ pub enum Event {
         /// Free-form detail.
         detail: String,
     },
+    /// What the harness expected of this call (a `recproof_checks::CallExpectation` as
+    /// JSON: mode, announcements, reminder, recorder...), written before the call's
+    /// other observations so `recproof judge` can re-run the checks on the log alone.
+    /// Opaque here: this crate does not depend on the checks.
+    Expectation {
+        /// The expectation document.
+        expectation: serde_json::Value,
+        /// The tolerances the checks used (a `recproof_checks::Tolerances` as JSON).
+        #[serde(default)]
+        tolerances: serde_json::Value,
+    },
     /// A harness call ended.
     CallEnded {
         /// Why (`bye`, `timeout`, `rejected 486`...).

@@ -1,16 +1,18 @@
 //! recproof's conformance suite: the Gherkin features in `features/` run with cucumber
 //! against the embedded reference platform (simulated clock), with or without a fault
-//! profile.
+//! profile, or against an external SUT described by a profile ([`profile`]) in real time.
 //!
 //! Owns the step definitions ([`steps`], thin sentences over `recproof-drive` and
 //! `recproof-checks`), the per-scenario world, the mapping from scenario settings to
 //! check expectations, and [`run_suite`], which writes the run directory: the observation
-//! log (`observations.jsonl`), cucumber's scenario-level `junit.xml`, and `results.json`
-//! (schema [`RESULTS_SCHEMA`], documented on [`RunResults`]).
+//! log (`observations.jsonl`), cucumber's scenario-level `cucumber-junit.xml`, and
+//! `results.json` (schema [`RESULTS_SCHEMA`], documented on [`RunResults`]). The report
+//! (`recproof-report`, rendered by the CLI) adds `junit.xml` and the HTML pages.
 //!
 //! It must not judge (the checks do) nor simulate (the drivers do).
 
 mod expectation;
+pub mod judge;
 pub mod profile;
 mod steps;
 mod world;
@@ -231,7 +233,7 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
     std::fs::create_dir_all(&opts.out).map_err(io_err(&opts.out))?;
     let log_path = opts.out.join("observations.jsonl");
     let log = File::create(&log_path).map_err(io_err(&log_path))?;
-    let junit_path = opts.out.join("junit.xml");
+    let junit_path = opts.out.join("cucumber-junit.xml");
     let junit = File::create(&junit_path).map_err(io_err(&junit_path))?;
 
     let ctx = Arc::new(RunContext {

@@ -208,10 +208,31 @@ impl CallWorld {
             .unwrap_or_else(PoisonError::into_inner)
             .as_mut()
         {
-            for o in &outcome.observations {
+            // The expectation goes into the call's block (after its RunStarted) so
+            // `recproof judge` can re-run the checks on the log alone.
+            let expectation = Observation {
+                t_us: outcome.observations.first().map_or(0, |o| o.t_us),
+                call: Some(self.label().to_owned()),
+                actor: observe::Actor::Harness,
+                event: observe::Event::Expectation {
+                    expectation: serde_json::to_value(expect).unwrap_or_default(),
+                    tolerances: serde_json::to_value(&ctx.tolerances).unwrap_or_default(),
+                },
+            };
+            let starts_block = outcome
+                .observations
+                .first()
+                .is_some_and(|o| matches!(o.event, observe::Event::RunStarted { .. }));
+            if !starts_block {
+                let _ = log.append(&expectation);
+            }
+            for (i, o) in outcome.observations.iter().enumerate() {
                 // A full disk must not turn into a verdict; the run's summary says the log
                 // is incomplete when the count is short.
                 let _ = log.append(o);
+                if i == 0 && starts_block {
+                    let _ = log.append(&expectation);
+                }
             }
         }
         if let Some(dir) = &ctx.evidence_dir {

@@ -1,0 +1,176 @@
+//! `recproof report RUN_DIR` renders a run directory's report again (from its
+//! `results.json` and observation log), and `recproof judge LOG.jsonl [--sut PROFILE]`
+//! re-runs the checks offline on a saved observation log.
+//!
+//! This module parses arguments, prints and maps outcomes to exit codes. Rendering is
+//! `recproof-report`; offline judging is `recproof_suite::judge`.
+
+use crate::exit;
+use anyhow::Context as _;
+use checks::Status;
+use clap::{Args, ValueEnum};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// `recproof report`.
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    /// A run directory written by `recproof check` (holding results.json and
+    /// observations.jsonl).
+    pub(crate) run_dir: PathBuf,
+}
+
+/// Renders the report; exit 0 when written, 2 when the run directory is unusable.
+pub(crate) fn run_report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let r = report::render(&args.run_dir).with_context(|| {
+        format!(
+            "cannot render the report of `{}` (is it a run directory of `recproof check`?)",
+            args.run_dir.display()
+        )
+    })?;
+    println!(
+        "{} scenario(s), {} call page(s), {} plot(s), {} compliance page(s); {} requirement(s), {} failed; {} observation(s){}{} in {:.2} s",
+        r.scenarios,
+        r.call_pages.len(),
+        r.svgs.len(),
+        r.compliance.len(),
+        r.requirements,
+        r.requirements_failed,
+        r.observations,
+        if r.skipped_log_lines > 0 {
+            format!(", {} unreadable log line(s) skipped", r.skipped_log_lines)
+        } else {
+            String::new()
+        },
+        if r.plot_failures > 0 {
+            format!(", {} plot(s) could not be drawn", r.plot_failures)
+        } else {
+            String::new()
+        },
+        started.elapsed().as_secs_f64()
+    );
+    println!("report: {}", r.index.display());
+    Ok(exit::OK)
+}
+
+/// Output format of `recproof judge`.
+#[derive(Debug, Clone, Copy, ValueEnum, Default)]
+pub(crate) enum Format {
+    /// One line per verdict and a summary by requirement.
+    #[default]
+    Text,
+    /// `{"calls": [{"call", "expectation_from", "verdicts": [...]}], "unjudged": [...]}`.
+    Json,
+}
+
+/// `recproof judge`.
+#[derive(Debug, Args)]
+pub(crate) struct JudgeArgs {
+    /// An observation log (`observations.jsonl` of a run directory, or of `recproof srs`).
+    pub(crate) log: PathBuf,
+    /// SUT profile: its tolerances replace the recorded ones, and calls the log has no
+    /// expectation for are judged against the settings of the profile user they called.
+    #[arg(long, value_name = "PROFILE.yaml")]
+    pub(crate) sut: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: Format,
+}
+
+/// Re-runs the checks; exit 0 when no verdict FAILs, 1 when any does, 2 when the log
+/// cannot be read or no call in it can be judged.
+pub(crate) fn run_judge(args: &JudgeArgs) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(&args.log)
+        .with_context(|| format!("cannot read the log `{}`", args.log.display()))?;
+    // Lossy: one line that is not UTF-8 is one skipped line, not an unreadable log.
+    let text = String::from_utf8_lossy(&bytes);
+    let log = observe::read_log(text.as_bytes())
+        .with_context(|| format!("cannot read the log `{}`", args.log.display()))?;
+    for p in &log.problems {
+        eprintln!(
+            "warning: {} line {} skipped: {}",
+            args.log.display(),
+            p.line,
+            p.reason
+        );
+    }
+    let profile = match &args.sut {
+        Some(path) => Some(suite::profile::load(path).map_err(|e| anyhow::anyhow!("{e}"))?),
+        None => None,
+    };
+    let judged = suite::judge::judge_log(&log, profile.as_ref());
+    for (call, why) in &judged.unjudged {
+        eprintln!("warning: call {call} not judged: {why}");
+    }
+    if judged.calls.is_empty() {
+        anyhow::bail!(
+            "no call in `{}` could be judged ({} observation(s), {} call(s) without an expectation)",
+            args.log.display(),
+            log.observations.len(),
+            judged.unjudged.len()
+        );
+    }
+    let any_fail = judged
+        .calls
+        .iter()
+        .flat_map(|c| &c.verdicts)
+        .any(|v| v.status == Status::Fail);
+    match args.format {
+        Format::Json => {
+            let doc = serde_json::json!({
+                "log": args.log.display().to_string(),
+                "calls": judged.calls.iter().map(|c| serde_json::json!({
+                    "call": c.call,
+                    "expectation_from": match &c.source {
+                        suite::judge::ExpectationSource::Log => "log".to_owned(),
+                        suite::judge::ExpectationSource::ProfileUser(ext) => format!("profile user {ext}"),
+                    },
+                    "verdicts": c.verdicts,
+                })).collect::<Vec<_>>(),
+                "unjudged": judged.unjudged.iter().map(|(c, why)| serde_json::json!({"call": c, "reason": why})).collect::<Vec<_>>(),
+            });
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        Format::Text => print_text(&judged),
+    }
+    Ok(if any_fail { exit::FAILED } else { exit::OK })
+}
+
+fn print_text(judged: &suite::judge::JudgedLog) {
+    let mut by_req: BTreeMap<&str, [usize; 3]> = BTreeMap::new();
+    for c in &judged.calls {
+        let from = match &c.source {
+            suite::judge::ExpectationSource::Log => "the expectation in the log".to_owned(),
+            suite::judge::ExpectationSource::ProfileUser(ext) => {
+                format!("the profile user {ext}'s settings")
+            }
+        };
+        println!("{} (judged against {from})", c.call);
+        for v in &c.verdicts {
+            println!(
+                "  {:<4} {:<10} {}: {}",
+                v.status.to_string(),
+                v.requirement,
+                v.check,
+                v.summary
+            );
+            let e = by_req.entry(v.requirement.as_str()).or_default();
+            match v.status {
+                Status::Pass => e[0] += 1,
+                Status::Fail => e[1] += 1,
+                _ => e[2] += 1,
+            }
+        }
+    }
+    println!("\nrequirement   pass  fail other");
+    for (req, [pass, fail, other]) in &by_req {
+        println!("{req:<12} {pass:>5} {fail:>5} {other:>5}");
+    }
+    println!(
+        "{} call(s) judged, {} not judged",
+        judged.calls.len(),
+        judged.unjudged.len()
+    );
+}

@@ -1,0 +1,194 @@
+//! Offline judging: the checks re-run on a saved observation log (`recproof judge`).
+//!
+//! A run log is a sequence of blocks, one per call, each opened by `run_started` (each
+//! embedded call has its own simulated clock, so times restart per block). The suite
+//! writes each call's [`observe::Event::Expectation`] into its block, so the log alone
+//! says what every call was judged against. A log without expectations (a `recproof
+//! srs` log, an older run) can still be judged with a SUT profile: the call is matched
+//! to the profile user whose extension it called, and that user's settings give the
+//! expectation (for a plain answered call: keypresses and voicemail are not in the log
+//! and are not assumed).
+//!
+//! This module owns only that bookkeeping; the verdicts are `recproof_checks::judge_call`.
+
+use crate::profile::SutProfile;
+use checks::{CallExpectation, Tolerances, Verdict};
+use drive::embedded::RecorderMode;
+use drive::plan::CallPlan;
+use observe::{Event, Log, Observation};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Where a call's expectation came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExpectationSource {
+    /// The `expectation` observation the suite wrote into the log.
+    Log,
+    /// The SUT profile user with this extension.
+    ProfileUser(String),
+}
+
+/// One call judged again.
+#[derive(Debug, Clone)]
+pub struct JudgedCall {
+    /// The harness call label.
+    pub call: String,
+    /// Where its expectation came from.
+    pub source: ExpectationSource,
+    /// The verdicts, as `recproof check` would give them.
+    pub verdicts: Vec<Verdict>,
+}
+
+/// What [`judge_log`] found.
+#[derive(Debug, Clone, Default)]
+pub struct JudgedLog {
+    /// Calls judged, in log order.
+    pub calls: Vec<JudgedCall>,
+    /// Calls that could not be judged, with the reason and what to do.
+    pub unjudged: Vec<(String, String)>,
+}
+
+/// Re-runs the checks on every call of `log`. `profile`, when given, supplies the
+/// tolerances (over the ones recorded in the log) and expectations for calls the log has
+/// none for.
+pub fn judge_log(log: &Log, profile: Option<&SutProfile>) -> JudgedLog {
+    let mut out = JudgedLog::default();
+    for block in blocks(&log.observations) {
+        judge_block(block, profile, &mut out);
+    }
+    out
+}
+
+/// The log split at each `run_started`.
+fn blocks(observations: &[Observation]) -> Vec<&[Observation]> {
+    let mut starts: Vec<usize> = observations
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| matches!(o.event, Event::RunStarted { .. }))
+        .map(|(i, _)| i)
+        .collect();
+    if starts.first() != Some(&0) {
+        starts.insert(0, 0);
+    }
+    starts
+        .iter()
+        .enumerate()
+        .map(|(k, &a)| {
+            let b = starts.get(k + 1).copied().unwrap_or(observations.len());
+            &observations[a..b]
+        })
+        .filter(|b| !b.is_empty())
+        .collect()
+}
+
+fn judge_block(block: &[Observation], profile: Option<&SutProfile>, out: &mut JudgedLog) {
+    // Calls in order of first appearance, with their expectation and callee.
+    let mut order: Vec<String> = Vec::new();
+    let mut expectations: BTreeMap<String, (serde_json::Value, serde_json::Value)> =
+        BTreeMap::new();
+    let mut callees: BTreeMap<String, String> = BTreeMap::new();
+    for o in block {
+        let Some(call) = &o.call else { continue };
+        if !order.contains(call) {
+            order.push(call.clone());
+        }
+        match &o.event {
+            Event::Expectation {
+                expectation,
+                tolerances,
+            } => {
+                expectations.insert(call.clone(), (expectation.clone(), tolerances.clone()));
+            }
+            Event::CallStarted { callee, .. } => {
+                callees.insert(call.clone(), callee.clone());
+            }
+            _ => {}
+        }
+    }
+    for call in order {
+        let recorded = expectations.get(&call);
+        let tolerances = match (profile.and_then(|p| p.tolerances.clone()), recorded) {
+            (Some(t), _) => t,
+            (None, Some((_, t))) if !t.is_null() => {
+                match serde_json::from_value::<Tolerances>(t.clone()) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        out.unjudged.push((
+                            call,
+                            format!("its recorded tolerances cannot be read ({e})"),
+                        ));
+                        continue;
+                    }
+                }
+            }
+            _ => Tolerances::default(),
+        };
+        let (expect, source) = match recorded {
+            Some((e, _)) => match serde_json::from_value::<CallExpectation>(e.clone()) {
+                Ok(e) => (e, ExpectationSource::Log),
+                Err(err) => {
+                    out.unjudged.push((
+                        call,
+                        format!(
+                            "its recorded expectation cannot be read ({err}); was the log written by another recproof version?"
+                        ),
+                    ));
+                    continue;
+                }
+            },
+            None => match from_profile(&call, callees.get(&call), profile) {
+                Ok(pair) => pair,
+                Err(why) => {
+                    out.unjudged.push((call, why));
+                    continue;
+                }
+            },
+        };
+        let verdicts = checks::judge_call(block, &call, &expect, &tolerances);
+        out.calls.push(JudgedCall {
+            call,
+            source,
+            verdicts,
+        });
+    }
+}
+
+/// The expectation of a call the log has none for, from the profile user it called.
+fn from_profile(
+    call: &str,
+    callee: Option<&String>,
+    profile: Option<&SutProfile>,
+) -> Result<(CallExpectation, ExpectationSource), String> {
+    let Some(profile) = profile else {
+        return Err(
+            "the log has no expectation for it; give --sut PROFILE.yaml so its callee's settings can be used"
+                .to_owned(),
+        );
+    };
+    let Some(callee) = callee else {
+        return Err("the log has no expectation and no call_started for it".to_owned());
+    };
+    // The callee may be logged as an extension or a URI (`sip:2001@host`).
+    let extension = callee
+        .strip_prefix("sip:")
+        .unwrap_or(callee)
+        .split('@')
+        .next()
+        .unwrap_or(callee);
+    let Some(user) = profile.users.iter().find(|u| u.extension == extension) else {
+        return Err(format!(
+            "the log has no expectation and the profile `{}` has no user with extension `{extension}`",
+            profile.path.display()
+        ));
+    };
+    let plan = CallPlan::answered(call, "", Duration::from_secs(0));
+    Ok((
+        crate::expectation::external_expectation(
+            &user.settings,
+            &plan,
+            RecorderMode::Accept,
+            profile,
+        ),
+        ExpectationSource::ProfileUser(user.extension.clone()),
+    ))
+}
