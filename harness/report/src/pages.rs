@@ -69,6 +69,7 @@ struct IndexPage {
     verdict_class: &'static str,
     compliance_href: String,
     has_cucumber_junit: bool,
+    run_latency: Option<String>,
     has_log: bool,
     reqs: Vec<ReqRow>,
     scenarios: Vec<ScenarioRow>,
@@ -500,6 +501,34 @@ pub(crate) fn render_all(run_dir: &Path) -> Result<ReportSummary, ReportError> {
         summary.call_pages.push(path);
     }
 
+    // Latency across the run (index figure).
+    let per_call: Vec<Vec<plots::LatencyRow>> = entries
+        .iter()
+        .map(|e| {
+            let call_log = grouped.calls.get(&e.label).unwrap_or(&empty);
+            let scenarios: Vec<&ScenarioResult> =
+                e.scenarios.iter().map(|i| &results.scenarios[*i]).collect();
+            plots::latency_rows(call_log, &call_verdicts(&scenarios))
+        })
+        .collect();
+    let run_rows = plots::run_latency_rows(&per_call);
+    let run_latency = if run_rows.is_empty() {
+        None
+    } else {
+        match plots::latency_svg(&run_rows) {
+            Ok(svg) => {
+                let path = run_dir.join("latency.svg");
+                fs::write(&path, svg).map_err(io_err(&path))?;
+                summary.svgs.push(path);
+                Some("latency.svg".to_owned())
+            }
+            Err(_) => {
+                summary.plot_failures += 1;
+                None
+            }
+        }
+    };
+
     // Index.
     let reqs = by_req
         .iter()
@@ -667,6 +696,7 @@ pub(crate) fn render_all(run_dir: &Path) -> Result<ReportSummary, ReportError> {
         verdict_class: class,
         compliance_href: compliance_file(1),
         has_cucumber_junit: run_dir.join("cucumber-junit.xml").is_file(),
+        run_latency,
         has_log,
         reqs,
         scenarios,

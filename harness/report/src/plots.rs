@@ -758,6 +758,51 @@ pub(crate) fn latency_rows(call: &CallLog, verdicts: &[&Verdict]) -> Vec<Latency
     rows
 }
 
+/// The run's latency across calls: for each kind of row (mouth-to-ear, party-to-recorder,
+/// answer-to-media with and without recording, front clipping...), the distribution of
+/// the per-call values (a distribution row contributes its p95), so a reader sees at a
+/// glance whether recording adds start delay across the run.
+pub(crate) fn run_latency_rows(per_call: &[Vec<LatencyRow>]) -> Vec<LatencyRow> {
+    let mut kinds: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    for rows in per_call {
+        for row in rows {
+            let kind = row
+                .label()
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_owned();
+            let v = match row {
+                LatencyRow::Dist { p95, .. } => *p95,
+                LatencyRow::Value { ms, .. } => *ms,
+            };
+            if v.is_finite() {
+                kinds.entry(kind).or_default().push(v);
+            }
+        }
+    }
+    kinds
+        .into_iter()
+        .map(|(kind, mut values)| {
+            values.sort_by(f64::total_cmp);
+            let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+            let per = if kind.starts_with("mouth") || kind.starts_with("party") {
+                "p95 per stream"
+            } else {
+                "per call"
+            };
+            LatencyRow::Dist {
+                label: format!("{kind} ({per}, n={})", values.len()),
+                min: values[0],
+                p50: at(0.5),
+                p95: at(0.95),
+                max: values[values.len() - 1],
+            }
+        })
+        .collect()
+}
+
 /// Draws the latency rows: a box from p50 to p95 with whiskers to min and max for the
 /// distributions, a bar for the single numbers.
 pub(crate) fn latency_svg(rows: &[LatencyRow]) -> PlotResult {
@@ -867,6 +912,48 @@ pub(crate) fn latency_svg(rows: &[LatencyRow]) -> PlotResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_latency_aggregates_each_kind_over_the_calls() {
+        let call = |on: f64, m2e_p95: f64| {
+            vec![
+                LatencyRow::Dist {
+                    label: "mouth-to-ear: caller on callee.heard".into(),
+                    min: 1.0,
+                    p50: 2.0,
+                    p95: m2e_p95,
+                    max: 99.0,
+                },
+                LatencyRow::Value {
+                    label: "answer-to-media (recording on): caller".into(),
+                    ms: on,
+                },
+            ]
+        };
+        let rows = run_latency_rows(&[call(10.0, 40.0), call(30.0, 60.0), call(20.0, 50.0)]);
+        assert_eq!(rows.len(), 2);
+        let LatencyRow::Dist {
+            label,
+            min,
+            p50,
+            max,
+            ..
+        } = &rows[0]
+        else {
+            panic!("{rows:?}")
+        };
+        assert!(label.starts_with("answer-to-media (recording on) (per call, n=3)"));
+        assert_eq!((*min, *p50, *max), (10.0, 20.0, 30.0));
+        let LatencyRow::Dist { min, max, .. } = &rows[1] else {
+            panic!("{rows:?}")
+        };
+        assert_eq!(
+            (*min, *max),
+            (40.0, 60.0),
+            "p95 of each stream, not its max"
+        );
+        assert!(run_latency_rows(&[]).is_empty());
+    }
 
     #[test]
     fn parses_the_configured_interval() {
