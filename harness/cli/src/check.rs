@@ -86,6 +86,7 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     opts.fault = fault;
     opts.seed = args.seed;
     opts.concurrency = args.jobs;
+    opts.ctrl_c = true;
     if let Some(profile) = &external {
         if let Some(t) = &profile.tolerances {
             opts.tolerances = t.clone();
@@ -110,6 +111,21 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
             "warning: the report could not be rendered ({e}); `recproof report {}` retries",
             out.display()
         ),
+    }
+    if results.interrupted {
+        let not_run = results
+            .scenarios
+            .iter()
+            .filter(|s| {
+                s.skip_reason
+                    .as_deref()
+                    .is_some_and(|r| r.contains("interrupted"))
+            })
+            .count();
+        println!(
+            "interrupted: {not_run} scenario(s) not run; what ran was judged and is in the run directory"
+        );
+        return Ok(exit::FAILED);
     }
     if results.passed + results.failed + results.skipped == 0 {
         anyhow::bail!("no scenario matched (check the FEATURES paths and --tags)");

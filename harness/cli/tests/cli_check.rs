@@ -151,3 +151,62 @@ fn a_fault_fails_its_scenarios_and_bad_usage_exits_two() {
     ]);
     assert_eq!(code, 2);
 }
+
+#[test]
+fn ctrl_c_stops_new_calls_and_keeps_what_ran() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("run");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_recproof"))
+        .args(["check", &features(""), "--out", out.to_str().expect("utf8")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start recproof check");
+    // Interrupt once the first call is in the log (each call is appended when judged).
+    let log = out.join("observations.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !std::fs::read_to_string(&log).is_ok_and(|t| t.contains("\"expectation\"")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no call finished within 120 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = child.wait().expect("wait");
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+    }
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "an interrupted run does not pass: {stderr}"
+    );
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).expect("results"))
+            .expect("json");
+    assert_eq!(results["interrupted"], true);
+    let scenarios = results["scenarios"].as_array().expect("scenarios");
+    let ran = scenarios
+        .iter()
+        .filter(|s| s["status"] == "passed" || s["status"] == "failed")
+        .count();
+    let not_run = scenarios
+        .iter()
+        .filter(|s| {
+            s["skip_reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("interrupted"))
+        })
+        .count();
+    assert!(ran >= 1, "what ran is kept: {results:#}");
+    assert!(not_run >= 1, "the rest is skipped, not judged: {results:#}");
+    assert_eq!(ran + not_run, scenarios.len());
+    assert!(out.join("index.html").is_file(), "the report is written");
+}

@@ -373,21 +373,40 @@ fn verdict_line(results: &RunResults, failed_reqs: usize) -> (String, &'static s
     if results.scenarios.is_empty() {
         return ("No scenario ran.".to_owned(), "warn");
     }
-    if results.failed == 0 && failed_reqs == 0 {
+    let total = results.scenarios.len();
+    let skipped = results
+        .scenarios
+        .iter()
+        .filter(|s| s.status != "passed" && s.status != "failed")
+        .count();
+    let interrupted = if results.interrupted {
+        "The run was interrupted (Ctrl-C): it is incomplete. "
+    } else {
+        ""
+    };
+    if results.failed == 0 && failed_reqs == 0 && skipped == 0 && !results.interrupted {
+        (
+            format!("All {total} scenario(s) passed and no requirement failed."),
+            "pass",
+        )
+    } else if results.failed == 0 && failed_reqs == 0 {
         (
             format!(
-                "All {} scenario(s) passed and no requirement failed.",
-                results.scenarios.len()
+                "{interrupted}{} of {total} scenario(s) passed and none failed; {skipped} did not run (see the scenario list).",
+                total - skipped
             ),
-            "pass",
+            "warn",
         )
     } else {
         (
             format!(
-                "{} of {} scenario(s) failed; {} requirement(s) failed on at least one call.",
+                "{interrupted}{} of {total} scenario(s) failed{}; {failed_reqs} requirement(s) failed on at least one call.",
                 results.failed,
-                results.scenarios.len(),
-                failed_reqs
+                if skipped > 0 {
+                    format!(" and {skipped} did not run")
+                } else {
+                    String::new()
+                }
             ),
             "fail",
         )

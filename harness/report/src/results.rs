@@ -22,6 +22,7 @@ pub(crate) struct RunResults {
     pub(crate) skipped: usize,
     pub(crate) simulated_call_seconds: f64,
     pub(crate) wall_seconds: f64,
+    pub(crate) interrupted: bool,
 }
 
 /// One scenario.

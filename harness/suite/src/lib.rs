@@ -65,6 +65,11 @@ pub struct SuiteOptions {
     /// (`fault` and `seed`'s network effects then do not apply; scenarios run one at a
     /// time).
     pub external: Option<Arc<SutProfile>>,
+    /// Handle Ctrl-C: the first one stops new calls (the running ones finish and are
+    /// judged, the rest are skipped, and the run directory is written as usual, with
+    /// `interrupted: true`); a second one exits the process with status 130. For the CLI;
+    /// a library caller keeps the default (off).
+    pub ctrl_c: bool,
 }
 
 impl SuiteOptions {
@@ -81,6 +86,7 @@ impl SuiteOptions {
             tolerances: Tolerances::default(),
             evidence: true,
             external: None,
+            ctrl_c: false,
         }
     }
 }
@@ -148,7 +154,7 @@ pub struct ScenarioResult {
 /// `clock` (`simulated`, or `real` for an external SUT), `scenarios`
 /// ([`ScenarioResult`] each; a call's evidence is in `calls/<call>/`: `call.pcap` and
 /// one WAV per stream), `passed`/`failed`/`skipped` scenario counts,
-/// `simulated_call_seconds`, `wall_seconds`.
+/// `simulated_call_seconds`, `wall_seconds`, `interrupted` (Ctrl-C).
 #[derive(Debug, Clone, Serialize)]
 pub struct RunResults {
     /// Schema version.
@@ -173,6 +179,9 @@ pub struct RunResults {
     pub simulated_call_seconds: f64,
     /// Wall time of the run.
     pub wall_seconds: f64,
+    /// The run was interrupted (Ctrl-C): scenarios skipped with the reason "interrupted"
+    /// did not run, so the run cannot pass.
+    pub interrupted: bool,
 }
 
 impl RunResults {
@@ -187,6 +196,7 @@ impl RunResults {
     pub fn external_passed(&self) -> bool {
         self.failed == 0
             && self.passed > 0
+            && !self.interrupted
             && self
                 .scenarios
                 .iter()
@@ -245,6 +255,7 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
         tolerances: opts.tolerances.clone(),
         evidence_dir: opts.evidence.then(|| opts.out.join("calls")),
         external: opts.external.clone(),
+        interrupted: Arc::default(),
     });
     let concurrency = if opts.external.is_some() {
         1
@@ -265,6 +276,21 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
     } else {
         Box::new(std::io::sink())
     };
+    if opts.ctrl_c {
+        let flag = ctx.interrupted.clone();
+        runtime.spawn(async move {
+            if tokio::signal::ctrl_c().await.is_err() {
+                return;
+            }
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            eprintln!(
+                "\ninterrupted: finishing the call(s) in progress, skipping the rest (Ctrl-C again to quit now)"
+            );
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        });
+    }
     runtime.block_on(async {
         CallWorld::cucumber()
             .max_concurrent_scenarios(concurrency)
@@ -340,6 +366,7 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
         simulated_call_seconds: Duration::from_micros(ctx.simulated_us.load(Ordering::Relaxed))
             .as_secs_f64(),
         wall_seconds: started.elapsed().as_secs_f64(),
+        interrupted: ctx.interrupted.load(std::sync::atomic::Ordering::Relaxed),
     };
     let results_path = opts.out.join("results.json");
     let file = File::create(&results_path).map_err(io_err(&results_path))?;

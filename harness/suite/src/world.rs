@@ -37,6 +37,8 @@ pub(crate) struct RunContext {
     pub(crate) evidence_dir: Option<std::path::PathBuf>,
     /// Run against this external SUT (real time) instead of the embedded platform.
     pub(crate) external: Option<Arc<crate::profile::SutProfile>>,
+    /// Set on Ctrl-C: calls not yet started are skipped, the ones running finish.
+    pub(crate) interrupted: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for RunContext {
@@ -116,6 +118,10 @@ impl CallWorld {
             self.setup_error = Some("no suite run is active".into());
             return;
         };
+        if ctx.interrupted.load(Ordering::Relaxed) {
+            self.skipped = Some("not run: the run was interrupted (Ctrl-C)".to_owned());
+            return;
+        }
         let n = ctx.next_call.fetch_add(1, Ordering::Relaxed) + 1;
         self.plan.label = format!("call-{n:04}");
         let seed = ctx.seed.wrapping_add(n.wrapping_mul(0x9E37_79B9));
