@@ -136,8 +136,9 @@ impl<'a> Context<'a> {
 
 fn rel(t: u64, base: u64, what: &str) -> String {
     let d = t as i64 - base as i64;
-    if d >= 0 {
-        format!("{} s after {what}", verdict::secs(d))
+    // A few ms before rounds to "0.00 s before answer", which reads as a contradiction.
+    if d >= 0 || verdict::secs(-d) == verdict::secs(0) {
+        format!("{} s after {what}", verdict::secs(d.max(0)))
     } else {
         format!("{} s before {what}", verdict::secs(-d))
     }
@@ -228,4 +229,17 @@ pub(crate) const PARTIES: [&str; 2] = ["caller", "callee"];
 /// Overlap of two half-open intervals, µs.
 pub(crate) fn overlap(a0: u64, a1: u64, b0: u64, b1: u64) -> u64 {
     a1.min(b1).saturating_sub(a0.max(b0))
+}
+
+#[cfg(test)]
+mod rel_tests {
+    use super::rel;
+
+    #[test]
+    fn times_read_naturally_around_the_reference() {
+        assert_eq!(rel(1_500_000, 1_000_000, "answer"), "0.50 s after answer");
+        assert_eq!(rel(500_000, 1_000_000, "answer"), "0.50 s before answer");
+        // 2 ms early rounds to zero: not "0.00 s before", not "-0.00 s after".
+        assert_eq!(rel(998_000, 1_000_000, "answer"), "0.00 s after answer");
+    }
 }
