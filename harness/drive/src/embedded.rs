@@ -14,12 +14,13 @@
 //! nothing.
 
 use crate::plan::{Answer, CallPlan, Party};
+use crate::script::{CallScript, ScriptTimings, Step};
 use crate::settings::{CALLEE_EXTENSION, CALLER_NUMBER, PROVIDERS, Settings, provider_srs_addr};
 use observe::{Actor, Clock, Event, Observation, SCHEMA_VERSION};
 use platform::{Fault, Platform, PlatformConfig};
 use roles::media_io::{Detectors, MediaContext, ReferenceClip};
 use roles::srs::{SrsBehaviour, SrsConfig, SrsEmulator};
-use roles::ua::{AnswerMode, CallPhase, PartyUa, UaConfig};
+use roles::ua::{AnswerMode, PartyUa, UaConfig};
 use sim::{LinkProfile, World};
 use sip::time::Time;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -258,35 +259,38 @@ pub fn run_call(call: &EmbeddedCall) -> Result<CallOutcome, DriveError> {
     // Dial, and wait for the answer.
     let target_uri = format!("sip:{CALLEE_EXTENSION}@{PLATFORM_SIP}");
     world.with_node::<PartyUa, _>(caller, |ua, now| ua.dial(now, &target_uri, PLATFORM_SIP));
-    let give_up = world.now() + ANSWER_WAIT;
-    let mut answered = None;
-    while world.now() < give_up {
-        world.run_for(Duration::from_millis(20));
-        match world.node_mut::<PartyUa>(caller).and_then(|ua| ua.phase()) {
-            Some(CallPhase::Active) => {
-                answered = Some(world.now());
+    let mut script = CallScript::new(
+        &call.plan,
+        world.now(),
+        ScriptTimings {
+            answer_wait: ANSWER_WAIT,
+            poll: Duration::from_millis(20),
+            drain: DRAIN,
+        },
+    );
+    loop {
+        let phase = world.node_mut::<PartyUa>(caller).and_then(|ua| ua.phase());
+        match script.next(world.now(), phase) {
+            Step::RunUntil(t) => {
+                world.run_until(t);
+            }
+            Step::Press { party, digits } => {
+                let node = match party {
+                    Party::Caller => caller,
+                    Party::Callee => callee,
+                };
+                world.with_node::<PartyUa, _>(node, |ua, now| ua.send_dtmf(now, &digits));
+            }
+            Step::HangUp => {
+                world.with_node::<PartyUa, _>(caller, |ua, now| ua.hang_up(now));
+            }
+            Step::Drain(until) => {
+                world.run_until(until);
                 break;
             }
-            None => break, // the call failed or ended before an answer
-            _ => {}
         }
     }
-
-    if let Some(answer) = answered {
-        let mut presses = call.plan.keypresses.clone();
-        presses.sort_by_key(|k| k.after_answer);
-        for k in &presses {
-            world.run_until(answer + k.after_answer);
-            let node = match k.party {
-                Party::Caller => caller,
-                Party::Callee => callee,
-            };
-            world.with_node::<PartyUa, _>(node, |ua, now| ua.send_dtmf(now, &k.digits));
-        }
-        world.run_until(answer + call.plan.talk);
-        world.with_node::<PartyUa, _>(caller, |ua, now| ua.hang_up(now));
-    }
-    world.run_for(DRAIN);
+    let answered = script.answered_at();
     let mut audio = Vec::new();
     if call.evidence {
         for (node, name) in [(caller, "caller.heard"), (callee, "callee.heard")] {

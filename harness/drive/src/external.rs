@@ -17,11 +17,12 @@
 
 use crate::embedded::{CallOutcome, DriveError, RecorderMode, StreamAudio};
 use crate::plan::{Answer, CallPlan, Party};
+use crate::script::{CallScript, ScriptTimings, Step};
 use net::node_runner::NodeRunner;
 use observe::{Actor, Clock, Event, Observation, SCHEMA_VERSION};
 use roles::media_io::{Detectors, MediaContext};
 use roles::srs::{SrsBehaviour, SrsConfig, SrsEmulator};
-use roles::ua::{AnswerMode, CallPhase, PartyUa, UaConfig};
+use roles::ua::{AnswerMode, PartyUa, UaConfig};
 use sim::Node;
 use sip::time::Time;
 use std::net::SocketAddr;
@@ -192,48 +193,47 @@ pub async fn run_call_async(call: &ExternalCall) -> Result<CallOutcome, DriveErr
     if let Some(Err(e)) = dialed {
         return Err(setup("caller")(format!("cannot dial {target_uri}: {e}")));
     }
-    let give_up = runner.now() + ANSWER_WAIT;
-    let mut answered = None;
-    while runner.now() < give_up {
-        let until = runner.now().since_origin() + POLL;
-        runner.run(until, std::future::pending(), &mut sink).await;
-        match runner.node_mut::<PartyUa>(CALLER).and_then(|ua| ua.phase()) {
-            Some(CallPhase::Active) => {
-                answered = Some(runner.now());
+    let mut script = CallScript::new(
+        &call.plan,
+        runner.now(),
+        ScriptTimings {
+            answer_wait: ANSWER_WAIT,
+            poll: POLL,
+            drain: DRAIN,
+        },
+    );
+    loop {
+        let phase = runner.node_mut::<PartyUa>(CALLER).and_then(|ua| ua.phase());
+        let now = runner.now();
+        match script.next(now, phase) {
+            Step::RunUntil(t) => {
+                runner
+                    .run(t.since_origin(), std::future::pending(), &mut sink)
+                    .await;
+            }
+            Step::Press { party, digits } => {
+                let node = match party {
+                    Party::Caller => CALLER,
+                    Party::Callee => CALLEE,
+                };
+                if let Some(ua) = runner.node_mut::<PartyUa>(node) {
+                    ua.send_dtmf(now, &digits);
+                }
+            }
+            Step::HangUp => {
+                if let Some(ua) = runner.node_mut::<PartyUa>(CALLER) {
+                    let _ = ua.hang_up(now);
+                }
+            }
+            Step::Drain(until) => {
+                runner
+                    .run(until.since_origin(), std::future::pending(), &mut sink)
+                    .await;
                 break;
             }
-            None => break, // the call failed or ended before an answer
-            _ => {}
         }
     }
-
-    if let Some(answer) = answered {
-        let mut presses = call.plan.keypresses.clone();
-        presses.sort_by_key(|k| k.after_answer);
-        for k in &presses {
-            let at = (answer + k.after_answer).since_origin();
-            runner.run(at, std::future::pending(), &mut sink).await;
-            let node = match k.party {
-                Party::Caller => CALLER,
-                Party::Callee => CALLEE,
-            };
-            let now = runner.now();
-            if let Some(ua) = runner.node_mut::<PartyUa>(node) {
-                ua.send_dtmf(now, &k.digits);
-            }
-        }
-        let at = (answer + call.plan.talk).since_origin();
-        runner.run(at, std::future::pending(), &mut sink).await;
-    }
-    // Hang up whatever is left (an unanswered call is cancelled).
-    let now = runner.now();
-    if let Some(ua) = runner.node_mut::<PartyUa>(CALLER)
-        && ua.phase().is_some()
-    {
-        let _ = ua.hang_up(now);
-    }
-    let until = runner.now().since_origin() + DRAIN;
-    runner.run(until, std::future::pending(), &mut sink).await;
+    let answered = script.answered_at();
 
     let mut audio = Vec::new();
     let now = runner.now();
