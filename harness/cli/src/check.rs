@@ -87,6 +87,9 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     opts.seed = args.seed;
     opts.concurrency = args.jobs;
     opts.ctrl_c = true;
+    // A bar on a terminal; cucumber's step-by-step console when piped (CI logs).
+    opts.progress = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::io::IsTerminal::is_terminal(&std::io::stdout());
     if let Some(profile) = &external {
         if let Some(t) = &profile.tolerances {
             opts.tolerances = t.clone();

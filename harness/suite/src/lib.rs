@@ -70,6 +70,10 @@ pub struct SuiteOptions {
     /// `interrupted: true`); a second one exits the process with status 130. For the CLI;
     /// a library caller keeps the default (off).
     pub ctrl_c: bool,
+    /// Show an indicatif progress bar on stderr (scenarios done of selected, passed and
+    /// failed so far, each failure as a line) instead of cucumber's step-by-step console.
+    /// For a terminal; indicatif draws nothing when stderr is not one.
+    pub progress: bool,
 }
 
 impl SuiteOptions {
@@ -87,6 +91,7 @@ impl SuiteOptions {
             evidence: true,
             external: None,
             ctrl_c: false,
+            progress: false,
         }
     }
 }
@@ -271,7 +276,18 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
         .build()
         .map_err(SuiteError::Runtime)?;
     let sink = records.clone();
-    let console: Box<dyn std::io::Write> = if opts.console {
+    let bar = opts.progress.then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} scenarios {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        bar
+    });
+    let console: Box<dyn std::io::Write> = if opts.console && bar.is_none() {
         Box::new(std::io::stdout())
     } else {
         Box::new(std::io::sink())
@@ -291,6 +307,7 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
             }
         });
     }
+    let (after_bar, filter_bar) = (bar.clone(), bar.clone());
     runtime.block_on(async {
         CallWorld::cucumber()
             .max_concurrent_scenarios(concurrency)
@@ -302,8 +319,12 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
             )
             .after(move |feature, _rule, scenario, finished, world| {
                 let sink = sink.clone();
+                let bar = after_bar.clone();
                 async move {
                     record(&sink, feature, scenario, finished, world.map(|w| &*w));
+                    if let Some(bar) = bar {
+                        show_progress(&bar, &sink);
+                    }
                 }
                 .boxed_local()
             })
@@ -327,10 +348,17 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
                             .chain(scenario.tags.iter()),
                     )
                 });
-                in_selection && tagged
+                let selected = in_selection && tagged;
+                if selected && let Some(bar) = &filter_bar {
+                    bar.inc_length(1);
+                }
+                selected
             })
             .await;
     });
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
     world::install(None);
     if let Some(log) = ctx
         .log
@@ -400,6 +428,24 @@ fn feature_selection(
         Some(d) => Ok((d, Some(files))),
         None => Err(SuiteError::NoFeatures(PathBuf::from("features"))),
     }
+}
+
+/// Advances the bar after a scenario: counts so far, and the failed scenario as a line.
+fn show_progress(bar: &indicatif::ProgressBar, sink: &Mutex<Vec<ScenarioResult>>) {
+    let records = sink.lock().unwrap_or_else(PoisonError::into_inner);
+    let count = |st: &str| records.iter().filter(|r| r.status == st).count();
+    if let Some(last) = records.last()
+        && last.status == "failed"
+    {
+        bar.println(format!("FAILED {} / {}", last.feature, last.scenario));
+    }
+    bar.set_message(format!(
+        "({} passed, {} failed, {} skipped)",
+        count("passed"),
+        count("failed"),
+        count("skipped")
+    ));
+    bar.inc(1);
 }
 
 fn record(
