@@ -789,6 +789,10 @@ pub(crate) fn run_latency_rows(per_call: &[Vec<LatencyRow>]) -> Vec<LatencyRow> 
             let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
             let per = if kind.starts_with("mouth") || kind.starts_with("party") {
                 "p95 per stream"
+            } else if kind.starts_with("front") {
+                "per stream"
+            } else if kind.starts_with("answer") {
+                "per party"
             } else {
                 "per call"
             };
@@ -942,7 +946,7 @@ mod tests {
         else {
             panic!("{rows:?}")
         };
-        assert!(label.starts_with("answer-to-media (recording on) (per call, n=3)"));
+        assert!(label.starts_with("answer-to-media (recording on) (per party, n=3)"));
         assert_eq!((*min, *p50, *max), (10.0, 20.0, 30.0));
         let LatencyRow::Dist { min, max, .. } = &rows[1] else {
             panic!("{rows:?}")
