@@ -68,7 +68,8 @@ pub(crate) enum Format {
 /// `recproof judge`.
 #[derive(Debug, Args)]
 pub(crate) struct JudgeArgs {
-    /// An observation log (`observations.jsonl` of a run directory, or of `recproof srs`).
+    /// An observation log (`observations.jsonl` of a run directory, or of `recproof srs`),
+    /// or a run directory (its `observations.jsonl` is judged).
     pub(crate) log: PathBuf,
     /// SUT profile: its tolerances replace the recorded ones, and calls the log has no
     /// expectation for are judged against the settings of the profile user they called.
@@ -82,16 +83,21 @@ pub(crate) struct JudgeArgs {
 /// Re-runs the checks; exit 0 when no verdict FAILs, 1 when any does, 2 when the log
 /// cannot be read or no call in it can be judged.
 pub(crate) fn run_judge(args: &JudgeArgs) -> anyhow::Result<ExitCode> {
-    let bytes = std::fs::read(&args.log)
-        .with_context(|| format!("cannot read the log `{}`", args.log.display()))?;
+    let path = if args.log.is_dir() {
+        args.log.join("observations.jsonl")
+    } else {
+        args.log.clone()
+    };
+    let bytes = std::fs::read(&path)
+        .with_context(|| format!("cannot read the log `{}`", path.display()))?;
     // Lossy: one line that is not UTF-8 is one skipped line, not an unreadable log.
     let text = String::from_utf8_lossy(&bytes);
     let log = observe::read_log(text.as_bytes())
-        .with_context(|| format!("cannot read the log `{}`", args.log.display()))?;
+        .with_context(|| format!("cannot read the log `{}`", path.display()))?;
     for p in &log.problems {
         eprintln!(
             "warning: {} line {} skipped: {}",
-            args.log.display(),
+            path.display(),
             p.line,
             p.reason
         );
@@ -107,7 +113,7 @@ pub(crate) fn run_judge(args: &JudgeArgs) -> anyhow::Result<ExitCode> {
     if judged.calls.is_empty() {
         anyhow::bail!(
             "no call in `{}` could be judged ({} observation(s), {} call(s) without an expectation)",
-            args.log.display(),
+            path.display(),
             log.observations.len(),
             judged.unjudged.len()
         );
@@ -120,7 +126,7 @@ pub(crate) fn run_judge(args: &JudgeArgs) -> anyhow::Result<ExitCode> {
     match args.format {
         Format::Json => {
             let doc = serde_json::json!({
-                "log": args.log.display().to_string(),
+                "log": path.display().to_string(),
                 "calls": judged.calls.iter().map(|c| serde_json::json!({
                     "call": c.call,
                     "expectation_from": match &c.source {

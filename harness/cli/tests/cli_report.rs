@@ -284,6 +284,10 @@ fn judge_gives_the_runs_verdicts_and_follows_the_recorded_expectation() {
         "the edited expectation changes the POL-06 verdict"
     );
 
+    // A run directory works as well as its log.
+    let (code, _, stderr) = recproof(&["judge", out.to_str().expect("utf8")]);
+    assert_eq!(code, 1, "{stderr}");
+
     // Without expectations and without a profile nothing can be judged: exit 2.
     let stripped: String = text
         .lines()
