@@ -99,7 +99,11 @@ fn judge_block(block: &[Observation], profile: Option<&SutProfile>, out: &mut Ju
             } => {
                 expectations.insert(call.clone(), (expectation.clone(), tolerances.clone()));
             }
-            Event::CallStarted { callee, .. } => {
+            // The caller's phone says whom it dialled; the callee's phone and the SRS
+            // also log a call start (the SRS with its own URI), so the caller's wins.
+            Event::CallStarted { callee, .. }
+                if o.actor == observe::Actor::Caller || !callees.contains_key(call) =>
+            {
                 callees.insert(call.clone(), callee.clone());
             }
             _ => {}
