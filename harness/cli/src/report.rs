@@ -80,8 +80,8 @@ pub(crate) struct JudgeArgs {
     pub(crate) format: Format,
 }
 
-/// Re-runs the checks; exit 0 when no verdict FAILs, 1 when any does, 2 when the log
-/// cannot be read or no call in it can be judged.
+/// Re-runs the checks; exit 1 when any verdict FAILs, else 2 when the log cannot be read
+/// or any call in it cannot be judged, else 0.
 pub(crate) fn run_judge(args: &JudgeArgs) -> anyhow::Result<ExitCode> {
     let path = if args.log.is_dir() {
         args.log.join("observations.jsonl")
@@ -141,7 +141,19 @@ pub(crate) fn run_judge(args: &JudgeArgs) -> anyhow::Result<ExitCode> {
         }
         Format::Text => print_text(&judged),
     }
-    Ok(if any_fail { exit::FAILED } else { exit::OK })
+    if any_fail {
+        return Ok(exit::FAILED);
+    }
+    if !judged.unjudged.is_empty() {
+        // Nothing failed, but not everything was judged: a gate must not pass on that.
+        eprintln!(
+            "error: {} call(s) could not be judged (see the warnings above); nothing failed among the {} judged",
+            judged.unjudged.len(),
+            judged.calls.len()
+        );
+        return Ok(ExitCode::from(exit::USAGE_CODE));
+    }
+    Ok(exit::OK)
 }
 
 fn print_text(judged: &suite::judge::JudgedLog) {

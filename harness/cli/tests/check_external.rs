@@ -304,7 +304,7 @@ fn a_bad_profile_is_a_configuration_error() {
     let path = dir.path().join("bad.yaml");
     std::fs::write(
         &path,
-        "name: x\nsut: { sip: nowhere }\nharness:\n  caller: { sip: \"127.0.0.1:1\", rtp: \"127.0.0.1:2\" }\n  callee: { sip: \"127.0.0.1:3\", rtp: \"127.0.0.1:4\" }\n  recorders: {}\ncaller: \"+1\"\nusers:\n  - { extension: \"2001\", provider: Dubber, mode: Sometimes, start_stop_announcement: true }\n",
+        "name: x\nsut: { sip: nowhere }\nharness:\n  caller: { sip: \"127.0.0.1:1\", rtp: \"127.0.0.1:2\" }\n  callee: { sip: \"127.0.0.1:3\", rtp: \"127.0.0.1:4\" }\n  recorders: {}\ntolerances: { reminder_first_ms: -5 }\ncaller: \"+1\"\nusers:\n  - { extension: \"2001\", provider: Dubber, mode: Sometimes, start_stop_announcement: true }\n",
     )
     .expect("write");
     let output = Command::new(env!("CARGO_BIN_EXE_recproof"))
@@ -317,4 +317,5 @@ fn a_bad_profile_is_a_configuration_error() {
     assert!(err.contains("sut.sip"), "{err}");
     assert!(err.contains("Sometimes"), "{err}");
     assert!(err.contains("harness.recorders"), "{err}");
+    assert!(err.contains("tolerances.reminder_first_ms"), "{err}");
 }

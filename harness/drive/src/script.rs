@@ -106,7 +106,18 @@ impl CallScript {
                     return Step::RunUntil((now + self.timings.poll).min(give_up));
                 }
                 Phase::Talking { answered, next_key } => {
-                    if let Some(k) = self.keys.get(next_key) {
+                    let end = answered + self.talk;
+                    if caller.is_none() {
+                        // The far end hung up (or the call failed): nothing left to do.
+                        self.phase = Phase::HungUp;
+                        continue;
+                    }
+                    // Keys due after the hang-up are never pressed.
+                    if let Some(k) = self
+                        .keys
+                        .get(next_key)
+                        .filter(|k| answered + k.after_answer <= end)
+                    {
                         let at = answered + k.after_answer;
                         if now < at {
                             return Step::RunUntil(at);
@@ -120,14 +131,11 @@ impl CallScript {
                             digits: k.digits.clone(),
                         };
                     }
-                    let end = answered + self.talk;
                     if now < end {
                         return Step::RunUntil(end);
                     }
                     self.phase = Phase::HungUp;
-                    if caller.is_some() {
-                        return Step::HangUp;
-                    }
+                    return Step::HangUp;
                 }
                 Phase::HungUp => {
                     self.phase = Phase::Over;
@@ -239,6 +247,40 @@ mod tests {
         let mut s = CallScript::new(&plan(), t0, T);
         let at = t0 + ms(2000);
         assert_eq!(s.next(at, None), Step::Drain(at + ms(3000)));
+    }
+
+    #[test]
+    fn a_far_end_hang_up_mid_call_drains_at_once_and_skips_pending_keys() {
+        let t0 = Time::ZERO;
+        let mut s = CallScript::new(&plan(), t0, T);
+        assert!(matches!(
+            s.next(t0, Some(CallPhase::Active)),
+            Step::RunUntil(_)
+        ));
+        let bye = t0 + ms(1500);
+        assert_eq!(s.next(bye, None), Step::Drain(bye + ms(3000)));
+    }
+
+    #[test]
+    fn keys_after_the_talk_time_are_not_pressed() {
+        let t0 = Time::ZERO;
+        let mut p = plan();
+        p.talk = Duration::from_secs(4);
+        let mut s = CallScript::new(&p, t0, T);
+        assert_eq!(
+            s.next(t0, Some(CallPhase::Active)),
+            Step::RunUntil(t0 + ms(2000))
+        );
+        assert!(matches!(
+            s.next(t0 + ms(2000), Some(CallPhase::Active)),
+            Step::Press { .. }
+        ));
+        assert_eq!(
+            s.next(t0 + ms(2000), Some(CallPhase::Active)),
+            Step::RunUntil(t0 + ms(4000)),
+            "the *49 at 6 s is after the hang-up at 4 s"
+        );
+        assert_eq!(s.next(t0 + ms(4000), Some(CallPhase::Active)), Step::HangUp);
     }
 
     #[test]

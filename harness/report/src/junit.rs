@@ -135,6 +135,12 @@ pub(crate) fn run_junit(
             }
             st.set_description(desc);
             st
+        } else if verdicts.iter().any(|v| v.status == Status::Other) {
+            // A status this reader does not know must never read as a pass.
+            let mut st = TestCaseStatus::non_success(NonSuccessKind::Error);
+            st.set_message("a verdict has a status this report does not recognise");
+            st.set_type("unknown verdict status");
+            st
         } else if verdicts.iter().all(|v| v.status == Status::NotApplicable) {
             let mut st = TestCaseStatus::skipped();
             st.set_message("not applicable on any call of this run");

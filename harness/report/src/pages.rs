@@ -28,6 +28,7 @@ struct Link {
 
 struct ReqRow {
     id: String,
+    all_na: bool,
     title: &'static str,
     class: &'static str,
     pass: usize,
@@ -373,7 +374,14 @@ fn verdict_line(results: &RunResults, failed_reqs: usize) -> (String, &'static s
     if results.scenarios.is_empty() {
         return ("No scenario ran.".to_owned(), "warn");
     }
+    // Counted from the scenarios, not the document's totals (a partial results.json
+    // may lack them).
     let total = results.scenarios.len();
+    let failed = results
+        .scenarios
+        .iter()
+        .filter(|s| s.status == "failed")
+        .count();
     let skipped = results
         .scenarios
         .iter()
@@ -384,12 +392,12 @@ fn verdict_line(results: &RunResults, failed_reqs: usize) -> (String, &'static s
     } else {
         ""
     };
-    if results.failed == 0 && failed_reqs == 0 && skipped == 0 && !results.interrupted {
+    if failed == 0 && failed_reqs == 0 && skipped == 0 && !results.interrupted {
         (
             format!("All {total} scenario(s) passed and no requirement failed."),
             "pass",
         )
-    } else if results.failed == 0 && failed_reqs == 0 {
+    } else if failed == 0 && failed_reqs == 0 {
         (
             format!(
                 "{interrupted}{} of {total} scenario(s) passed and none failed; {skipped} did not run (see the scenario list).",
@@ -401,7 +409,7 @@ fn verdict_line(results: &RunResults, failed_reqs: usize) -> (String, &'static s
         (
             format!(
                 "{interrupted}{} of {total} scenario(s) failed{}; {failed_reqs} requirement(s) failed on at least one call.",
-                results.failed,
+                failed,
                 if skipped > 0 {
                     format!(" and {skipped} did not run")
                 } else {
@@ -610,11 +618,14 @@ pub(crate) fn render_all(run_dir: &Path) -> Result<ReportSummary, ReportError> {
                 title: compliance::title(id),
                 class: if fail > 0 {
                     "fail"
-                } else if count(Status::Warn) > 0 {
+                } else if count(Status::Warn) > 0 || count(Status::Other) > 0 {
                     "warn"
-                } else {
+                } else if count(Status::Pass) > 0 {
                     "pass"
+                } else {
+                    "other"
                 },
+                all_na: verdicts.iter().all(|v| v.status == Status::NotApplicable),
                 pass: count(Status::Pass),
                 fail,
                 warn: count(Status::Warn),

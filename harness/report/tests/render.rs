@@ -264,3 +264,37 @@ fn a_directory_without_results_is_an_error_not_a_panic() {
     let err = recproof_report::render(dir.path()).expect_err("bad results.json");
     assert!(err.to_string().contains("results document"), "{err}");
 }
+
+#[test]
+fn an_unknown_verdict_status_is_an_error_in_junit_never_a_pass() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let verdict = serde_json::json!({
+        "requirement": "POL-04", "check": "announcement.not_recorded", "call": "call-0001",
+        "status": "exploded", "summary": "a status from a newer recproof",
+        "evidence": [], "measurements": []
+    });
+    common::write_results(
+        dir.path(),
+        vec![common::scenario(
+            Some("call-0001"),
+            "passed",
+            "Odd",
+            vec![verdict],
+        )],
+        1,
+        0,
+        0,
+    );
+    let s = recproof_report::render(dir.path()).expect("render");
+    let junit = fs::read_to_string(&s.junit).expect("junit");
+    let case = junit
+        .split("<testcase")
+        .find(|c| c.contains(r#"name="POL-04""#))
+        .expect("POL-04 case");
+    assert!(case.contains("<error"), "{case}");
+    let index = fs::read_to_string(&s.index).expect("index");
+    assert!(
+        index.contains(r#"<span class="warn">POL-04</span>"#),
+        "shown as needing a look, not as a pass"
+    );
+}

@@ -340,6 +340,9 @@ pub fn load(path: &Path) -> Result<SutProfile, ProfileError> {
             },
         });
     }
+    if let Some(t) = &raw.tolerances {
+        tolerance_problems(t, &mut problems);
+    }
     if !problems.is_empty() {
         return Err(fail(problems));
     }
@@ -369,6 +372,30 @@ pub fn load(path: &Path) -> Result<SutProfile, ProfileError> {
         beep_hz,
         announcement_metadata: raw.audio.announcement_metadata,
     })
+}
+
+/// Every tolerance must be a finite number from 0 to one hour (in its unit): a negative
+/// value fails every check, NaN reads as 0, and a huge one overflows the checks' time
+/// arithmetic.
+fn tolerance_problems(t: &Tolerances, problems: &mut Vec<String>) {
+    const LIMIT: f64 = 3_600_000.0;
+    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(t) else {
+        problems.push("tolerances: cannot be read back; check the values".into());
+        return;
+    };
+    for (name, value) in fields {
+        match value.as_f64() {
+            Some(v) if (0.0..=LIMIT).contains(&v) => {}
+            Some(v) => problems.push(format!(
+                "tolerances.{name}: {v} is outside 0-{LIMIT}; give a non-negative number"
+            )),
+            // serde_json writes NaN and infinities as null.
+            None if value.is_null() => problems.push(format!(
+                "tolerances.{name}: not a finite number; give a non-negative number"
+            )),
+            None => {}
+        }
+    }
 }
 
 /// What a scenario's settings are compared on (provider as the effective one, absent

@@ -513,7 +513,12 @@ pub(crate) fn call_verdicts(call: &str, failing: bool) -> Vec<Value> {
     ]
 }
 
-fn scenario(call: Option<&str>, status: &str, name: &str, verdicts: Vec<Value>) -> Value {
+pub(crate) fn scenario(
+    call: Option<&str>,
+    status: &str,
+    name: &str,
+    verdicts: Vec<Value>,
+) -> Value {
     json!({
         "feature": "Reminder tone",
         "scenario": name,
@@ -525,7 +530,13 @@ fn scenario(call: Option<&str>, status: &str, name: &str, verdicts: Vec<Value>) 
     })
 }
 
-fn write_results(dir: &Path, scenarios: Vec<Value>, passed: usize, failed: usize, skipped: usize) {
+pub(crate) fn write_results(
+    dir: &Path,
+    scenarios: Vec<Value>,
+    passed: usize,
+    failed: usize,
+    skipped: usize,
+) {
     let results = json!({
         "schema": 1, "tool_version": "0.1.0", "sut": "fixture-sut", "seed": 7, "clock": "simulated",
         "scenarios": scenarios, "passed": passed, "failed": failed, "skipped": skipped,
