@@ -78,14 +78,55 @@ impl SpanKind {
         }
     }
 
-    fn of_tone(freq_hz: f64) -> Self {
-        if (freq_hz - REMINDER_HZ).abs() <= FREQ_TOL_HZ {
+    fn of_tone(freq_hz: f64, freqs: ToneFreqs) -> Self {
+        if (freq_hz - freqs.reminder_hz).abs() <= FREQ_TOL_HZ {
             Self::Reminder
-        } else if (freq_hz - BEEP_HZ).abs() <= FREQ_TOL_HZ {
+        } else if (freq_hz - freqs.beep_hz).abs() <= FREQ_TOL_HZ {
             Self::Beep
         } else {
             Self::Tone
         }
+    }
+}
+
+/// The reminder and beep frequencies a call's tones are named by: the ones in the call's
+/// `expectation` observation (an external SUT may use its own), else the reference
+/// platform's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct ToneFreqs {
+    pub(crate) reminder_hz: f64,
+    pub(crate) beep_hz: f64,
+}
+
+impl Default for ToneFreqs {
+    fn default() -> Self {
+        Self {
+            reminder_hz: REMINDER_HZ,
+            beep_hz: BEEP_HZ,
+        }
+    }
+}
+
+impl ToneFreqs {
+    pub(crate) fn of_call(call: &CallLog) -> Self {
+        let mut f = Self::default();
+        for o in &call.observations {
+            if let Event::Expectation { expectation, .. } = &o.event {
+                let hz = |path: &str| {
+                    expectation
+                        .pointer(path)
+                        .and_then(serde_json::Value::as_f64)
+                        .filter(|hz| hz.is_finite() && *hz > 0.0)
+                };
+                if let Some(hz) = hz("/reminder/freq_hz") {
+                    f.reminder_hz = hz;
+                }
+                if let Some(hz) = hz("/pause_notice/Beep/freq_hz") {
+                    f.beep_hz = hz;
+                }
+            }
+        }
+        f
     }
 }
 
@@ -110,6 +151,7 @@ pub(crate) struct TimelineData {
     paused: Vec<(u64, u64)>,
     start_us: u64,
     end_us: u64,
+    freqs: ToneFreqs,
 }
 
 fn lane_order(name: &str) -> (u8, String) {
@@ -124,6 +166,7 @@ fn lane_order(name: &str) -> (u8, String) {
 
 /// Collects the timeline of a call.
 pub(crate) fn timeline_data(call: &CallLog) -> TimelineData {
+    let freqs = ToneFreqs::of_call(call);
     let mut raw: Vec<(String, u64, u64, SpanKind, bool)> = Vec::new();
     let mut pause_start: Option<u64> = None;
     let mut paused = Vec::new();
@@ -139,7 +182,7 @@ pub(crate) fn timeline_data(call: &CallLog) -> TimelineData {
                 let kind = match source {
                     Source::Party { party, .. } => SpanKind::Party(party.clone()),
                     Source::Announcement { .. } => SpanKind::Announcement,
-                    Source::Tone { freq_hz } => SpanKind::of_tone(*freq_hz),
+                    Source::Tone { freq_hz } => SpanKind::of_tone(*freq_hz, freqs),
                     Source::Unknown => SpanKind::Unknown,
                 };
                 raw.push((stream.clone(), *start_us, *end_us, kind, false));
@@ -153,7 +196,7 @@ pub(crate) fn timeline_data(call: &CallLog) -> TimelineData {
                 stream.clone(),
                 *start_us,
                 *end_us,
-                SpanKind::of_tone(*freq_hz),
+                SpanKind::of_tone(*freq_hz, freqs),
                 true,
             )),
             Event::ClipMatch {
@@ -214,6 +257,7 @@ pub(crate) fn timeline_data(call: &CallLog) -> TimelineData {
         paused,
         start_us,
         end_us,
+        freqs,
     }
 }
 
@@ -405,14 +449,16 @@ pub(crate) fn timeline_svg(data: &TimelineData, sip: &[SipMessage]) -> PlotResul
                     .map_err(err)?;
             }
         }
+        let reminder_label = format!("reminder tone {:.0} Hz", data.freqs.reminder_hz);
+        let beep_label = format!("beep {:.0} Hz", data.freqs.beep_hz);
         legend(
             &lower,
             &[
                 ("caller audio", CALLER),
                 ("callee audio", CALLEE),
                 ("announcement", ANNOUNCEMENT),
-                ("reminder tone 1400 Hz", REMINDER),
-                ("beep 1000 Hz", BEEP),
+                (&reminder_label, REMINDER),
+                (&beep_label, BEEP),
                 ("other tone", TONE),
                 ("unknown", UNKNOWN),
                 ("silence", SILENCE),
@@ -501,6 +547,7 @@ pub(crate) fn reminder_data(call: &CallLog, verdicts: &[&Verdict]) -> ReminderDa
         }
     }
     if intervals.is_empty() {
+        let reminder_hz = ToneFreqs::of_call(call).reminder_hz;
         for party in ["caller", "callee"] {
             let stream = format!("{party}.heard");
             let mut bursts: Vec<(u64, u64)> = call
@@ -512,7 +559,7 @@ pub(crate) fn reminder_data(call: &CallLog, verdicts: &[&Verdict]) -> ReminderDa
                         freq_hz,
                         start_us,
                         end_us,
-                    } if *st == stream && (freq_hz - REMINDER_HZ).abs() <= FREQ_TOL_HZ => {
+                    } if *st == stream && (freq_hz - reminder_hz).abs() <= FREQ_TOL_HZ => {
                         Some((*start_us, *end_us))
                     }
                     _ => None,
@@ -916,6 +963,29 @@ pub(crate) fn latency_svg(rows: &[LatencyRow]) -> PlotResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tones_are_named_by_the_calls_expectation_else_the_reference_platforms() {
+        let mut call = CallLog::default();
+        assert_eq!(ToneFreqs::of_call(&call), ToneFreqs::default());
+        call.observations.push(observe::Observation {
+            t_us: 0,
+            call: Some("call-0001".into()),
+            actor: observe::Actor::Harness,
+            event: Event::Expectation {
+                expectation: serde_json::json!({
+                    "reminder": {"interval_s": 20.0, "freq_hz": 440.0},
+                    "pause_notice": {"Beep": {"freq_hz": 850.0}}
+                }),
+                tolerances: serde_json::Value::Null,
+            },
+        });
+        let f = ToneFreqs::of_call(&call);
+        assert_eq!((f.reminder_hz, f.beep_hz), (440.0, 850.0));
+        assert_eq!(SpanKind::of_tone(445.0, f), SpanKind::Reminder);
+        assert_eq!(SpanKind::of_tone(850.0, f), SpanKind::Beep);
+        assert_eq!(SpanKind::of_tone(1400.0, f), SpanKind::Tone);
+    }
 
     #[test]
     fn run_latency_aggregates_each_kind_over_the_calls() {
