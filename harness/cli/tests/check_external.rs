@@ -58,6 +58,8 @@ fn free_port_range(count: u16) -> u16 {
 }
 
 struct Ports {
+    /// The metadata dialect the platform is configured with (and the profile states).
+    dialect: &'static str,
     platform: u16,
     platform_rtp: u16,
     caller: u16,
@@ -71,6 +73,7 @@ struct Ports {
 impl Ports {
     fn pick() -> Self {
         Self {
+            dialect: "broadworks-compat",
             platform: free_udp_port(),
             platform_rtp: free_port_range(64),
             caller: free_udp_port(),
@@ -95,7 +98,7 @@ fn policy(p: &Ports) -> String {
 providers:
   Dubber:
     srs: "sip:dubber@127.0.0.1:{srs}"
-dialect: broadworks-compat
+dialect: {dialect}
 locations:
   - id: hq
 people:
@@ -118,7 +121,8 @@ people:
       externalGroup: RECPROOFGRP
       externalIdentifier: callee@recproof.invalid
 "#,
-        srs = p.srs
+        srs = p.srs,
+        dialect = p.dialect
     )
 }
 
@@ -143,7 +147,7 @@ audio:
   reminder_tone_hz: 1400
   beep_hz: 1000
   announcement_metadata: true
-dialect: broadworks-compat
+dialect: {dialect}
 tolerances:
   reminder_interval_ms: 1000
 caller: "+4722000001"
@@ -162,6 +166,7 @@ users:
         callee_rtp = p.callee_rtp,
         srs = p.srs,
         srs_rtp = p.srs_rtp,
+        dialect = p.dialect,
     )
 }
 
@@ -318,4 +323,24 @@ fn a_bad_profile_is_a_configuration_error() {
     assert!(err.contains("Sometimes"), "{err}");
     assert!(err.contains("harness.recorders"), "{err}");
     assert!(err.contains("tolerances.reminder_first_ms"), "{err}");
+}
+
+#[test]
+fn an_rfc_strict_sut_runs_the_scenarios_that_do_not_state_a_dialect() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ports = Ports {
+        dialect: "rfc-strict",
+        ..Ports::pick()
+    };
+    let _platform = start_platform(dir.path(), &ports, None);
+    let (code, results, text) = check(
+        dir.path(),
+        &ports,
+        "rfc-strict-platform",
+        "@external and @POL-11",
+    );
+    assert_eq!(code, 0, "{text}");
+    let scenarios = results["scenarios"].as_array().expect("scenarios");
+    assert_eq!(scenarios.len(), 1, "{results:#}");
+    assert_eq!(scenarios[0]["status"], "passed", "{results:#}");
 }

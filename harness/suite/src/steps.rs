@@ -82,6 +82,7 @@ fn recorder_silent(w: &mut CallWorld) {
 #[given(expr = "the metadata dialect is {string}")]
 fn metadata_dialect(w: &mut CallWorld, value: String) {
     w.settings.dialect = value;
+    w.dialect_stated = true;
 }
 
 #[given(regex = r#"^the (caller|callee) presses "([0-9*#A-D]+)" (\d+) seconds after answer$"#)]

@@ -88,6 +88,9 @@ pub struct CallWorld {
     pub(crate) evidence_error: Option<String>,
     /// External runs: why the scenario was skipped (no profile user has its settings).
     pub(crate) skipped: Option<String>,
+    /// The scenario states its metadata dialect; otherwise an external SUT's own
+    /// dialect (from its profile) applies.
+    pub(crate) dialect_stated: bool,
 }
 
 impl CallWorld {
@@ -103,6 +106,7 @@ impl CallWorld {
             setup_error: None,
             evidence_error: None,
             skipped: None,
+            dialect_stated: false,
         }
     }
 
@@ -158,6 +162,9 @@ impl CallWorld {
         profile: &crate::profile::SutProfile,
         seed: u64,
     ) {
+        if !self.dialect_stated {
+            self.settings.dialect = profile.dialect.clone();
+        }
         let Some(user) = profile.user_for(&self.settings) else {
             let why = format!(
                 "SKIPPED: the SUT profile `{}` has no user {}; add one to `users:` to run this scenario",
