@@ -47,6 +47,20 @@ pub enum RecorderMode {
     Silent,
 }
 
+impl RecorderMode {
+    /// The SRS emulator behaviour that plays this mode (both drivers use it).
+    pub fn srs_behaviour(self) -> SrsBehaviour {
+        match self {
+            Self::Accept => SrsBehaviour::Accept,
+            Self::Reject(code) => SrsBehaviour::Reject {
+                code,
+                after: Duration::from_millis(50),
+            },
+            Self::Silent => SrsBehaviour::Silent,
+        }
+    }
+}
+
 /// Everything one embedded call needs.
 #[derive(Debug, Clone)]
 pub struct EmbeddedCall {
@@ -111,6 +125,30 @@ pub struct StreamAudio {
     pub start_us: u64,
     /// 8 kHz mono PCM.
     pub pcm: Vec<i16>,
+}
+
+impl StreamAudio {
+    /// What a party's phone heard (`caller.heard` / `callee.heard`), if it kept it.
+    pub(crate) fn heard(ua: &mut PartyUa, stream: &str) -> Option<Self> {
+        ua.take_heard_pcm().map(|pcm| Self {
+            stream: stream.to_owned(),
+            start_us: pcm.start_us,
+            pcm: pcm.samples,
+        })
+    }
+
+    /// Every stream an SRS emulator recorded (`srs.<label>`), ending open streams at `now`.
+    pub(crate) fn recorded(srs: &mut SrsEmulator, now: Time) -> Vec<Self> {
+        srs.finish_streams(now);
+        srs.take_recordings()
+            .into_iter()
+            .map(|rec| Self {
+                stream: rec.stream,
+                start_us: rec.pcm.start_us,
+                pcm: rec.pcm.samples,
+            })
+            .collect()
+    }
 }
 
 /// Why an embedded run could not be set up (never a verdict: a misbehaving platform is
@@ -228,14 +266,7 @@ pub fn run_call(call: &EmbeddedCall) -> Result<CallOutcome, DriveError> {
         cfg.detectors = detectors.clone();
         cfg.seed = call.seed.wrapping_add(100 + i as u64);
         cfg.keep_pcm = call.evidence;
-        cfg.behaviour = match call.recorder {
-            RecorderMode::Accept => SrsBehaviour::Accept,
-            RecorderMode::Reject(code) => SrsBehaviour::Reject {
-                code,
-                after: Duration::from_millis(50),
-            },
-            RecorderMode::Silent => SrsBehaviour::Silent,
-        };
+        cfg.behaviour = call.recorder.srs_behaviour();
         let srs = SrsEmulator::new(cfg, ctx.clone()).map_err(|e| setup("srs")(e.to_string()))?;
         recorders.push(world.add(Box::new(srs)));
     }
@@ -294,28 +325,17 @@ pub fn run_call(call: &EmbeddedCall) -> Result<CallOutcome, DriveError> {
     let mut audio = Vec::new();
     if call.evidence {
         for (node, name) in [(caller, "caller.heard"), (callee, "callee.heard")] {
-            if let Some(pcm) = world
+            if let Some(heard) = world
                 .node_mut::<PartyUa>(node)
-                .and_then(PartyUa::take_heard_pcm)
+                .and_then(|ua| StreamAudio::heard(ua, name))
             {
-                audio.push(StreamAudio {
-                    stream: name.to_owned(),
-                    start_us: pcm.start_us,
-                    pcm: pcm.samples,
-                });
+                audio.push(heard);
             }
         }
         for node in &recorders {
             let now = world.now();
             if let Some(srs) = world.node_mut::<SrsEmulator>(*node) {
-                srs.finish_streams(now);
-                for rec in srs.take_recordings() {
-                    audio.push(StreamAudio {
-                        stream: rec.stream,
-                        start_us: rec.pcm.start_us,
-                        pcm: rec.pcm.samples,
-                    });
-                }
+                audio.extend(StreamAudio::recorded(srs, now));
             }
             world.poke(*node);
         }

@@ -21,7 +21,7 @@ use crate::script::{CallScript, ScriptTimings, Step};
 use net::node_runner::NodeRunner;
 use observe::{Actor, Clock, Event, Observation, SCHEMA_VERSION};
 use roles::media_io::{Detectors, MediaContext};
-use roles::srs::{SrsBehaviour, SrsConfig, SrsEmulator};
+use roles::srs::{SrsConfig, SrsEmulator};
 use roles::ua::{AnswerMode, PartyUa, UaConfig};
 use sim::Node;
 use sip::time::Time;
@@ -153,14 +153,7 @@ pub async fn run_call_async(call: &ExternalCall) -> Result<CallOutcome, DriveErr
         cfg.detectors = t.detectors.clone();
         cfg.seed = call.seed.wrapping_add(100 + i as u64);
         cfg.keep_pcm = call.evidence;
-        cfg.behaviour = match call.recorder {
-            RecorderMode::Accept => SrsBehaviour::Accept,
-            RecorderMode::Reject(code) => SrsBehaviour::Reject {
-                code,
-                after: Duration::from_millis(50),
-            },
-            RecorderMode::Silent => SrsBehaviour::Silent,
-        };
+        cfg.behaviour = call.recorder.srs_behaviour();
         nodes.push(Box::new(
             SrsEmulator::new(cfg, ctx.clone()).map_err(|e| setup("srs")(e.to_string()))?,
         ));
@@ -243,30 +236,20 @@ pub async fn run_call_async(call: &ExternalCall) -> Result<CallOutcome, DriveErr
                 sink(o);
             }
             if call.evidence
-                && let Some(pcm) = ua.take_heard_pcm()
+                && let Some(heard) = StreamAudio::heard(ua, name)
             {
-                audio.push(StreamAudio {
-                    stream: name.to_owned(),
-                    start_us: pcm.start_us,
-                    pcm: pcm.samples,
-                });
+                audio.push(heard);
             }
         }
     }
     for node in CALLEE + 1..CALLEE + 1 + recorder_count {
         if let Some(srs) = runner.node_mut::<SrsEmulator>(node) {
-            srs.finish_streams(now);
+            let recorded = StreamAudio::recorded(srs, now);
             while let Some(o) = srs.poll_observation() {
                 sink(o);
             }
             if call.evidence {
-                for rec in srs.take_recordings() {
-                    audio.push(StreamAudio {
-                        stream: rec.stream,
-                        start_us: rec.pcm.start_us,
-                        pcm: rec.pcm.samples,
-                    });
-                }
+                audio.extend(recorded);
             }
         }
     }
