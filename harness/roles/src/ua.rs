@@ -452,20 +452,7 @@ impl PartyUa {
         }
         self.drain_media();
         self.call = None;
-        let reason = match reason {
-            EndReason::RejectedByPeer(487) | EndReason::RejectedLocally(487) => {
-                "cancelled".to_owned()
-            }
-            EndReason::RejectedByPeer(c) | EndReason::RejectedLocally(c) => {
-                format!("rejected {c}")
-            }
-            EndReason::ByeSent | EndReason::ByeReceived => "bye".to_owned(),
-            EndReason::TimedOut(_) => "timeout".to_owned(),
-            EndReason::DialogGone(c) => format!("dialog gone {c}"),
-            EndReason::TransportError => "transport error".to_owned(),
-            EndReason::CancelTimeout => "cancel timeout".to_owned(),
-            EndReason::Invalid2xx(e) => format!("invalid 2xx: {e}"),
-        };
+        let reason = reason.to_string();
         self.wire
             .note(now, self.label(), Event::CallEnded { reason });
     }

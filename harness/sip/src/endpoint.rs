@@ -249,6 +249,23 @@ pub enum EndReason {
     Invalid2xx(DialogError),
 }
 
+/// The short words the observation log uses for a call end (`bye`, `rejected 486`,
+/// `cancelled`, `timeout`...).
+impl std::fmt::Display for EndReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::RejectedByPeer(487) | Self::RejectedLocally(487) => f.write_str("cancelled"),
+            Self::RejectedByPeer(c) | Self::RejectedLocally(c) => write!(f, "rejected {c}"),
+            Self::ByeSent | Self::ByeReceived => f.write_str("bye"),
+            Self::TimedOut(_) => f.write_str("timeout"),
+            Self::DialogGone(c) => write!(f, "dialog gone {c}"),
+            Self::TransportError => f.write_str("transport error"),
+            Self::CancelTimeout => f.write_str("cancel timeout"),
+            Self::Invalid2xx(e) => write!(f, "invalid 2xx: {e}"),
+        }
+    }
+}
+
 /// What happened, for the harness role driving the endpoint.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EndpointEvent {
