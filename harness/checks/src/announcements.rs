@@ -8,7 +8,9 @@
 
 use crate::expect::{PauseNotice, ms_us};
 use crate::timeline::{ClipHeard, RecEvent, RecKind, RsSession, ToneHeard};
-use crate::verdict::{Evidence, Measurement, Status, Verdict, and_list, secs, secs_range};
+use crate::verdict::{
+    Evidence, Measurement, Status, Verdict, and_list, and_list_sentence, secs, secs_range,
+};
 use crate::{Context, PARTIES, heard, is_srs, public_check};
 use siprec::metadata::{self, announcement};
 
@@ -80,8 +82,7 @@ pub fn start_stop_heard_in(ctx: &Context<'_>) -> Vec<Verdict> {
                     if lines.is_empty() {
                         "No party heard one".to_owned()
                     } else {
-                        let s = and_list(&lines);
-                        s[..1].to_uppercase() + &s[1..]
+                        and_list_sentence(&lines)
                     }
                 ),
             )
@@ -250,10 +251,7 @@ fn notice_verdict(
         .with_evidence(evidence)
         .with_measurements(measurements)
     } else {
-        let mut s = and_list(&missing);
-        if let Some(first) = s.get(..1) {
-            s = first.to_uppercase() + &s[1..];
-        }
+        let s = and_list_sentence(&missing);
         ctx.verdict(requirement, check, Status::Fail, format!("{s}."))
             .with_evidence(evidence)
             .with_measurements(measurements)

@@ -8,7 +8,9 @@
 
 use crate::expect::{FailureBehavior, RecordMode, ms_us};
 use crate::timeline::{CodeAction, PartySpan, RsSession};
-use crate::verdict::{Evidence, Measurement, Status, Verdict, and_list, ms, secs};
+use crate::verdict::{
+    Evidence, Measurement, Status, Verdict, and_list, and_list_sentence, ms, secs,
+};
 use crate::{Context, PARTIES, heard, is_srs, public_check};
 
 fn invite_evidence(rs: &RsSession) -> Evidence {
@@ -993,10 +995,7 @@ pub fn rs_ends_with_call_in(ctx: &Context<'_>) -> Vec<Verdict> {
             .with_measurements(m),
         ]
     } else {
-        let mut s = and_list(&problems);
-        if let Some(f) = s.get(..1) {
-            s = f.to_uppercase() + &s[1..];
-        }
+        let s = and_list_sentence(&problems);
         vec![
             ctx.verdict("SRC-20", "rs_end", Status::Fail, format!("{s}."))
                 .with_evidence(ev)

@@ -7,7 +7,9 @@
 
 use crate::expect::ms_us;
 use crate::timeline::ToneHeard;
-use crate::verdict::{Evidence, Measurement, Status, Verdict, and_list, secs, secs_range};
+use crate::verdict::{
+    Evidence, Measurement, Status, Verdict, and_list, and_list_sentence, secs, secs_range,
+};
 use crate::{Context, PARTIES, heard, public_check};
 
 /// The reference platform's reminder frequency, used to look for stray reminders when
@@ -232,10 +234,7 @@ pub fn reminder_tone_in(ctx: &Context<'_>) -> Vec<Verdict> {
             .with_measurements(measurements),
         ];
     }
-    let mut s = and_list(&problems);
-    if let Some(f) = s.get(..1) {
-        s = f.to_uppercase() + &s[1..];
-    }
+    let s = and_list_sentence(&problems);
     vec![
         ctx.verdict("POL-06", "reminder.interval", Status::Fail, format!("{s}."))
             .with_evidence(evidence_out)

@@ -7,7 +7,7 @@
 
 use crate::expect::ms_us;
 use crate::timeline::{FramesReport, RsSession, metadata_labels, metadata_of, sdp_of};
-use crate::verdict::{Evidence, Measurement, Status, Verdict, and_list, secs};
+use crate::verdict::{Evidence, Measurement, Status, Verdict, and_list, and_list_sentence, secs};
 use crate::{Context, is_srs, overlap, public_check};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -217,10 +217,7 @@ pub fn labels_match_in(ctx: &Context<'_>) -> Vec<Verdict> {
             .with_evidence(ev),
         ]
     } else {
-        let mut s = and_list(&problems);
-        if let Some(f) = s.get(..1) {
-            s = f.to_uppercase() + &s[1..];
-        }
+        let s = and_list_sentence(&problems);
         vec![
             ctx.verdict("SRC-11", "streams.labels", Status::Fail, format!("{s}."))
                 .with_evidence(ev),
@@ -362,10 +359,7 @@ pub fn one_party_per_stream_in(ctx: &Context<'_>) -> Vec<Verdict> {
             .with_measurements(m),
         ]
     } else {
-        let mut s = and_list(&problems);
-        if let Some(f) = s.get(..1) {
-            s = f.to_uppercase() + &s[1..];
-        }
+        let s = and_list_sentence(&problems);
         vec![
             ctx.verdict("POL-09", "streams.one_party", Status::Fail, format!("{s}."))
                 .with_evidence(ev)
@@ -488,10 +482,7 @@ pub fn silent_while_paused_in(ctx: &Context<'_>) -> Vec<Verdict> {
             .with_measurements(m),
         ]
     } else {
-        let mut s = and_list(&leaks);
-        if let Some(f) = s.get(..1) {
-            s = f.to_uppercase() + &s[1..];
-        }
+        let s = and_list_sentence(&leaks);
         vec![
             ctx.verdict("SRC-17", "paused.silent", Status::Fail, format!("{s}."))
                 .with_evidence(ev)

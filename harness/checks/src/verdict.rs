@@ -194,10 +194,37 @@ pub(crate) fn secs_range(lo: i64, hi: i64) -> String {
 }
 
 /// A list `a, b and c`.
+/// [`and_list`] as the start of a sentence: the first letter capitalised (char-safe:
+/// the items may quote what a peer sent).
+pub(crate) fn and_list_sentence(items: &[String]) -> String {
+    let s = and_list(items);
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => s,
+    }
+}
+
 pub(crate) fn and_list(items: &[String]) -> String {
     match items {
         [] => String::new(),
         [one] => one.clone(),
         [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod sentence_tests {
+    use super::and_list_sentence;
+
+    #[test]
+    fn capitalises_the_first_character_even_when_it_is_not_ascii() {
+        assert_eq!(
+            and_list_sentence(&["a".into(), "b".into()]),
+            "A and b".to_owned()
+        );
+        // A byte slice `s[..1]` would panic here.
+        assert_eq!(and_list_sentence(&["ølen x".into()]), "Ølen x");
+        assert_eq!(and_list_sentence(&[]), "");
     }
 }
