@@ -1,4 +1,3 @@
-@POL-03 @POL-04 @POL-05
 Feature: Start and stop announcements are heard by the parties, not recorded, and reported
   When recording starts and stops, every party hears an announcement. The announcement
   must not be in what the recorder receives, and each announcement is reported to the
@@ -26,7 +25,7 @@ Feature: Start and stop announcements are heard by the parties, not recorded, an
     When the caller calls the callee and they talk for 20 seconds
     Then each announcement is reported to the recorder in the metadata
 
-  @POL-03
+  @POL-03 @POL-04
   Scenario: Both parties hear the stop announcement when recording stops on demand
     Given the callee's recording mode is "On Demand with User Initiated Start"
     And the callee's start/stop announcement is enabled

@@ -21,7 +21,8 @@ Feature: Recorder failure behaviour and media latency
     When the caller calls the callee and they talk for 15 seconds
     Then the call proceeds as the failure behaviour says
 
-  @RP-LATENCY @smoke
+  @RP-LATENCY @POL-01 @smoke
   Scenario: Recording does not add latency or clip the start of the recording beyond the thresholds
     When the caller calls the callee and they talk for 20 seconds
     Then the media latency is within the profile's thresholds
+    And the start of the recording is not clipped beyond the profile's threshold

@@ -1,4 +1,3 @@
-@POL-11 @POL-12
 Feature: The recording provider comes from the organisation, unless the location overrides it
   The organisation has a default recording provider (Dubber by default). A location
   either uses the organisation's provider or overrides it with another one, or with

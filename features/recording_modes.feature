@@ -6,9 +6,8 @@ Feature: Recording modes decide whether and when a call is recorded
 
   Background:
     Given the organisation records with provider "Dubber"
-    And the callee's start/stop announcement is enabled
 
-  @POL-01 @smoke
+  @POL-01 @SRC-20 @smoke
   Scenario: A person recorded "Always" is recorded from the moment the call is answered
     Given the callee's recording mode is "Always"
     When the caller calls the callee and they talk for 30 seconds

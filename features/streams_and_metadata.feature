@@ -1,8 +1,7 @@
-@POL-09 @SRC-10 @SRC-11
 Feature: A recorded call gives the recorder two labelled streams, one per party, described by metadata
-  The recording session carries one stream per party (labels 1 and 2, mode separate).
-  The SDP labels match the streams in the metadata, and each stream carries only its
-  own party's audio.
+  The recording session carries one stream per party (mode separate). The SDP labels
+  match the streams in the metadata, and each stream carries only the audio of the
+  participant the metadata ties to it, whatever its label.
 
   Background:
     Given the organisation records with provider "Dubber"
@@ -14,7 +13,7 @@ Feature: A recorded call gives the recorder two labelled streams, one per party,
     Then the recorder receives two streams whose labels match the metadata
     And each recorded stream carries only its own party's audio
 
-  @SRC-03
+  @SRC-02 @SRC-03 @SRC-04 @SRC-05 @SRC-06 @SRC-07 @SRC-08 @SRC-09 @SRC-10 @SRC-11 @SRC-12 @SRC-13 @SRC-23
   Scenario Outline: The recording session request follows the "<dialect>" rules
     Given the metadata dialect is "<dialect>"
     When the caller calls the callee and they talk for 10 seconds

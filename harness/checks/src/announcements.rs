@@ -25,19 +25,47 @@ public_check!(
 /// [`start_stop_heard`] on a prepared context.
 pub fn start_stop_heard_in(ctx: &Context<'_>) -> Vec<Verdict> {
     let ann = &ctx.expect.announcements;
+    let sig = &ctx.expect.signals;
     let clips = ctx.view.clips(|s| PARTIES.iter().any(|p| s == heard(p)));
+    let known: Vec<&str> = [&sig.start_clip, &sig.stop_clip]
+        .into_iter()
+        .filter_map(|c| c.as_deref())
+        .collect();
+    // When the recorder was made to fail, the failure notice is POL-13's to judge, even
+    // when the SUT uses its stop announcement for it (the reference platform does).
+    let failure_notice = ctx.expect.failure.and(sig.failure_clip.as_deref());
     let ours: Vec<&ClipHeard> = clips
         .iter()
-        .filter(|c| c.clip == ann.start_clip || c.clip == ann.stop_clip)
+        .filter(|c| known.contains(&c.clip.as_str()))
+        .filter(|c| failure_notice != Some(c.clip.as_str()))
         .collect();
     if !ann.enabled {
-        // POL-03: disabled means nobody hears one.
+        // POL-03: disabled means nobody hears one; absence can only be judged for a clip
+        // the listeners know.
+        if sig.start_clip.is_none() {
+            return vec![ctx.verdict(
+                "POL-03",
+                "announcement.disabled",
+                Status::NotApplicable,
+                "Not judged: no start announcement clip is known (the SUT profile gives none), so its absence cannot be told.",
+            )];
+        }
+        if let Some(v) = ctx.unanswered(
+            "POL-03",
+            "announcement.disabled",
+            "no announcement could have played",
+        ) {
+            return vec![v];
+        }
         if ours.is_empty() {
             return vec![ctx.verdict(
                 "POL-03",
                 "announcement.disabled",
                 Status::Pass,
-                "Neither party heard a start or stop announcement, as configured (announcement disabled).",
+                format!(
+                    "Neither party heard a start or stop announcement ({}), as configured (announcement disabled).",
+                    known.join(", ")
+                ),
             )];
         }
         let first = ours[0];
@@ -78,7 +106,7 @@ pub fn start_stop_heard_in(ctx: &Context<'_>) -> Vec<Verdict> {
                 "announcement.start",
                 Status::Info,
                 format!(
-                    "The call went to voicemail; whether a start/stop announcement plays before a deposit is not specified. {}.",
+                    "The call was answered for a voicemail deposit; whether a start/stop announcement plays before a deposit is not specified. {}.",
                     if lines.is_empty() {
                         "No party heard one".to_owned()
                     } else {
@@ -91,13 +119,27 @@ pub fn start_stop_heard_in(ctx: &Context<'_>) -> Vec<Verdict> {
     }
     let mut out = Vec::new();
     for (kind, clip, check) in [
-        (RecKind::Start, &ann.start_clip, "announcement.start"),
-        (RecKind::Stop, &ann.stop_clip, "announcement.stop"),
+        (RecKind::Start, &sig.start_clip, "announcement.start"),
+        (RecKind::Stop, &sig.stop_clip, "announcement.stop"),
     ] {
         let events = ctx.timeline.events_of(kind);
         if events.is_empty() {
             continue;
         }
+        let Some(clip) = clip else {
+            out.push(ctx.verdict(
+                "POL-03",
+                check,
+                Status::NotApplicable,
+                format!(
+                    "Not judged: recording {}ed {} time(s), but no {} announcement clip is known (the SUT profile gives none).",
+                    if kind == RecKind::Stop { "stopp" } else { "start" },
+                    events.len(),
+                    kind.as_str()
+                ),
+            ));
+            continue;
+        };
         out.push(notice_verdict(
             ctx,
             "POL-03",
@@ -110,13 +152,26 @@ pub fn start_stop_heard_in(ctx: &Context<'_>) -> Vec<Verdict> {
             },
         ));
     }
-    if out.is_empty() {
-        out.push(ctx.verdict(
-            "POL-03",
-            "announcement.start",
-            Status::NotApplicable,
-            "Recording never started or stopped on this call, so no start/stop announcement was due.",
-        ));
+    for (kind, check) in [
+        (RecKind::Start, "announcement.start"),
+        (RecKind::Stop, "announcement.stop"),
+    ] {
+        if !out.iter().any(|v| v.check == check) {
+            out.push(ctx.verdict(
+                "POL-03",
+                check,
+                Status::NotApplicable,
+                format!(
+                    "Not judged: recording never {} on this call, so no {} announcement was due.",
+                    if kind == RecKind::Stop {
+                        "stopped while the call went on"
+                    } else {
+                        "started"
+                    },
+                    kind.as_str()
+                ),
+            ));
+        }
     }
     out
 }
@@ -258,59 +313,45 @@ fn notice_verdict(
     }
 }
 
-/// The clips that tell the parties about recording: start, stop, pause, resume (the
-/// configured names, else the reference platform's) and the SRS-failure notice.
-fn notice_clips(ctx: &Context<'_>) -> Vec<String> {
-    let a = &ctx.expect.announcements;
-    let mut v = vec![a.start_clip.clone(), a.stop_clip.clone()];
-    match &ctx.expect.pause_notice {
-        PauseNotice::Announcement {
-            pause_clip,
-            resume_clip,
-        } => {
-            v.push(pause_clip.clone());
-            v.push(resume_clip.clone());
-        }
-        _ => {
-            v.push("announcement-pause".into());
-            v.push("announcement-resume".into());
-        }
-    }
-    if let Some(f) = &ctx.expect.failure {
-        v.push(f.clip.clone());
-    }
-    v
-}
-
 public_check!(
-    /// POL-04: no recording notice (start, stop, pause, resume or failure announcement)
-    /// is found on any stream the recorder received. Other known clips found there (a
-    /// voicemail greeting recorded with the deposit) are listed, not judged.
+    /// POL-04: the recording notices the parties heard (start, stop, pause, resume or
+    /// failure announcement, whichever are known) are absent from every stream the
+    /// recorder received. Judged only when a notice was heard and a recording was made;
+    /// other known clips found in the recording (a voicemail greeting recorded with the
+    /// deposit) are listed, not judged.
     not_recorded,
     not_recorded_in
 );
 
 /// [`not_recorded`] on a prepared context.
 pub fn not_recorded_in(ctx: &Context<'_>) -> Vec<Verdict> {
-    let streams = ctx.view.stream_names(is_srs);
-    let heard_by_parties = ctx
-        .view
-        .clips(|s| PARTIES.iter().any(|p| s == heard(p)))
-        .len();
-    if streams.is_empty() {
-        return vec![ctx.verdict(
+    let na = |why: String| {
+        vec![ctx.verdict(
             "POL-04",
             "announcement.not_recorded",
             Status::NotApplicable,
-            "The recorder received no stream on this call, so there is no recording to search for announcements.",
-        )];
+            why,
+        )]
+    };
+    let notices = ctx.expect.signals.notice_clips();
+    if notices.is_empty() {
+        return na("Not judged: no announcement clip is known (the SUT profile gives none), so none can be looked for in the recording.".into());
     }
-    let notices = notice_clips(ctx);
+    let streams = ctx.view.stream_names(is_srs);
+    if streams.is_empty() {
+        return na("Not judged: the recorder received no stream on this call, so there is no recording to search for announcements.".into());
+    }
+    let heard_notices: Vec<ClipHeard> = ctx
+        .view
+        .clips(|s| PARTIES.iter().any(|p| s == heard(p)))
+        .into_iter()
+        .filter(|c| notices.contains(&c.clip.as_str()))
+        .collect();
     let (leaked, other): (Vec<ClipHeard>, Vec<ClipHeard>) = ctx
         .view
         .clips(is_srs)
         .into_iter()
-        .partition(|c| notices.contains(&c.clip));
+        .partition(|c| notices.contains(&c.clip.as_str()));
     let other_note = if other.is_empty() {
         String::new()
     } else {
@@ -328,43 +369,58 @@ pub fn not_recorded_in(ctx: &Context<'_>) -> Vec<Verdict> {
         Measurement::new("announcements_in_recording", leaked.len() as f64, "count"),
         Measurement::new(
             "announcements_heard_by_parties",
-            heard_by_parties as f64,
+            heard_notices.len() as f64,
             "count",
         ),
         Measurement::new("recorded_streams", streams.len() as f64, "count"),
     ];
-    if leaked.is_empty() {
+    if !leaked.is_empty() {
+        let lines: Vec<String> = leaked
+            .iter()
+            .map(|c| format!("{} on {} at {}", c.clip, c.stream, ctx.at(c.start_us)))
+            .collect();
         return vec![
             ctx.verdict(
                 "POL-04",
                 "announcement.not_recorded",
-                Status::Pass,
+                Status::Fail,
                 format!(
-                    "None of the {} recorded streams ({}) contains an announcement; the parties heard {heard_by_parties} announcement(s).{other_note}",
-                    streams.len(),
-                    and_list(&names)
+                    "The recording contains {} announcement(s): {}.{other_note}",
+                    leaked.len(),
+                    and_list(&lines)
                 ),
             )
-            .with_evidence(other.iter().map(clip_evidence))
+            .with_evidence(leaked.iter().map(clip_evidence))
             .with_measurements(m),
         ];
     }
-    let lines: Vec<String> = leaked
-        .iter()
-        .map(|c| format!("{} on {} at {}", c.clip, c.stream, ctx.at(c.start_us)))
-        .collect();
+    if heard_notices.is_empty() {
+        return na(format!(
+            "Not judged: neither party heard a recording notice ({}), so their absence from the {} recorded stream(s) shows nothing.",
+            notices.join(", "),
+            streams.len()
+        ));
+    }
+    let heard_lines: Vec<String> = {
+        let mut v: Vec<String> = heard_notices.iter().map(|c| c.clip.clone()).collect();
+        v.dedup();
+        v
+    };
     vec![
         ctx.verdict(
             "POL-04",
             "announcement.not_recorded",
-            Status::Fail,
+            Status::Pass,
             format!(
-                "The recording contains {} announcement(s): {}.{other_note}",
-                leaked.len(),
-                and_list(&lines)
+                "The parties heard {} notice(s) ({}); none of them is in the {} recorded stream(s) ({}).{other_note}",
+                heard_notices.len(),
+                and_list(&heard_lines),
+                streams.len(),
+                and_list(&names)
             ),
         )
-        .with_evidence(leaked.iter().map(clip_evidence))
+        .with_evidence(heard_notices.iter().map(clip_evidence))
+        .with_evidence(other.iter().map(clip_evidence))
         .with_measurements(m),
     ]
 }
@@ -391,20 +447,36 @@ public_check!(
 pub fn reported_as_metadata_in(ctx: &Context<'_>) -> Vec<Verdict> {
     use announcement::AnnouncementEvent as A;
     let ann = &ctx.expect.announcements;
-    let mut kinds: Vec<(&str, A)> = vec![(&ann.start_clip, A::Start), (&ann.stop_clip, A::Stop)];
-    if let PauseNotice::Announcement {
-        pause_clip,
-        resume_clip,
-    } = &ctx.expect.pause_notice
-    {
-        kinds.push((pause_clip, A::Pause));
-        kinds.push((resume_clip, A::Resume));
+    let sig = &ctx.expect.signals;
+    let mut kinds: Vec<(&str, A)> = Vec::new();
+    for (clip, kind) in [(&sig.start_clip, A::Start), (&sig.stop_clip, A::Stop)] {
+        if let Some(c) = clip {
+            kinds.push((c, kind));
+        }
+    }
+    if ctx.expect.pause_notice == PauseNotice::Announcement {
+        for (clip, kind) in [(&sig.pause_clip, A::Pause), (&sig.resume_clip, A::Resume)] {
+            if let Some(c) = clip {
+                kinds.push((c, kind));
+            }
+        }
+    }
+    if kinds.is_empty() {
+        return vec![ctx.verdict(
+            "POL-05",
+            "announcement.metadata",
+            Status::NotApplicable,
+            "Not judged: no announcement clip is known (the SUT profile gives none), so no announcement can be matched to a metadata report.",
+        )];
     }
     let clips = ctx.view.clips(|s| PARTIES.iter().any(|p| s == heard(p)));
     // A failure notice played because the recorder refused the session (POL-13) cannot
     // be reported to that recorder: there is no recording session to carry it.
     let no_session = !ctx.timeline.rs.iter().any(RsSession::accepted);
-    let failure_clip = ctx.expect.failure.as_ref().map(|f| f.clip.as_str());
+    let failure_clip = ctx
+        .expect
+        .failure
+        .and(ctx.expect.signals.failure_clip.as_deref());
     let mut instances: Vec<Instance> = Vec::new();
     for c in &clips {
         let Some((_, kind)) = kinds.iter().find(|(name, _)| *name == c.clip) else {
@@ -473,7 +545,7 @@ pub fn reported_as_metadata_in(ctx: &Context<'_>) -> Vec<Verdict> {
                 "announcement.metadata",
                 Status::Info,
                 format!(
-                    "The profile names no announcement metadata format; the parties heard {} announcement(s) and the recorder received {} recproof announcement report(s){}.",
+                    "Not judged: the SUT profile names no announcement metadata format; the parties heard {} announcement(s) and the recorder received {} recproof announcement report(s){}.",
                     instances.len(),
                     reports.len(),
                     if lines.is_empty() { String::new() } else { format!(": {}", and_list(&lines)) }
@@ -502,7 +574,7 @@ pub fn reported_as_metadata_in(ctx: &Context<'_>) -> Vec<Verdict> {
                 "POL-05",
                 "announcement.metadata",
                 Status::NotApplicable,
-                "No announcement was heard on this call, so none had to be reported to the recorder.",
+                "Not judged: no announcement was heard on this call, so none had to be reported to the recorder.",
             )];
         }
         return vec![
@@ -649,21 +721,23 @@ pub fn pause_notice_in(ctx: &Context<'_>) -> Vec<Verdict> {
     let mut events = ctx.timeline.events_of(RecKind::Pause);
     events.extend(ctx.timeline.events_of(RecKind::Resume));
     events.sort_by_key(|e| e.t_us);
+    let na = |why: String| vec![ctx.verdict("POL-07", "pause_notice", Status::NotApplicable, why)];
     if events.is_empty() {
-        return vec![ctx.verdict(
-            "POL-07",
-            "pause_notice",
-            Status::NotApplicable,
-            "Recording was never paused or resumed on this call, so no pause/resume notice was due.",
-        )];
+        return na(
+            "Not judged: recording was never paused or resumed on this call, so no pause/resume notice was due.".into(),
+        );
     }
     let on_heard = |s: &str| PARTIES.iter().any(|p| s == heard(p));
     let clips = ctx.view.clips(on_heard);
     let tones = ctx.view.tones(on_heard);
-    let reminder_hz = ctx.expect.reminder.as_ref().map_or(1400.0, |r| r.freq_hz);
-    match &ctx.expect.pause_notice {
-        PauseNotice::Beep { freq_hz } => {
-            let f = *freq_hz;
+    let sig = &ctx.expect.signals;
+    match ctx.expect.pause_notice {
+        PauseNotice::Beep => {
+            let Some(f) = sig.beep_hz else {
+                return na(
+                    "Not judged: no beep frequency is known (the SUT profile gives none).".into(),
+                );
+            };
             vec![notice_verdict(
                 ctx,
                 "POL-07",
@@ -683,38 +757,52 @@ pub fn pause_notice_in(ctx: &Context<'_>) -> Vec<Verdict> {
                 },
             )]
         }
-        PauseNotice::Announcement {
-            pause_clip,
-            resume_clip,
-        } => vec![notice_verdict(
-            ctx,
-            "POL-07",
-            "pause_notice",
-            &events,
-            "pause/resume announcement",
-            |party, e| {
-                let clip = if e.kind == RecKind::Pause {
-                    pause_clip
-                } else {
-                    resume_clip
-                };
-                find_clip(&clips, &heard(party), clip, e.t_us, ctx)
-                    .map(|c| (c.start_us, clip_evidence(c)))
-            },
-        )],
+        PauseNotice::Announcement => {
+            let (Some(pause_clip), Some(resume_clip)) = (&sig.pause_clip, &sig.resume_clip) else {
+                return na("Not judged: the pause and resume announcement clips are not both known (the SUT profile must give both).".into());
+            };
+            vec![notice_verdict(
+                ctx,
+                "POL-07",
+                "pause_notice",
+                &events,
+                "pause/resume announcement",
+                |party, e| {
+                    let clip = if e.kind == RecKind::Pause {
+                        pause_clip
+                    } else {
+                        resume_clip
+                    };
+                    find_clip(&clips, &heard(party), clip, e.t_us, ctx)
+                        .map(|c| (c.start_us, clip_evidence(c)))
+                },
+            )]
+        }
         PauseNotice::None => {
-            // The reference platform's clip names: a SUT that says "None" plays neither.
-            let (pause_clip, resume_clip) = ("announcement-pause", "announcement-resume");
+            // Absence of every notice this SUT is known to give: its beep and its
+            // pause/resume announcements (the reminder tone is not a pause notice).
+            let notice_clips: Vec<&str> = [&sig.pause_clip, &sig.resume_clip]
+                .into_iter()
+                .filter_map(|c| c.as_deref())
+                .collect();
+            if notice_clips.is_empty() && sig.beep_hz.is_none() {
+                return na("Not judged: neither a beep frequency nor a pause/resume announcement is known (the SUT profile gives none), so their absence cannot be told.".into());
+            }
+            let mut looked_for: Vec<String> =
+                notice_clips.iter().map(|c| (*c).to_owned()).collect();
+            if let Some(b) = sig.beep_hz {
+                looked_for.push(format!("a {b:.0} Hz beep"));
+            }
             let mut heard_any = Vec::new();
             for e in &events {
                 for c in clips.iter().filter(|c| {
-                    (c.clip == pause_clip || c.clip == resume_clip)
-                        && in_window(ctx, c.start_us, e.t_us)
+                    notice_clips.contains(&c.clip.as_str()) && in_window(ctx, c.start_us, e.t_us)
                 }) {
                     heard_any.push(clip_evidence(c));
                 }
                 for t in tones.iter().filter(|t| {
-                    (t.freq_hz - reminder_hz).abs() > ctx.tol.tone_freq_hz
+                    sig.beep_hz
+                        .is_some_and(|b| (t.freq_hz - b).abs() <= ctx.tol.tone_freq_hz)
                         && in_window(ctx, t.start_us, e.t_us)
                 }) {
                     heard_any.push(tone_evidence(t));
@@ -726,7 +814,8 @@ pub fn pause_notice_in(ctx: &Context<'_>) -> Vec<Verdict> {
                     "pause_notice",
                     Status::Pass,
                     format!(
-                        "Neither party heard a notice at the {} pause/resume event(s), as configured (notification None).",
+                        "Neither party heard a notice ({}) at the {} pause/resume event(s), as configured (notification None).",
+                        and_list(&looked_for),
                         events.len()
                     ),
                 )]

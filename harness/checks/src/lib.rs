@@ -1,57 +1,53 @@
 //! recproof's checks: pure functions from an observation log to verdicts.
 //!
-//! Observation and judgement are separate (`shared/design.md`, "How data flows"): the
-//! roles only record what they saw ([`observe`]); this crate reads that log and says,
-//! per requirement of `shared/spec/siprec-checklist.md`, whether a call met it, in a
-//! sentence a compliance reviewer understands, with the observations and numbers behind
-//! it. Because it is a pure function of the log, a saved run (or a pcap import) can be
-//! judged again offline, and the same checks judge the embedded reference platform and
-//! an external system under test.
+//! Observation and judgement are separate: the roles only record what they saw
+//! ([`observe`]); this crate reads that log and says, per requirement ID (the
+//! catalogue is `docs/requirements.md`, generated from the requirement registry), whether
+//! a call met it, in a sentence a compliance reviewer understands, with the observations
+//! and numbers behind it. Because it is a pure function of the log, a saved run (or a
+//! pcap import) can be judged again offline, and the same checks judge the embedded
+//! reference platform and an external system under test.
 //!
 //! # Inputs and outputs
 //!
 //! - [`CallExpectation`]: what the policy says should happen on the call (mode, provider,
-//!   announcements, reminder, pause notice, feature codes, voicemail, SRS failure...).
-//!   [`Tolerances`]: how strict to be, with documented defaults. Both deserialize from a
-//!   SUT profile.
+//!   announcements, reminder, pause notice, feature codes, voicemail, SRS failure...) and
+//!   what the SUT's notices sound like ([`Signals`]: clip names, tone frequencies; only
+//!   what is known, never another platform's values). [`Tolerances`]: how strict to be,
+//!   with documented simulated and real-time defaults.
 //! - [`Verdict`]: requirement ID, stable check id, [`Status`], summary, [`Evidence`],
 //!   [`Measurement`]s.
 //! - [`judge_call`] runs every check on one call; each check is also its own public
 //!   function with the same arguments, so a scenario step can call just one.
 //!
+//! # The judgement contract
+//!
+//! A check says PASS only for what it observed: a claim about absence ("no announcement
+//! in the recording") passes only when the thing it is about happened (an announcement
+//! was played and a recording was made); when it did not, the verdict is NOT APPLICABLE
+//! with the reason, which a scenario step treats as a failure ("not judged: ..."). The
+//! preconditions of every call are verdicts of their own ([`preconditions`], RP-CALL).
+//!
 //! # The checks
 //!
-//! | requirement | function | what it judges |
-//! |---|---|---|
-//! | POL-01 | [`recording::record_mode`], [`recording::front_clipping`] | RS present or absent by mode; media from answer; On Demand: nothing before the start code; front clipping |
-//! | POL-02 | [`recording::feature_codes`] | each feature code took effect at the recorder (or none, where the mode does not support it) |
-//! | POL-03 | [`announcements::start_stop_heard`] | both parties hear the start/stop announcement at recording start and stop, and none when disabled |
-//! | POL-04 | [`announcements::not_recorded`] | no announcement on any recorded stream |
-//! | POL-05 | [`announcements::reported_as_metadata`] | a metadata update with recproof's announcement element within T of each announcement |
-//! | POL-06 | [`reminder::reminder_tone`] | reminder intervals within tolerance, none when disabled, none while paused or not recording |
-//! | POL-07 | [`announcements::pause_notice`] | the configured pause/resume notice (beep, announcement, none) |
-//! | POL-09, SRC-10, SRC-11 | [`streams::stream_count`], [`streams::labels_match`], [`streams::one_party_per_stream`] | two streams, SDP labels = metadata labels, each stream one party's audio |
-//! | SRC-17 | [`streams::silent_while_paused`] | no party audio at the recorder while paused |
-//! | POL-10 | [`recording::voicemail`] | voicemail deposit recorded or not |
-//! | POL-11, POL-12 | [`recording::provider`] | the RS reached the expected recorder, or none at all for provider None |
-//! | POL-13 (SRC-22) | [`recording::failure_behaviour`] | what happened to the call when the recorder failed |
-//! | SRC-20 | [`recording::rs_ends_with_call`] | the RS ended with BYE when the call ended |
-//! | SRC-02..13, SRC-23, MD-xx, POL-17, SIP-xx | [`messages::single_message`] | `recproof_siprec::validate` over every RS request the recorder received |
-//! | RP-LATENCY | [`latency::answer_to_media`], [`latency::mouth_to_ear`], [`latency::party_to_recorder`], [`latency::recording_start_delay`] | media latency against thresholds |
+//! [`CATALOGUE`] lists every check id with its requirement and what it judges; a test
+//! keeps it equal to what [`judge_call`] emits.
 //!
 //! # recproof's own IDs
 //!
-//! The checklist has no item for media latency, so those verdicts cite `RP-LATENCY`
-//! (recproof requirement: "recording must not delay or clip the parties' audio beyond
-//! the profile's thresholds"), the tag `features/failure_and_latency.feature` uses.
-//! Front clipping of the recording is judged under POL-01 ("media from answer"), as the
-//! reference platform's `late-recording-start` fault catalogue does.
+//! The checklist has no item for media latency or for the call itself, so those verdicts
+//! cite recproof's `RP-LATENCY` ("recording must not delay or clip the parties' audio
+//! beyond the profile's thresholds") and `RP-CALL` ("the test call happened: answered,
+//! media both ways, and where the policy records it, a recording with party audio").
+//! Front clipping of the recording is judged under POL-01 ("media from answer").
 //!
 //! # Ground truth is not used
 //!
 //! [`observe::Event::PlatformAction`] (the reference platform's own account) is never
 //! read here: the timeline of a call ([`timeline`]) comes from what the parties and the
-//! recorder observed, so the checks work unchanged against an external SUT.
+//! recorder observed, so the checks work unchanged against an external SUT. Which party a
+//! recorded stream carries comes from the recording metadata ([`timeline::StreamOwner`]),
+//! never from label values.
 //!
 //! # What this crate must not do
 //!
@@ -62,15 +58,17 @@ pub mod announcements;
 pub mod expect;
 pub mod latency;
 pub mod messages;
+pub mod preconditions;
 pub mod recording;
 pub mod reminder;
+pub mod results;
 pub mod streams;
 pub mod timeline;
 pub mod verdict;
 
 pub use expect::{
-    Announcements, CallExpectation, Dialect, Failure, FailureBehavior, FeatureCodes, PauseNotice,
-    RecordMode, Reminder, SrsTarget, Tolerances, Voicemail,
+    Announcements, CallExpectation, Dialect, Failure, FailureBehavior, FeatureCodes, Parties,
+    PauseNotice, RecordMode, Signals, SrsTarget, Tolerances, Voicemail,
 };
 pub use timeline::{CallView, Timeline};
 pub use verdict::{Evidence, Measurement, Status, Verdict};
@@ -122,6 +120,20 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// A claim of absence ("nothing was recorded", "no tone was heard") shows nothing on a
+    /// call that was never answered: this NOT APPLICABLE verdict says so (`None` when the
+    /// call was answered).
+    pub fn unanswered(&self, requirement: &str, check: &str, what: &str) -> Option<Verdict> {
+        self.timeline.answered_us.is_none().then(|| {
+            self.verdict(
+                requirement,
+                check,
+                Status::NotApplicable,
+                format!("Not judged: the call was not answered, so {what}."),
+            )
+        })
+    }
+
     /// A verdict for this call.
     pub fn verdict(
         &self,
@@ -156,9 +168,22 @@ pub fn judge_call(
     judge(&ctx)
 }
 
+/// [`judge_call`], also returning what the checks derived about the call's recording
+/// (for the results document and the report).
+pub fn judge_call_summarized(
+    log: &[Observation],
+    call: &str,
+    expect: &CallExpectation,
+    tol: &Tolerances,
+) -> (Vec<Verdict>, results::TimelineSummary) {
+    let ctx = Context::new(log, call, expect, tol);
+    (judge(&ctx), results::TimelineSummary::of(&ctx.timeline))
+}
+
 /// [`judge_call`] on a prepared [`Context`].
 pub fn judge(ctx: &Context<'_>) -> Vec<Verdict> {
     let mut v = Vec::new();
+    v.extend(preconditions::preconditions_in(ctx));
     v.extend(recording::record_mode_in(ctx));
     v.extend(recording::front_clipping_in(ctx));
     v.extend(recording::feature_codes_in(ctx));
@@ -171,6 +196,7 @@ pub fn judge(ctx: &Context<'_>) -> Vec<Verdict> {
     v.extend(streams::labels_match_in(ctx));
     v.extend(streams::one_party_per_stream_in(ctx));
     v.extend(streams::silent_while_paused_in(ctx));
+    v.extend(streams::resumed_in(ctx));
     v.extend(recording::voicemail_in(ctx));
     v.extend(recording::provider_in(ctx));
     v.extend(recording::failure_behaviour_in(ctx));
@@ -180,6 +206,189 @@ pub fn judge(ctx: &Context<'_>) -> Vec<Verdict> {
     v.extend(latency::mouth_to_ear_in(ctx));
     v.extend(latency::party_to_recorder_in(ctx));
     v
+}
+
+/// One check of the catalogue: its stable id, the requirement its verdicts cite, and
+/// what it judges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckInfo {
+    /// The check id verdicts carry (`announcement.not_recorded`). `message.validate` stands
+    /// for the single-message rules, whose requirement varies per finding.
+    pub id: &'static str,
+    /// The requirement its verdicts cite (for `message.validate`: each of
+    /// [`messages::VALIDATED`] and the further IDs `recproof-siprec` reports).
+    pub requirement: &'static str,
+    /// What it judges, in one line.
+    pub judges: &'static str,
+}
+
+/// Every check [`judge_call`] runs, in the order it emits them.
+pub const CATALOGUE: &[CheckInfo] = &[
+    CheckInfo {
+        id: preconditions::ANSWERED,
+        requirement: preconditions::RP_CALL,
+        judges: "the caller's INVITE was answered 200",
+    },
+    CheckInfo {
+        id: preconditions::PARTY_MEDIA,
+        requirement: preconditions::RP_CALL,
+        judges: "each party heard the other's audio (a voicemail caller: any media)",
+    },
+    CheckInfo {
+        id: preconditions::RECORDING_SESSION,
+        requirement: preconditions::RP_CALL,
+        judges: "where the policy records the call, the recorder accepted a recording session within the set-up limit of answer or the start code",
+    },
+    CheckInfo {
+        id: preconditions::RECORDER_MEDIA,
+        requirement: preconditions::RP_CALL,
+        judges: "where the policy records the call, party audio reached the recorder",
+    },
+    CheckInfo {
+        id: "record_mode",
+        requirement: "POL-01",
+        judges: "a recording session and recorded party audio present or absent as the record mode says, from answer or from the start code",
+    },
+    CheckInfo {
+        id: "recording.front_clip",
+        requirement: "POL-01",
+        judges: "party audio missing from the start of each recorded stream within the limit",
+    },
+    CheckInfo {
+        id: "feature_code",
+        requirement: "POL-02",
+        judges: "stands for the feature-code checks on a call where no code was keyed in (NOT APPLICABLE)",
+    },
+    CheckInfo {
+        id: "feature_code.start",
+        requirement: "POL-02",
+        judges: "the start code started the recording (or, where the mode has no start, had no effect)",
+    },
+    CheckInfo {
+        id: "feature_code.stop",
+        requirement: "POL-02",
+        judges: "the stop code stopped the recording (or had no effect where the mode does not allow it)",
+    },
+    CheckInfo {
+        id: "feature_code.pause",
+        requirement: "POL-02",
+        judges: "the pause code paused the recording (or had no effect where the mode does not allow it)",
+    },
+    CheckInfo {
+        id: "feature_code.resume",
+        requirement: "POL-02",
+        judges: "the resume code resumed the recording",
+    },
+    CheckInfo {
+        id: "announcement.start",
+        requirement: "POL-03",
+        judges: "both parties heard the start announcement at each recording start",
+    },
+    CheckInfo {
+        id: "announcement.stop",
+        requirement: "POL-03",
+        judges: "both parties heard the stop announcement at each recording stop",
+    },
+    CheckInfo {
+        id: "announcement.disabled",
+        requirement: "POL-03",
+        judges: "with the announcement disabled, neither party heard a start or stop announcement",
+    },
+    CheckInfo {
+        id: "announcement.not_recorded",
+        requirement: "POL-04",
+        judges: "notices the parties heard are absent from every recorded stream",
+    },
+    CheckInfo {
+        id: "announcement.metadata",
+        requirement: "POL-05",
+        judges: "each announcement heard was reported to the recorder in metadata within the limit",
+    },
+    CheckInfo {
+        id: "reminder.interval",
+        requirement: "POL-06",
+        judges: "reminder tones at the configured interval while recording, none while paused or when off",
+    },
+    CheckInfo {
+        id: "pause_notice",
+        requirement: "POL-07",
+        judges: "the configured notice (beep, announcement, none) at each pause and resume",
+    },
+    CheckInfo {
+        id: "streams.count",
+        requirement: "SRC-10",
+        judges: "the SDP, the metadata and the recorder all have the expected number of streams",
+    },
+    CheckInfo {
+        id: "streams.labels",
+        requirement: "SRC-11",
+        judges: "SDP labels equal metadata stream labels in every document that lists streams",
+    },
+    CheckInfo {
+        id: "streams.one_party",
+        requirement: "POL-09",
+        judges: "each recorded stream carries only the audio of the participant the metadata ties to it, and each party has a stream",
+    },
+    CheckInfo {
+        id: "paused.silent",
+        requirement: "SRC-17",
+        judges: "no party audio reached the recorder while recording was paused",
+    },
+    CheckInfo {
+        id: "paused.resumed",
+        requirement: "SRC-17",
+        judges: "party audio reached the recorder again within the reaction limit after each resume",
+    },
+    CheckInfo {
+        id: "voicemail",
+        requirement: "POL-10",
+        judges: "the deposit of an unanswered call recorded or not, as recordVoicemailEnabled says",
+    },
+    CheckInfo {
+        id: "provider.srs",
+        requirement: "POL-11",
+        judges: "every recording session reached the expected provider's recorder",
+    },
+    CheckInfo {
+        id: "provider.none",
+        requirement: "POL-12",
+        judges: "with provider None, no recording session and no recorded audio",
+    },
+    CheckInfo {
+        id: "failure_behaviour",
+        requirement: "POL-13",
+        judges: "after the recorder failed, the call went on or ended, with or without the failure announcement, as configured",
+    },
+    CheckInfo {
+        id: "rs_end",
+        requirement: "SRC-20",
+        judges: "each accepted recording session was ended by the SRC with BYE within the limit of the call's end",
+    },
+    CheckInfo {
+        id: "message.validate",
+        requirement: "SRC-02..13, SRC-23, MD-*",
+        judges: "every RS INVITE and UPDATE passes the single-message rules of the dialect",
+    },
+    CheckInfo {
+        id: "latency.answer_to_media",
+        requirement: latency::RP_LATENCY,
+        judges: "answer to first media heard, per party, within the limit",
+    },
+    CheckInfo {
+        id: "latency.mouth_to_ear",
+        requirement: latency::RP_LATENCY,
+        judges: "mouth-to-ear latency p95 within the limit",
+    },
+    CheckInfo {
+        id: "latency.party_to_recorder",
+        requirement: latency::RP_LATENCY,
+        judges: "party-to-recorder latency p95 within the limit",
+    },
+];
+
+/// The catalogue entry of a check id.
+pub fn check_info(id: &str) -> Option<&'static CheckInfo> {
+    CATALOGUE.iter().find(|c| c.id == id)
 }
 
 /// Declares the public form of a check: `pub fn name(log, call, expect, tol)` building a

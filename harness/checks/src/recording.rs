@@ -105,6 +105,13 @@ pub fn record_mode_in(ctx: &Context<'_>) -> Vec<Verdict> {
     let rs_ev: Vec<Evidence> = tl.rs.iter().map(invite_evidence).collect();
     match e.mode {
         RecordMode::Never => {
+            if let Some(v) = ctx.unanswered(
+                "POL-01",
+                "record_mode",
+                "whether it would be recorded was not shown",
+            ) {
+                return vec![v];
+            }
             if tl.rs.is_empty() && spans.is_empty() {
                 return vec![ctx.verdict(
                     "POL-01",
@@ -274,7 +281,12 @@ pub fn front_clipping_in(ctx: &Context<'_>) -> Vec<Verdict> {
         .view
         .party_frames(is_srs)
         .into_iter()
-        .filter(|r| e.party_of_label(crate::label_of(&r.stream)) == Some(r.party.as_str()))
+        .filter(|r| {
+            matches!(
+                ctx.timeline.owner_of_label(crate::label_of(&r.stream)),
+                Some(crate::timeline::StreamOwner::Party(p)) if *p == r.party
+            )
+        })
         .collect();
     if !applies || reports.is_empty() {
         return vec![ctx.verdict(
@@ -282,7 +294,7 @@ pub fn front_clipping_in(ctx: &Context<'_>) -> Vec<Verdict> {
             "recording.front_clip",
             Status::NotApplicable,
             if applies {
-                "The recorder reported no party frames, so front clipping cannot be measured."
+                "Not judged: the recorder reported no frames of a party on a stream the metadata ties to that party, so front clipping cannot be measured."
             } else {
                 "Front clipping is judged only for calls recorded from answer (Always modes)."
             },
@@ -558,24 +570,35 @@ public_check!(
 
 /// [`voicemail`] on a prepared context.
 pub fn voicemail_in(ctx: &Context<'_>) -> Vec<Verdict> {
+    let na = |why: String| vec![ctx.verdict("POL-10", "voicemail", Status::NotApplicable, why)];
     let Some(vm) = &ctx.expect.voicemail else {
-        return vec![ctx.verdict(
-            "POL-10",
-            "voicemail",
-            Status::NotApplicable,
-            "The call did not go to voicemail.",
-        )];
+        return na("The call was not meant to go to voicemail.".into());
     };
-    let greeting = ctx
-        .view
-        .clips(|s| s == heard("caller"))
-        .into_iter()
-        .find(|c| c.clip == vm.greeting_clip);
-    let from = greeting
-        .as_ref()
-        .map(|g| g.start_us)
-        .or(ctx.timeline.answered_us)
-        .unwrap_or(0);
+    let Some(answer) = ctx.timeline.answered_us else {
+        return na(
+            "Not judged: nobody answered the call (no callee, no mailbox), so there was no deposit to record.".into(),
+        );
+    };
+    // The deposit begins after the greeting when the greeting is known and heard; a
+    // known greeting that was not heard means this is not shown to be a mailbox.
+    let greeting = match &ctx.expect.signals.greeting_clip {
+        Some(name) => match ctx
+            .view
+            .clips(|s| s == heard("caller"))
+            .into_iter()
+            .find(|c| &c.clip == name)
+        {
+            Some(g) => Some(g),
+            None => {
+                return na(format!(
+                    "Not judged: the call was answered {} but the caller never heard the voicemail greeting `{name}`, so it is not shown to have reached a mailbox.",
+                    ctx.at(answer)
+                ));
+            }
+        },
+        None => None,
+    };
+    let from = greeting.as_ref().map_or(answer, |g| g.start_us);
     let spans: Vec<PartySpan> = ctx
         .view
         .party_spans(is_srs)
@@ -586,7 +609,7 @@ pub fn voicemail_in(ctx: &Context<'_>) -> Vec<Verdict> {
     let recorded_s = frames as f64 * 0.02;
     let deposit_s = (ctx.timeline.end_us().saturating_sub(from)) as f64 / 1e6;
     let mut ev: Vec<Evidence> = ctx.timeline.rs.iter().map(invite_evidence).collect();
-    let greeting_note = match &greeting {
+    let after = match &greeting {
         Some(g) => {
             ev.push(Evidence::stream(
                 g.start_us,
@@ -594,9 +617,15 @@ pub fn voicemail_in(ctx: &Context<'_>) -> Vec<Verdict> {
                 &g.stream,
                 format!("clip {} heard", g.clip),
             ));
-            format!("after the greeting at {}", ctx.at(g.start_us))
+            format!(
+                "after the voicemail greeting heard at {}",
+                ctx.at(g.start_us)
+            )
         }
-        None => "(the caller heard no voicemail greeting)".to_owned(),
+        None => format!(
+            "after the SUT answered the unanswered call at {} (no greeting clip is known to mark the deposit)",
+            ctx.at(answer)
+        ),
     };
     let m = [
         Measurement::new("voicemail_recorded_audio", recorded_s, "s"),
@@ -604,39 +633,27 @@ pub fn voicemail_in(ctx: &Context<'_>) -> Vec<Verdict> {
     ];
     let (status, summary) = match (vm.recorded, frames > 0) {
         (true, true) => (
-            if greeting.is_some() {
-                Status::Pass
-            } else {
-                Status::Warn
-            },
+            Status::Pass,
             format!(
-                "The voicemail deposit was recorded: {:.2} s of the caller's message {greeting_note} reached the recorder (deposit {:.2} s).",
-                recorded_s, deposit_s
+                "The deposit was recorded: {recorded_s:.2} s of the caller's audio {after} reached the recorder (deposit {deposit_s:.2} s)."
             ),
         ),
         (true, false) => (
             Status::Fail,
             format!(
-                "The voicemail deposit was not recorded although voicemail recording is enabled: none of the caller's {:.2} s message {greeting_note} reached the recorder.",
-                deposit_s
+                "The deposit was not recorded although voicemail recording is enabled: none of the caller's {deposit_s:.2} s of audio {after} reached the recorder."
             ),
         ),
         (false, false) => (
-            if greeting.is_some() {
-                Status::Pass
-            } else {
-                Status::Warn
-            },
+            Status::Pass,
             format!(
-                "The voicemail deposit was not recorded, as configured: none of the caller's {:.2} s message {greeting_note} reached a recorder.",
-                deposit_s
+                "The deposit was not recorded, as configured: none of the caller's {deposit_s:.2} s of audio {after} reached a recorder."
             ),
         ),
         (false, true) => (
             Status::Fail,
             format!(
-                "The voicemail deposit was recorded although voicemail recording is disabled: {:.2} s of the caller's message {greeting_note} reached the recorder.",
-                recorded_s
+                "The deposit was recorded although voicemail recording is disabled: {recorded_s:.2} s of the caller's audio {after} reached the recorder."
             ),
         ),
     };
@@ -687,6 +704,13 @@ pub fn provider_in(ctx: &Context<'_>) -> Vec<Verdict> {
     let ev: Vec<Evidence> = tl.rs.iter().map(invite_evidence).collect();
     let Some(target) = &ctx.expect.srs else {
         // POL-12: provider None.
+        if let Some(v) = ctx.unanswered(
+            "POL-12",
+            "provider.none",
+            "whether it would be recorded was not shown",
+        ) {
+            return vec![v];
+        }
         let frames: u64 = ctx.view.party_spans(is_srs).iter().map(|s| s.frames).sum();
         return vec![if tl.rs.is_empty() && frames == 0 {
             ctx.verdict(
@@ -808,6 +832,14 @@ pub fn failure_behaviour_in(ctx: &Context<'_>) -> Vec<Verdict> {
             .with_evidence(tl.rs.iter().map(invite_evidence)),
         ];
     };
+    let Some(clip) = ctx.expect.signals.failure_clip.clone() else {
+        return vec![ctx.verdict(
+            "POL-13",
+            "failure_behaviour",
+            Status::NotApplicable,
+            "Not judged: no failure announcement clip is known (the SUT profile gives none), so whether the parties heard one cannot be told.",
+        )];
+    };
     let failed_at = rs.final_status.map_or(rs.invited_us, |(t, _)| t);
     let how = match rs.final_status {
         Some((_, s)) => format!("rejected it with {s}"),
@@ -817,7 +849,7 @@ pub fn failure_behaviour_in(ctx: &Context<'_>) -> Vec<Verdict> {
         .view
         .clips(|s| PARTIES.iter().any(|p| s == heard(p)))
         .into_iter()
-        .filter(|c| c.clip == f.clip && c.start_us + 500_000 >= rs.invited_us)
+        .filter(|c| c.clip == clip && c.start_us + 500_000 >= rs.invited_us)
         .collect();
     let heard_by: Vec<String> = PARTIES
         .iter()
@@ -859,7 +891,7 @@ pub fn failure_behaviour_in(ctx: &Context<'_>) -> Vec<Verdict> {
                     format!(
                         "the {} heard the {} announcement",
                         and_list(&heard_by),
-                        f.clip
+                        clip
                     )
                 }
             ),
@@ -873,7 +905,7 @@ pub fn failure_behaviour_in(ctx: &Context<'_>) -> Vec<Verdict> {
                 } else {
                     format!("the {}", and_list(&heard_by))
                 },
-                f.clip
+                clip
             ),
         ),
         FailureBehavior::EndCallWithAnnouncement => (
@@ -887,7 +919,7 @@ pub fn failure_behaviour_in(ctx: &Context<'_>) -> Vec<Verdict> {
                 } else {
                     format!("the {}", and_list(&heard_by))
                 },
-                f.clip,
+                clip,
                 secs(release_delay as i64),
                 secs(ms_us(ctx.tol.failure_release_ms))
             ),

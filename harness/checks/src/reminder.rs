@@ -12,10 +12,6 @@ use crate::verdict::{
 };
 use crate::{Context, PARTIES, heard, public_check};
 
-/// The reference platform's reminder frequency, used to look for stray reminders when
-/// the expectation has none.
-pub const DEFAULT_REMINDER_HZ: f64 = 1400.0;
-
 public_check!(
     /// POL-06: each interval between consecutive reminder tones a party heard within one
     /// recording window is the configured interval within tolerance; the first comes
@@ -41,11 +37,14 @@ fn evidence(t: &ToneHeard) -> Evidence {
 
 /// [`reminder_tone`] on a prepared context.
 pub fn reminder_tone_in(ctx: &Context<'_>) -> Vec<Verdict> {
-    let freq = ctx
-        .expect
-        .reminder
-        .as_ref()
-        .map_or(DEFAULT_REMINDER_HZ, |r| r.freq_hz);
+    let Some(freq) = ctx.expect.signals.reminder_hz else {
+        return vec![ctx.verdict(
+            "POL-06",
+            "reminder.interval",
+            Status::NotApplicable,
+            "Not judged: the reminder tone's frequency is not known (the SUT profile gives none), so reminder tones cannot be told apart.",
+        )];
+    };
     let bursts = |party: &str| -> Vec<ToneHeard> {
         let mut v: Vec<ToneHeard> = ctx
             .view
@@ -57,7 +56,14 @@ pub fn reminder_tone_in(ctx: &Context<'_>) -> Vec<Verdict> {
         v.dedup_by(|b, a| b.start_us < a.end_us + 100_000);
         v
     };
-    let Some(rem) = &ctx.expect.reminder else {
+    let Some(interval_s) = ctx.expect.reminder_interval_s else {
+        if let Some(v) = ctx.unanswered(
+            "POL-06",
+            "reminder.interval",
+            "no tone could have been heard",
+        ) {
+            return vec![v];
+        }
         let heard_any: Vec<ToneHeard> = PARTIES.iter().flat_map(|p| bursts(p)).collect();
         if heard_any.is_empty() {
             return vec![ctx.verdict(
@@ -83,13 +89,13 @@ pub fn reminder_tone_in(ctx: &Context<'_>) -> Vec<Verdict> {
             .with_evidence(heard_any.iter().map(evidence)),
         ];
     };
-    let interval = (rem.interval_s * 1e6).round() as i64;
+    let interval = (interval_s * 1e6).round() as i64;
     let tol = ms_us(ctx.tol.reminder_interval_ms);
     let first_tol = ms_us(ctx.tol.reminder_first_ms);
     let windows = ctx.timeline.recording_windows();
     let paused = ctx.timeline.paused_windows();
     let grace = ms_us(ctx.tol.feature_reaction_ms).max(0) as u64;
-    let spec = format!("{} s ± {} s", trim(rem.interval_s), secs(tol));
+    let spec = format!("{} s ± {} s", trim(interval_s), secs(tol));
 
     let mut problems = Vec::new();
     let mut evidence_out = Vec::new();
@@ -149,7 +155,7 @@ pub fn reminder_tone_in(ctx: &Context<'_>) -> Vec<Verdict> {
                             "the {party}'s first reminder came {} s after recording started at {} (expected {} s ± {} s)",
                             secs(off),
                             ctx.at(*w0),
-                            trim(rem.interval_s),
+                            trim(interval_s),
                             secs(first_tol)
                         ));
                     }
@@ -202,7 +208,7 @@ pub fn reminder_tone_in(ctx: &Context<'_>) -> Vec<Verdict> {
             "POL-06",
             "reminder.interval",
             Status::NotApplicable,
-            "The call was never recorded, so no reminder tone was due.",
+            "Not judged: the call was never recorded, so no reminder tone was due.",
         )];
     }
     if problems.is_empty() {

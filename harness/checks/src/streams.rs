@@ -8,7 +8,7 @@
 use crate::expect::ms_us;
 use crate::timeline::{FramesReport, RsSession, metadata_labels, metadata_of, sdp_of};
 use crate::verdict::{Evidence, Measurement, Status, Verdict, and_list, and_list_sentence, secs};
-use crate::{Context, is_srs, overlap, public_check};
+use crate::{Context, PARTIES, is_srs, overlap, public_check};
 use std::collections::{BTreeMap, BTreeSet};
 
 fn accepted<'c>(ctx: &'c Context<'_>) -> Vec<&'c RsSession> {
@@ -254,118 +254,190 @@ fn frames_by_label(
 }
 
 public_check!(
-    /// POL-09 (with SRC-12's intent): each recorded stream carries exactly one party's
-    /// audio, the party its label stands for (label 1 the caller, label 2 the callee by
-    /// default), and no more than [`crate::Tolerances::foreign_frames`] frames of anyone
-    /// else.
+    /// POL-09 (with SRC-12's intent): each recorded stream carries only the audio of the
+    /// participant the recording metadata ties to it (its sender, matched to a party by
+    /// AoR; no label value is assumed), with no more than
+    /// [`crate::Tolerances::foreign_frames`] frames of anyone else, and each party of the
+    /// call (the caller only, on a voicemail deposit) has a stream of its own. A stream the
+    /// metadata does not tie to one participant cannot be judged.
     one_party_per_stream,
     one_party_per_stream_in
 );
 
 /// [`one_party_per_stream`] on a prepared context.
 pub fn one_party_per_stream_in(ctx: &Context<'_>) -> Vec<Verdict> {
+    use crate::timeline::StreamOwner;
     let frames = frames_by_label(ctx);
-    if accepted(ctx).is_empty() && frames.is_empty() {
-        return vec![ctx.verdict(
-            "POL-09",
-            "streams.one_party",
-            Status::NotApplicable,
-            "Nothing was recorded, so there are no streams to inspect.",
-        )];
+    let na =
+        |why: String| vec![ctx.verdict("POL-09", "streams.one_party", Status::NotApplicable, why)];
+    if frames.is_empty() {
+        return na(if accepted(ctx).is_empty() {
+            "Not judged: nothing was recorded, so there are no streams to inspect.".into()
+        } else {
+            "Not judged: a recording session was set up but no stream reached the recorder.".into()
+        });
     }
     let mut lines = Vec::new();
     let mut problems = Vec::new();
+    let mut unjudged = Vec::new();
     let mut m = Vec::new();
     let mut ev = Vec::new();
-    for (label, party) in &ctx.expect.stream_parties {
-        let Some((names, by_party)) = frames.get(label) else {
-            problems.push(format!(
-                "no stream srs.{label} (the {party}'s audio) was received"
-            ));
-            continue;
-        };
+    let mut owned: BTreeSet<&str> = BTreeSet::new();
+    for (label, (names, by_party)) in &frames {
         let name = names.iter().cloned().collect::<Vec<_>>().join("+");
-        let own = by_party.get(party).copied().unwrap_or(0);
-        let foreign: Vec<(&String, &u64)> = by_party
+        let carried: Vec<String> = by_party
             .iter()
-            .filter(|(p, n)| *p != party && **n > 0)
+            .filter(|(_, n)| **n > 0)
+            .map(|(p, n)| format!("{n} frames of the {p}"))
             .collect();
-        m.push(Measurement::new(
-            format!("{name}.{party}_frames"),
-            own as f64,
-            "frames",
-        ));
         ev.push(Evidence::stream(
             0,
             "srs",
             &name,
-            by_party
-                .iter()
-                .map(|(p, n)| format!("{n} frames of the {p}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-        ));
-        let foreign_text: Vec<String> = foreign
-            .iter()
-            .map(|(p, n)| format!("{n} frames of the {p}"))
-            .collect();
-        lines.push(format!(
-            "{name} carried {own} frames of the {party} and {}",
-            if foreign_text.is_empty() {
-                "none of anyone else".to_owned()
+            if carried.is_empty() {
+                "no party audio".to_owned()
             } else {
-                and_list(&foreign_text)
-            }
+                carried.join(", ")
+            },
         ));
-        for (p, n) in &foreign {
+        for (p, n) in by_party {
             m.push(Measurement::new(
                 format!("{name}.{p}_frames"),
-                **n as f64,
+                *n as f64,
                 "frames",
             ));
-            if **n > ctx.tol.foreign_frames {
+        }
+        let owner = ctx.timeline.owner_of_label(label);
+        let expected: Option<&str> = match owner {
+            None => {
+                unjudged.push(format!(
+                    "no recording metadata describes the stream labelled `{label}` ({name}), so whose audio it should carry is not known"
+                ));
+                continue;
+            }
+            Some(StreamOwner::NoSender) => {
+                unjudged.push(format!(
+                    "the metadata ties no participant to stream `{label}` as its sender (SRC-12)"
+                ));
+                continue;
+            }
+            Some(StreamOwner::Several(aors)) => {
                 problems.push(format!(
-                    "stream {name} carried {n} frames of the {p}'s audio (it should carry only the {party}'s)"
+                    "stream {name} is sent by {} participants ({}), not one",
+                    aors.len(),
+                    and_list(aors)
+                ));
+                continue;
+            }
+            Some(StreamOwner::Other(aor)) => {
+                lines.push(format!(
+                    "{name} belongs to {aor}, not a party of the call, and carried {}",
+                    if carried.is_empty() {
+                        "no party audio".to_owned()
+                    } else {
+                        and_list(&carried)
+                    }
+                ));
+                None
+            }
+            Some(StreamOwner::Party(p)) => {
+                owned.insert(p);
+                Some(*p)
+            }
+        };
+        let own = expected.map_or(0, |p| by_party.get(p).copied().unwrap_or(0));
+        for (p, n) in by_party {
+            if Some(p.as_str()) != expected && *n > ctx.tol.foreign_frames {
+                problems.push(format!(
+                    "stream {name} carried {n} frames of the {p}'s audio although the metadata ties it to {}",
+                    expected.map_or_else(
+                        || "a participant that is not a party".to_owned(),
+                        |e| format!("the {e}")
+                    )
                 ));
             }
         }
-        // On a voicemail call the callee never joins: its stream carries the mailbox.
-        let absent = ctx.expect.voicemail.is_some() && party == "callee";
-        if own == 0 && !absent {
-            problems.push(format!("stream {name} carried none of the {party}'s audio"));
+        if let Some(party) = expected {
+            if own == 0 {
+                problems.push(format!(
+                    "stream {name}, which the metadata ties to the {party}, carried none of the {party}'s audio"
+                ));
+            } else {
+                let foreign: Vec<String> = by_party
+                    .iter()
+                    .filter(|(p, n)| p.as_str() != party && **n > 0)
+                    .map(|(p, n)| format!("{n} frames of the {p}"))
+                    .collect();
+                lines.push(format!(
+                    "{name} (the {party}'s by the metadata) carried {own} frames of the {party} and {}",
+                    if foreign.is_empty() {
+                        "none of anyone else".to_owned()
+                    } else {
+                        and_list(&foreign)
+                    }
+                ));
+            }
         }
     }
-    for (label, (names, _)) in &frames {
-        if ctx.expect.party_of_label(label).is_none() {
-            let names: Vec<String> = names.iter().cloned().collect();
-            problems.push(format!(
-                "the recorder received an unexpected stream {}",
-                and_list(&names)
-            ));
-        }
-    }
-    if problems.is_empty() {
-        vec![
-            ctx.verdict(
-                "POL-09",
-                "streams.one_party",
-                Status::Pass,
-                format!(
-                    "Each recorded stream carried only its own party's audio: {}.",
-                    and_list(&lines)
-                ),
-            )
-            .with_evidence(ev)
-            .with_measurements(m),
-        ]
+    // Each party has a stream of its own (on a voicemail deposit the callee never joins).
+    let parties: &[&str] = if ctx.expect.voicemail.is_some() {
+        &["caller"]
     } else {
+        &PARTIES
+    };
+    for p in parties {
+        if owned.contains(p) || !unjudged.is_empty() {
+            continue;
+        }
+        let described: Vec<String> = accepted(ctx)
+            .iter()
+            .flat_map(|r| r.owners.iter())
+            .filter(|(_, o)| **o == StreamOwner::Party(p))
+            .map(|(l, _)| format!("`{l}`"))
+            .collect();
+        problems.push(if described.is_empty() {
+            format!("the metadata ties no stream to the {p}, so the {p}'s audio is not recorded on a stream of its own")
+        } else {
+            format!(
+                "the metadata ties stream {} to the {p}, but no such stream reached the recorder",
+                and_list(&described)
+            )
+        });
+    }
+    if !problems.is_empty() {
         let s = and_list_sentence(&problems);
-        vec![
+        return vec![
             ctx.verdict("POL-09", "streams.one_party", Status::Fail, format!("{s}."))
                 .with_evidence(ev)
                 .with_measurements(m),
-        ]
+        ];
     }
+    if !unjudged.is_empty() {
+        let s = and_list(&unjudged);
+        return vec![
+            ctx.verdict(
+                "POL-09",
+                "streams.one_party",
+                Status::NotApplicable,
+                format!("Not judged: {s}."),
+            )
+            .with_evidence(ev)
+            .with_measurements(m),
+        ];
+    }
+    vec![
+        ctx.verdict(
+            "POL-09",
+            "streams.one_party",
+            Status::Pass,
+            format!(
+                "Each recorded stream carried only its own participant's audio: {}.",
+                and_list(&lines)
+            ),
+        )
+        .with_evidence(ev)
+        .with_measurements(m),
+    ]
 }
 
 public_check!(
@@ -387,7 +459,7 @@ pub fn silent_while_paused_in(ctx: &Context<'_>) -> Vec<Verdict> {
             "SRC-17",
             "paused.silent",
             Status::NotApplicable,
-            "Recording was never paused on this call.",
+            "Not judged: recording was never paused on this call.",
         )];
     }
     let grace = ms_us(ctx.tol.feature_reaction_ms).max(0) as u64;
@@ -485,6 +557,99 @@ pub fn silent_while_paused_in(ctx: &Context<'_>) -> Vec<Verdict> {
         let s = and_list_sentence(&leaks);
         vec![
             ctx.verdict("SRC-17", "paused.silent", Status::Fail, format!("{s}."))
+                .with_evidence(ev)
+                .with_measurements(m),
+        ]
+    }
+}
+
+public_check!(
+    /// SRC-17 (the other half): after each resume, party audio reaches the recorder again
+    /// within [`crate::Tolerances::feature_reaction_ms`] (plus the small SIP/RTP skew
+    /// allowance), so a pause does not silently end the recording.
+    resumed,
+    resumed_in
+);
+
+/// [`resumed`] on a prepared context.
+pub fn resumed_in(ctx: &Context<'_>) -> Vec<Verdict> {
+    use crate::timeline::CodeAction;
+    let resumes: Vec<_> = ctx
+        .timeline
+        .events
+        .iter()
+        .filter(|e| e.kind == CodeAction::Resume)
+        .collect();
+    if resumes.is_empty() {
+        return vec![ctx.verdict(
+            "SRC-17",
+            "paused.resumed",
+            Status::NotApplicable,
+            "Not judged: recording was never resumed on this call.",
+        )];
+    }
+    let reaction = ms_us(ctx.tol.feature_reaction_ms).max(0) as u64;
+    let end = ctx.timeline.end_us();
+    let spans = ctx.view.party_spans(is_srs);
+    let mut problems = Vec::new();
+    let mut lines = Vec::new();
+    let mut ev = Vec::new();
+    let mut m = Vec::new();
+    for r in resumes {
+        ev.push(Evidence::at(
+            r.t_us,
+            if r.signalled { "srs" } else { "harness" },
+            format!("resume: {}", r.source),
+        ));
+        let from = r.t_us.saturating_sub(RESUME_SKEW_US);
+        let back = spans
+            .iter()
+            .filter(|s| s.end_us > from)
+            .map(|s| s.start_us.max(from))
+            .min();
+        match back {
+            Some(a) if a <= r.t_us + reaction => {
+                let d = a as i64 - r.t_us as i64;
+                m.push(Measurement::new("resume_to_recorded_audio", d as f64 / 1e6, "s"));
+                lines.push(format!("{} s after the resume at {}", secs(d.max(0)), ctx.at(r.t_us)));
+            }
+            Some(a) => problems.push(format!(
+                "party audio came back only {} s after the resume at {} (limit {} s)",
+                secs(a as i64 - r.t_us as i64),
+                ctx.at(r.t_us),
+                secs(reaction as i64)
+            )),
+            None if end <= r.t_us + reaction => lines.push(format!(
+                "the call ended {} s after the resume at {}, before audio was due",
+                secs(end as i64 - r.t_us as i64),
+                ctx.at(r.t_us)
+            )),
+            None => problems.push(format!(
+                "no party audio reached the recorder after the resume at {} ({}), although the call went on for {} s",
+                ctx.at(r.t_us),
+                r.source,
+                secs(end.saturating_sub(r.t_us) as i64)
+            )),
+        }
+    }
+    if problems.is_empty() {
+        vec![
+            ctx.verdict(
+                "SRC-17",
+                "paused.resumed",
+                Status::Pass,
+                format!(
+                    "Party audio reached the recorder again {}.",
+                    and_list(&lines)
+                ),
+            )
+            .with_evidence(ev)
+            .with_measurements(m),
+        ]
+    } else {
+        let s = and_list_sentence(&problems);
+        vec![
+            ctx.verdict("SRC-17", "paused.resumed", Status::Fail, format!("{s}."))
                 .with_evidence(ev)
                 .with_measurements(m),
         ]

@@ -40,7 +40,7 @@ use sip::multipart;
 use sip::sdp::{MediaView, SessionDescription};
 use sip::{Method, SipMessage};
 use siprec::metadata;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// An RS BYE counts as a recording *stop* (not part of the call's end) when the call goes
 /// on for at least this long after it: 1 s.
@@ -581,6 +581,27 @@ pub struct RsSession {
     pub sdp_labels: Vec<Option<String>>,
     /// Every request the recorder received in this dialog, in order.
     pub requests: Vec<RsRequest>,
+    /// Whose audio each labelled stream carries, by the metadata of the first request
+    /// whose metadata describes streams (the initial INVITE, normally): SDP label →
+    /// owner. Empty when no metadata describing streams arrived. See [`StreamOwner`].
+    pub owners: BTreeMap<String, StreamOwner>,
+}
+
+/// Whose audio a recorded stream carries, as the recording metadata says: the
+/// participant(s) sending on the metadata stream with that label, tied to a party of the
+/// call by AoR ([`crate::expect::Parties::party_of_aor`]). No label value means anything
+/// by itself (RFC 7866 and RFC 7865 fix none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamOwner {
+    /// One participant sends on it, and its AoR is this party's (`caller`, `callee`).
+    Party(&'static str),
+    /// One participant sends on it, and it is neither party (a mailbox, a bridge): its
+    /// AoR (or `(no AoR)`).
+    Other(String),
+    /// The metadata ties no participant to the stream as a sender (SRC-12).
+    NoSender,
+    /// Several participants send on it (their AoRs): a mixed stream.
+    Several(Vec<String>),
 }
 
 impl RsSession {
@@ -760,8 +781,27 @@ impl Timeline {
                 .map(|o| o.t_us);
         }
         t.rs = rs_sessions(&sip, &t.cs_call_ids);
+        for rs in &mut t.rs {
+            rs.owners = stream_owners(rs, &expect.parties);
+        }
         t.events = recording_events(&t, expect, tol);
         t
+    }
+
+    /// The owner of the recorded stream with this SDP label, over every accepted
+    /// recording session that describes it; `None` when none does, or when two sessions
+    /// describe the same label differently.
+    pub fn owner_of_label(&self, label: &str) -> Option<&StreamOwner> {
+        let mut found: Option<&StreamOwner> = None;
+        for rs in self.rs.iter().filter(|r| r.accepted()) {
+            if let Some(o) = rs.owners.get(label) {
+                match found {
+                    Some(f) if f != o => return None,
+                    _ => found = Some(o),
+                }
+            }
+        }
+        found
     }
 
     /// When the call ended, or its last observation.
@@ -923,6 +963,7 @@ fn rs_sessions(sip: &[SipSeen], cs_ids: &BTreeSet<String>) -> Vec<RsSession> {
                             .map(|m| m.label.clone())
                             .collect(),
                         requests: Vec::new(),
+                        owners: BTreeMap::new(),
                     });
                     out.len() - 1
                 }
@@ -990,6 +1031,55 @@ fn rs_sessions(sip: &[SipSeen], cs_ids: &BTreeSet<String>) -> Vec<RsSession> {
     }
     out.sort_by_key(|r| r.invited_us);
     out
+}
+
+/// Label → owner from the first request of `rs` whose metadata describes streams.
+fn stream_owners(
+    rs: &RsSession,
+    parties: &crate::expect::Parties,
+) -> BTreeMap<String, StreamOwner> {
+    for r in &rs.requests {
+        let Some(xml) = metadata_of(&r.msg) else {
+            continue;
+        };
+        let Ok(doc) = metadata::parse(&xml) else {
+            continue;
+        };
+        let Some(rec) = doc.recording() else { continue };
+        if rec.streams.is_empty() {
+            continue;
+        }
+        let mut out = BTreeMap::new();
+        for stream in &rec.streams {
+            let Some(label) = stream.label.clone() else {
+                continue;
+            };
+            let senders = stream
+                .id
+                .as_deref()
+                .map(|id| rec.senders_of(id))
+                .unwrap_or_default();
+            let aor_of = |pid: &str| {
+                rec.participant(pid)
+                    .and_then(|p| p.name_ids.iter().find_map(|n| n.aor.clone()))
+                    .unwrap_or_else(|| "(no AoR)".to_owned())
+            };
+            let owner = match senders.as_slice() {
+                [] => StreamOwner::NoSender,
+                [one] => {
+                    let aor = aor_of(one);
+                    match parties.party_of_aor(&aor) {
+                        Some(p) => StreamOwner::Party(p),
+                        None => StreamOwner::Other(aor),
+                    }
+                }
+                many => StreamOwner::Several(many.iter().map(|p| aor_of(p)).collect()),
+            };
+            out.insert(label, owner);
+        }
+        return out;
+    }
+    BTreeMap::new()
 }
 
 fn recording_events(t: &Timeline, expect: &CallExpectation, tol: &Tolerances) -> Vec<RecEvent> {

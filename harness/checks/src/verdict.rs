@@ -4,10 +4,10 @@
 //! [`Evidence`], [`Measurement`]) and the small builders the checks use. It judges
 //! nothing and reads no log: the checks in the sibling modules do.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How a check came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// The requirement was met.
@@ -43,7 +43,7 @@ impl std::fmt::Display for Status {
 }
 
 /// One observation a verdict rests on, pointing back into the log.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
     /// Time of the observation, µs since run start (the log's clock).
     pub t_us: u64,
@@ -79,7 +79,7 @@ impl Evidence {
 }
 
 /// A number a check measured, so reports can plot and compare it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Measurement {
     /// What was measured (`reminder_interval.caller`, `mouth_to_ear_p95.callee`...).
     pub name: String,
@@ -102,7 +102,7 @@ impl Measurement {
 
 /// The judgement of one check on one call: which requirement, how it came out, a
 /// sentence a non-engineer understands, and the observations and numbers behind it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     /// Checklist ID (`POL-04`, `SRC-17`) or a recproof `RP-` ID (see the crate docs).
     pub requirement: String,

@@ -3,17 +3,19 @@
 //! report (`index.html`, `compliance.html`, per-call pages and plots, `junit.xml`).
 //!
 //! With no `--sut`, the suite runs against the embedded reference platform under the
-//! simulated clock (optionally with a `--fault` profile). With `--sut PROFILE.yaml` it
-//! runs against that external system under test in real time, one scenario at a time;
-//! a scenario whose settings no test user of the profile has is SKIPPED and listed.
-//! This module parses arguments, prints the requirement summary and maps the outcome to
-//! exit codes: 0 all passed (external: nothing failed and at least one scenario ran;
-//! skips for want of a matching user are printed but allowed), 1 any scenario failed
-//! (or, external, none ran), 2 bad usage or configuration (including a bad profile).
+//! simulated clock (optionally with a `--fault` profile or a legal `--variant`). With
+//! `--sut PROFILE.yaml` it runs against that external system under test in real time, one
+//! scenario at a time; a scenario whose stated settings no test user of the profile has,
+//! or that needs what the profile says the SUT does not offer, is SKIPPED and listed.
+//! This module parses arguments, prints the requirement summary (failed scenarios with
+//! their asserted and collateral failures apart) and maps the outcome to exit codes: 0
+//! nothing failed and at least one scenario ran (skips with a reason are printed but
+//! allowed), 1 any scenario failed (a FAIL verdict anywhere in its call fails it) or none
+//! ran, 2 bad usage or configuration (including a bad profile).
 
 use crate::exit;
 use anyhow::Context as _;
-use platform::Fault;
+use platform::{Fault, Variant};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +38,10 @@ pub(crate) struct CheckArgs {
     /// --list-faults`); the suite should then fail the scenarios of its requirement.
     #[arg(long, value_name = "NAME")]
     pub(crate) fault: Option<String>,
+    /// Run the embedded platform as this legal variant (`recproof platform
+    /// --list-variants`): other choices the RFCs allow; every scenario should still pass.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) variant: Option<String>,
     /// Run directory (default `reports/<timestamp>/`).
     #[arg(long, value_name = "DIR")]
     pub(crate) out: Option<PathBuf>,
@@ -51,10 +57,11 @@ pub(crate) struct CheckArgs {
 pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let external = match &args.sut {
         Some(path) => {
-            if args.fault.is_some() {
+            if args.fault.is_some() || args.variant.is_some() {
                 anyhow::bail!(
-                    "--fault applies to the embedded platform only; an external SUT (--sut) \
-                     runs as it is configured (omit --fault)"
+                    "--fault and --variant apply to the embedded platform only; an external \
+                     SUT (--sut) runs as it is configured (omit them, or start \
+                     `recproof platform --fault NAME` as the SUT)"
                 );
             }
             Some(std::sync::Arc::new(
@@ -66,6 +73,12 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let fault = match &args.fault {
         Some(name) => Some(Fault::from_name(name).with_context(|| {
             format!("unknown fault `{name}`; `recproof platform --list-faults` lists them")
+        })?),
+        None => None,
+    };
+    let variant = match &args.variant {
+        Some(name) => Some(Variant::from_name(name).with_context(|| {
+            format!("unknown variant `{name}`; `recproof platform --list-variants` lists them")
         })?),
         None => None,
     };
@@ -84,6 +97,7 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     opts.features = features;
     opts.tags = args.tags.clone();
     opts.fault = fault;
+    opts.variant = variant;
     opts.seed = args.seed;
     opts.concurrency = args.jobs;
     opts.ctrl_c = true;
@@ -91,9 +105,7 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     opts.progress = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::io::IsTerminal::is_terminal(&std::io::stdout());
     if let Some(profile) = &external {
-        if let Some(t) = &profile.tolerances {
-            opts.tolerances = t.clone();
-        }
+        opts.tolerances = profile.tolerances.clone();
         opts.external = Some(profile.clone());
     }
     let results = run_suite(&opts).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -133,15 +145,8 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     if results.passed + results.failed + results.skipped == 0 {
         anyhow::bail!("no scenario matched (check the FEATURES paths and --tags)");
     }
-    if external.is_some() {
-        print_skips(&results);
-        return Ok(if results.external_passed() {
-            exit::OK
-        } else {
-            exit::FAILED
-        });
-    }
-    Ok(if results.all_passed() {
+    print_skips(&results);
+    Ok(if results.passed_gate() {
         exit::OK
     } else {
         exit::FAILED
@@ -154,7 +159,7 @@ fn print_skips(r: &RunResults) {
     let skipped: Vec<_> = r
         .scenarios
         .iter()
-        .filter(|s| s.status == "skipped")
+        .filter(|s| s.status == suite::ScenarioStatus::Skipped)
         .collect();
     if skipped.is_empty() {
         return;
@@ -176,30 +181,64 @@ fn print_skips(r: &RunResults) {
 }
 
 fn print_summary(r: &RunResults) {
-    let mut by_req: BTreeMap<&str, [usize; 3]> = BTreeMap::new();
+    let mut by_req: BTreeMap<&str, [usize; 4]> = BTreeMap::new();
     for v in r.scenarios.iter().flat_map(|s| &s.verdicts) {
         let e = by_req.entry(v.requirement.as_str()).or_default();
         match v.status {
             checks::Status::Pass => e[0] += 1,
             checks::Status::Fail => e[1] += 1,
+            checks::Status::NotApplicable => e[3] += 1,
             _ => e[2] += 1,
         }
     }
     println!();
-    println!("verdicts by requirement (other = WARN, INFO or not applicable)");
-    println!("requirement   pass  fail other");
-    for (req, [pass, fail, other]) in &by_req {
-        println!("{req:<12} {pass:>5} {fail:>5} {other:>5}");
+    println!("verdicts by requirement (other = WARN or INFO; n/a = not applicable or not judged)");
+    println!("requirement   pass  fail other   n/a");
+    for (req, [pass, fail, other, na]) in &by_req {
+        println!("{req:<12} {pass:>5} {fail:>5} {other:>5} {na:>5}");
     }
+    let failed: Vec<_> = r
+        .scenarios
+        .iter()
+        .filter(|s| s.status == suite::ScenarioStatus::Failed)
+        .collect();
+    if !failed.is_empty() {
+        println!("\nfailed scenarios (asserted FAIL | asserted but not judged | collateral FAIL):");
+        for s in failed {
+            let ids = |it: &mut dyn Iterator<Item = &checks::Verdict>| {
+                let mut v: Vec<String> = it.map(|v| v.requirement.clone()).collect();
+                v.sort();
+                v.dedup();
+                if v.is_empty() {
+                    "-".to_owned()
+                } else {
+                    v.join(" ")
+                }
+            };
+            println!(
+                "  {} / {}: {} | {} | {}",
+                s.feature,
+                s.scenario,
+                ids(&mut s.asserted_failures()),
+                ids(&mut s.asserted_not_judged()),
+                ids(&mut s.collateral_failures())
+            );
+        }
+    }
+    let clock = if r.clock == "real" {
+        "call-seconds in real time"
+    } else {
+        "simulated call-seconds"
+    };
     println!(
-        "\n{} scenarios: {} passed, {} failed, {} skipped; {:.0} simulated call-seconds in {:.1} s wall ({:.0}x real time); sut: {}",
+        "\n{} scenarios: {} passed, {} failed, {} skipped; {:.0} {clock} in {:.1} s wall ({:.0}x); sut: {}",
         r.passed + r.failed + r.skipped,
         r.passed,
         r.failed,
         r.skipped,
-        r.simulated_call_seconds,
+        r.call_seconds,
         r.wall_seconds,
-        r.simulated_call_seconds / r.wall_seconds.max(1e-9),
+        r.call_seconds / r.wall_seconds.max(1e-9),
         r.sut
     );
 }

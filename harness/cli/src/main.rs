@@ -6,6 +6,7 @@
 mod analyze;
 mod check;
 mod report;
+mod requirements;
 mod serve;
 mod validate;
 
@@ -53,6 +54,9 @@ enum Command {
     Platform(serve::PlatformArgs),
     /// Run the SRS emulator (a SIPREC recorder) on real sockets.
     Srs(serve::SrsArgs),
+    /// Print the requirement registry: every requirement ID with its checks, asserting
+    /// steps, breaking faults and coverage (docs/requirements.md is this, as Markdown).
+    Requirements(requirements::RequirementsArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
         Command::Judge(args) => report::run_judge(args),
         Command::Platform(args) => serve::run_platform(args),
         Command::Srs(args) => serve::run_srs(args),
+        Command::Requirements(args) => requirements::run(args),
     };
     match result {
         Ok(code) => code,

@@ -9,7 +9,7 @@
 use anyhow::Context as _;
 use net::node_runner::{NodeRunner, RunEnd};
 use observe::{Actor, Clock, Event, LogWriter, Observation, SCHEMA_VERSION};
-use platform::{Fault, PauseStyle, Platform, PlatformConfig};
+use platform::{Fault, PauseStyle, Platform, PlatformConfig, Variant};
 use sim::Node;
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -23,7 +23,7 @@ use std::time::Duration;
 #[derive(Debug, clap::Args)]
 pub(crate) struct PlatformArgs {
     /// The recording policy (YAML, Webex field names; see scenarios/README.md).
-    #[arg(long, value_name = "FILE", required_unless_present = "list_faults")]
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["list_faults", "list_variants"])]
     pub(crate) config: Option<PathBuf>,
     /// Run a fault profile: a variant that breaks exactly one requirement.
     #[arg(long, value_name = "NAME")]
@@ -31,6 +31,17 @@ pub(crate) struct PlatformArgs {
     /// List the fault profiles with the requirement each breaks, and exit.
     #[arg(long)]
     pub(crate) list_faults: bool,
+    /// Run a legal variant: other choices the RFCs allow (stream labels, time offsets,
+    /// a second SRC port, pause styles, no start/stop announcement).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) variant: Option<String>,
+    /// List the legal variants and exit.
+    #[arg(long)]
+    pub(crate) list_variants: bool,
+    /// Seed of tags, Call-IDs, SSRCs and metadata IDs (default: a fresh one per run, so
+    /// a restarted platform never reuses its recording sessions' identifiers).
+    #[arg(long)]
+    pub(crate) seed: Option<u64>,
     /// SIP address to listen on (UDP).
     #[arg(long, default_value = "127.0.0.1:5060", value_name = "ADDR")]
     pub(crate) listen: SocketAddr,
@@ -40,6 +51,10 @@ pub(crate) struct PlatformArgs {
     /// First RTP port of the platform's pool.
     #[arg(long, default_value_t = 40000)]
     pub(crate) rtp_port_base: u16,
+    /// RTP ports in the pool (even ports from the base: base, base + 2, ...). A call
+    /// takes 2, plus 2 per recording session.
+    #[arg(long, default_value_t = 64)]
+    pub(crate) rtp_port_count: u16,
     /// Where each extension's phone is: `EXT=IP:PORT`, repeatable (no REGISTER needed).
     #[arg(long = "directory", value_name = "EXT=ADDR", value_parser = parse_directory)]
     pub(crate) directory: Vec<(String, SocketAddr)>,
@@ -67,6 +82,9 @@ pub(crate) struct SrsArgs {
     /// First RTP port of the recorder's pool.
     #[arg(long, default_value_t = 41000)]
     pub(crate) rtp_port_base: u16,
+    /// RTP ports in the pool (every second port from the base; one per recorded stream).
+    #[arg(long, default_value_t = 16)]
+    pub(crate) rtp_port_count: u16,
     /// Directory for the observation log (`observations.jsonl`).
     #[arg(long, value_name = "DIR")]
     pub(crate) out: PathBuf,
@@ -105,10 +123,22 @@ fn list_faults() -> ExitCode {
     crate::exit::OK
 }
 
+/// Prints the legal variants.
+fn list_variants() -> ExitCode {
+    println!("{:<28} what changes", "variant");
+    for v in Variant::ALL {
+        println!("{:<28} {}", v.name(), v.description());
+    }
+    crate::exit::OK
+}
+
 /// Runs `recproof platform`.
 pub(crate) fn run_platform(args: &PlatformArgs) -> anyhow::Result<ExitCode> {
     if args.list_faults {
         return Ok(list_faults());
+    }
+    if args.list_variants {
+        return Ok(list_variants());
     }
     let Some(path) = &args.config else {
         anyhow::bail!("--config FILE is required (a recording policy, see scenarios/)");
@@ -117,7 +147,17 @@ pub(crate) fn run_platform(args: &PlatformArgs) -> anyhow::Result<ExitCode> {
     let media_ip = args.media_ip.unwrap_or(args.listen.ip());
     let mut cfg = PlatformConfig::new(policy, args.listen, media_ip);
     cfg.rtp_port_base = args.rtp_port_base;
+    cfg.rtp_port_count = args.rtp_port_count;
     cfg.directory = args.directory.iter().cloned().collect::<BTreeMap<_, _>>();
+    // On real sockets: fresh identifiers every run, and metadata times from the wall
+    // clock (run time zero is now, give or take the bind).
+    cfg.seed = args.seed.unwrap_or_else(drive::fresh_seed);
+    cfg.epoch = jiff::Timestamp::now();
+    if let Some(name) = &args.variant {
+        cfg.variant = Some(Variant::from_name(name).with_context(|| {
+            format!("unknown variant `{name}`; `recproof platform --list-variants` lists them")
+        })?);
+    }
     if let Some(name) = &args.fault {
         cfg.fault = Some(Fault::from_name(name).with_context(|| {
             format!("unknown fault `{name}`; `recproof platform --list-faults` lists them")
@@ -140,11 +180,15 @@ pub(crate) fn run_platform(args: &PlatformArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     eprintln!(
-        "recproof platform: SIP on udp:{}{}; Ctrl-C to stop",
+        "recproof platform: SIP on udp:{}{}{}; Ctrl-C to stop",
         args.listen,
         args.fault
             .as_deref()
             .map(|f| format!(", fault `{f}`"))
+            .unwrap_or_default(),
+        args.variant
+            .as_deref()
+            .map(|v| format!(", variant `{v}`"))
             .unwrap_or_default()
     );
     serve(Box::new(node), "platform", log, args.duration, None)
@@ -159,7 +203,10 @@ pub(crate) fn run_srs(args: &SrsArgs) -> anyhow::Result<ExitCode> {
     let media_ip = args.media_ip.unwrap_or(args.listen.ip());
     let mut cfg = SrsConfig::new(args.listen, media_ip);
     cfg.rtp_port_base = args.rtp_port_base;
+    cfg.rtp_port_count = args.rtp_port_count;
     cfg.keep_pcm = true;
+    // Fresh tags and SDP session ids every run.
+    cfg.seed = drive::fresh_seed();
     cfg.behaviour = match (args.reject, args.silent) {
         (Some(code), _) => SrsBehaviour::Reject {
             code,

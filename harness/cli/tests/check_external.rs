@@ -75,7 +75,8 @@ impl Ports {
         Self {
             dialect: "broadworks-compat",
             platform: free_udp_port(),
-            platform_rtp: free_port_range(64),
+            // The platform binds 64 even ports: base, base + 2, ... base + 126.
+            platform_rtp: free_port_range(128),
             caller: free_udp_port(),
             caller_rtp: free_port_range(4),
             callee: free_udp_port(),

@@ -34,7 +34,7 @@ fn a_passing_run_writes_results_junit_log_and_evidence() {
     let results: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).expect("results"))
             .expect("json");
-    assert_eq!(results["schema"], 1);
+    assert_eq!(results["schema"], 2);
     assert_eq!(results["clock"], "simulated");
     assert_eq!(results["passed"], 1);
     let verdicts = results["scenarios"][0]["verdicts"]

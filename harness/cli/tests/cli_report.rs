@@ -256,7 +256,7 @@ fn judge_gives_the_runs_verdicts_and_follows_the_recorded_expectation() {
     for line in text.lines() {
         let mut v: Value = serde_json::from_str(line).expect("line");
         if v["event"] == "expectation" {
-            v["expectation"]["reminder"] = Value::Null;
+            v["expectation"]["reminder_interval_s"] = Value::Null;
             edits += 1;
         }
         changed.push_str(&v.to_string());

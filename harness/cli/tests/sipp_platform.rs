@@ -113,7 +113,8 @@ fn sipp_caller_and_callee_through_the_platform_recorded_by_the_srs() {
         free_udp_port(),
         free_udp_port(),
     );
-    let platform_rtp = free_port_range(64);
+    // 64 even ports: base, base + 2, ... base + 126.
+    let platform_rtp = free_port_range(128);
     let srs_rtp = free_port_range(32);
     let (uas_media, uac_media) = (free_port_range(4), free_port_range(4));
     let policy_path = dir.path().join("policy.yaml");

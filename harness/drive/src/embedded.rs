@@ -17,7 +17,7 @@ use crate::plan::{Answer, CallPlan, Party};
 use crate::script::{CallScript, ScriptTimings, Step};
 use crate::settings::{CALLEE_EXTENSION, CALLER_NUMBER, PROVIDERS, Settings, provider_srs_addr};
 use observe::{Actor, Clock, Event, Observation, SCHEMA_VERSION};
-use platform::{Fault, Platform, PlatformConfig};
+use platform::{Fault, Platform, PlatformConfig, Variant};
 use roles::media_io::{Detectors, MediaContext, ReferenceClip};
 use roles::srs::{SrsBehaviour, SrsConfig, SrsEmulator};
 use roles::ua::{AnswerMode, PartyUa, UaConfig};
@@ -70,6 +70,8 @@ pub struct EmbeddedCall {
     pub plan: CallPlan,
     /// Run a fault profile of the platform instead of the clean one.
     pub fault: Option<Fault>,
+    /// Run a legal variant of the platform.
+    pub variant: Option<Variant>,
     /// Seed of every random choice (network, tags, SSRCs).
     pub seed: u64,
     /// The recorders' behaviour.
@@ -89,6 +91,7 @@ impl EmbeddedCall {
             settings,
             plan,
             fault,
+            variant: None,
             seed,
             recorder: RecorderMode::Accept,
             latency: Duration::from_millis(10),
@@ -114,6 +117,9 @@ pub struct CallOutcome {
     /// The audio of every stream: what each party heard and what each recorder stream
     /// received (when evidence was asked for).
     pub audio: Vec<StreamAudio>,
+    /// The wall-clock instant of the run clock's zero, since the Unix epoch: the pcap's
+    /// timestamps start there (the platform's fixed epoch for a simulated call).
+    pub wall_origin: Duration,
 }
 
 /// The decoded audio of one stream, for a WAV.
@@ -196,6 +202,19 @@ pub fn detectors() -> Result<Detectors, DriveError> {
     })
 }
 
+/// The name a run gives the embedded platform (`embedded-reference`, with ` variant=…`
+/// and ` fault=…` when set).
+pub fn embedded_name(fault: Option<Fault>, variant: Option<Variant>) -> String {
+    let mut s = "embedded-reference".to_owned();
+    if let Some(v) = variant {
+        s.push_str(&format!(" variant={}", v.name()));
+    }
+    if let Some(f) = fault {
+        s.push_str(&format!(" fault={}", f.name()));
+    }
+    s
+}
+
 /// Runs one call. See the [module docs](self).
 pub fn run_call(call: &EmbeddedCall) -> Result<CallOutcome, DriveError> {
     let started = Instant::now();
@@ -219,6 +238,7 @@ pub fn run_call(call: &EmbeddedCall) -> Result<CallOutcome, DriveError> {
     pcfg.directory
         .insert(CALLEE_EXTENSION.to_owned(), callee_sip);
     pcfg.fault = call.fault;
+    pcfg.variant = call.variant;
     pcfg.seed = call.seed;
     let platform = Platform::new(pcfg).map_err(|e| setup("platform")(e.to_string()))?;
     world.add(Box::new(platform));
@@ -278,10 +298,7 @@ pub fn run_call(call: &EmbeddedCall) -> Result<CallOutcome, DriveError> {
         event: Event::RunStarted {
             schema: SCHEMA_VERSION,
             seed: call.seed,
-            sut: call.fault.map_or_else(
-                || "embedded-reference".to_owned(),
-                |f| format!("embedded-reference fault={}", f.name()),
-            ),
+            sut: embedded_name(call.fault, call.variant),
             clock: Clock::Simulated,
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         },
@@ -332,13 +349,18 @@ pub fn run_call(call: &EmbeddedCall) -> Result<CallOutcome, DriveError> {
                 audio.push(heard);
             }
         }
-        for node in &recorders {
-            let now = world.now();
-            if let Some(srs) = world.node_mut::<SrsEmulator>(*node) {
-                audio.extend(StreamAudio::recorded(srs, now));
+    }
+    // A recording session the SRC never ended still has open streams: end them so their
+    // media observations (spans, frame reports) are in the log, evidence or not.
+    for node in &recorders {
+        let now = world.now();
+        if let Some(srs) = world.node_mut::<SrsEmulator>(*node) {
+            let recorded = StreamAudio::recorded(srs, now);
+            if call.evidence {
+                audio.extend(recorded);
             }
-            world.poke(*node);
         }
+        world.poke(*node);
     }
     let capture = world.take_capture();
     let simulated = world.now().since_origin();
@@ -357,6 +379,9 @@ pub fn run_call(call: &EmbeddedCall) -> Result<CallOutcome, DriveError> {
         wall: started.elapsed(),
         capture,
         audio,
+        wall_origin: Duration::from_secs(
+            u64::try_from(platform::config::DEFAULT_EPOCH_SECONDS).unwrap_or_default(),
+        ),
     })
 }
 
@@ -373,9 +398,10 @@ pub enum EvidenceError {
     },
 }
 
-/// Writes a call's evidence into `dir`: `call.pcap` (every SIP and RTP datagram, as sent,
-/// timestamped from the platform's epoch so Wireshark shows plausible dates) and one WAV
-/// per stream (`caller.heard.wav`, `srs.1.wav`...). Returns the files written.
+/// Writes a call's evidence into `dir`: `call.pcap` (every SIP and RTP datagram, as sent
+/// or received, timestamped from [`CallOutcome::wall_origin`]: the wall clock in real
+/// time, the platform's fixed epoch when simulated) and one WAV per stream
+/// (`caller.heard.wav`, `srs.1.wav`...). Returns the files written.
 pub fn write_evidence(
     outcome: &CallOutcome,
     dir: &std::path::Path,
@@ -389,9 +415,7 @@ pub fn write_evidence(
     };
     std::fs::create_dir_all(dir).map_err(|e| fail(dir)(&e))?;
     let mut written = Vec::new();
-    let epoch = Duration::from_secs(
-        u64::try_from(platform::config::DEFAULT_EPOCH_SECONDS).unwrap_or_default(),
-    );
+    let epoch = outcome.wall_origin;
     if !outcome.capture.is_empty() {
         let path = dir.join("call.pcap");
         let file = std::fs::File::create(&path).map_err(|e| fail(&path)(&e))?;

@@ -13,7 +13,12 @@
 //! answered, presses keys and hangs up at the plan's times measured from that answer,
 //! then drains for a few seconds. Every wait has a deadline. It returns the same
 //! [`CallOutcome`] as the embedded driver (observations in time order; evidence
-//! optional: the audio of every stream, no pcap). It judges nothing.
+//! optional: every datagram the harness sent and received, for the pcap, and the audio of
+//! every stream). It judges nothing.
+//!
+//! The seed fixes the audio and the timing; the SIP identifiers (Call-IDs, tags,
+//! branches) are drawn fresh for every call ([`crate::fresh_seed`]), so a stateful SUT
+//! never sees a new call with the identifiers of an earlier run's.
 
 use crate::embedded::{CallOutcome, DriveError, RecorderMode, StreamAudio};
 use crate::plan::{Answer, CallPlan, Party};
@@ -117,7 +122,9 @@ pub async fn run_call_async(call: &ExternalCall) -> Result<CallOutcome, DriveErr
     caller_cfg.call_label = Some(label.clone());
     caller_cfg.scenario = call.plan.scenario.clone();
     caller_cfg.detectors = t.detectors.clone();
+    let ids = crate::fresh_seed();
     caller_cfg.seed = call.seed.wrapping_mul(31).wrapping_add(1);
+    caller_cfg.sip_seed = Some(ids.wrapping_add(1));
     caller_cfg.keep_pcm = call.evidence;
     let mut callee_cfg = UaConfig::callee(t.callee_sip, t.callee_rtp);
     callee_cfg.uri = format!("sip:{}@{}", call.extension, t.callee_sip);
@@ -125,6 +132,7 @@ pub async fn run_call_async(call: &ExternalCall) -> Result<CallOutcome, DriveErr
     callee_cfg.scenario = call.plan.scenario.clone();
     callee_cfg.detectors = t.detectors.clone();
     callee_cfg.seed = call.seed.wrapping_mul(31).wrapping_add(2);
+    callee_cfg.sip_seed = Some(ids.wrapping_add(2));
     callee_cfg.keep_pcm = call.evidence;
     callee_cfg.answer = match call.plan.answer {
         Answer::After(ring) => AnswerMode::Answer { ring },
@@ -151,7 +159,7 @@ pub async fn run_call_async(call: &ExternalCall) -> Result<CallOutcome, DriveErr
         cfg.rtp_port_base = r.rtp_port_base;
         cfg.call_label = Some(label.clone());
         cfg.detectors = t.detectors.clone();
-        cfg.seed = call.seed.wrapping_add(100 + i as u64);
+        cfg.seed = ids.wrapping_add(100 + i as u64);
         cfg.keep_pcm = call.evidence;
         cfg.behaviour = call.recorder.srs_behaviour();
         nodes.push(Box::new(
@@ -162,6 +170,13 @@ pub async fn run_call_async(call: &ExternalCall) -> Result<CallOutcome, DriveErr
     let mut runner = NodeRunner::bind(nodes)
         .await
         .map_err(|e| setup("sockets")(e.to_string()))?;
+    if call.evidence {
+        runner.capture_datagrams();
+    }
+    let wall_origin = runner
+        .origin_wall()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
 
     let mut observations = vec![Observation {
         t_us: 0,
@@ -254,6 +269,7 @@ pub async fn run_call_async(call: &ExternalCall) -> Result<CallOutcome, DriveErr
         }
     }
     let end = runner.now();
+    let capture = runner.take_capture();
     drop(runner);
     observations.sort_by_key(|o| o.t_us);
     observations.push(Observation {
@@ -267,7 +283,8 @@ pub async fn run_call_async(call: &ExternalCall) -> Result<CallOutcome, DriveErr
         answered_us: answered.map(Time::as_micros),
         simulated: end.since_origin(),
         wall: started.elapsed(),
-        capture: Vec::new(),
+        capture,
         audio,
+        wall_origin,
     })
 }

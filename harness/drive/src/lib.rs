@@ -18,3 +18,18 @@ pub mod external;
 pub mod plan;
 pub mod script;
 pub mod settings;
+
+/// A seed nobody chose: from the process's random hasher keys (seeded by the OS), the
+/// wall clock and the process id. For what must differ between runs (SIP identifiers of
+/// real-time calls, a real-socket platform's recording-session IDs), never for what a
+/// seed must reproduce.
+pub fn fresh_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    h.write_u128(now.as_nanos());
+    h.write_u32(std::process::id());
+    h.finish()
+}

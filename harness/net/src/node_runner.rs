@@ -12,7 +12,8 @@
 //!
 //! Commands (dial, hang up, DTMF) are scheduled with [`NodeRunner::at`]: a closure run
 //! against the concrete node at a run-clock time, the real-time counterpart of
-//! [`sim::World::with_node`].
+//! [`sim::World::with_node`]. [`NodeRunner::capture_datagrams`] keeps every datagram
+//! sent and received (for a pcap), as [`sim::World::capture_datagrams`] does.
 //!
 //! # What it must not touch
 //!
@@ -106,7 +107,9 @@ pub struct NodeRunner {
     commands: BTreeMap<(Time, u64), (usize, Command)>,
     next_command: u64,
     origin: Instant,
+    origin_wall: std::time::SystemTime,
     stats: RunStats,
+    capture: Option<Vec<(Time, Datagram)>>,
 }
 
 impl std::fmt::Debug for NodeRunner {
@@ -161,8 +164,30 @@ impl NodeRunner {
             commands: BTreeMap::new(),
             next_command: 0,
             origin: Instant::now(),
+            origin_wall: std::time::SystemTime::now(),
             stats: RunStats::default(),
+            capture: None,
         })
+    }
+
+    /// The wall-clock instant of run time zero (for metadata and pcap timestamps).
+    pub fn origin_wall(&self) -> std::time::SystemTime {
+        self.origin_wall
+    }
+
+    /// From now on, keeps every datagram the nodes send and receive, stamped with the
+    /// run clock ([`NodeRunner::take_capture`]). Memory grows with the traffic: for
+    /// evidence of single calls, not for load.
+    pub fn capture_datagrams(&mut self) {
+        self.capture.get_or_insert_with(Vec::new);
+    }
+
+    /// The datagrams captured so far, in the order they were seen.
+    pub fn take_capture(&mut self) -> Vec<(Time, Datagram)> {
+        self.capture
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// The run clock now.
@@ -254,16 +279,17 @@ impl NodeRunner {
         };
         let now = Time::from_duration(arrival.at.saturating_duration_since(self.origin));
         self.stats.received += 1;
+        let datagram = Datagram {
+            from: arrival.from,
+            to: arrival.local,
+            transport: Transport::Udp,
+            bytes: arrival.bytes,
+        };
+        if let Some(c) = self.capture.as_mut() {
+            c.push((now, datagram.clone()));
+        }
         if let Some(node) = self.nodes.get_mut(index) {
-            node.handle_datagram(
-                now,
-                Datagram {
-                    from: arrival.from,
-                    to: arrival.local,
-                    transport: Transport::Udp,
-                    bytes: arrival.bytes,
-                },
-            );
+            node.handle_datagram(now, datagram);
         }
         self.drain(index, sink).await;
     }
@@ -300,6 +326,10 @@ impl NodeRunner {
         while let Some(o) = node.poll_observation() {
             self.stats.observations += 1;
             sink(o);
+        }
+        if let Some(c) = self.capture.as_mut() {
+            let now = Time::from_duration(self.origin.elapsed());
+            c.extend(outgoing.iter().map(|d| (now, d.clone())));
         }
         for d in outgoing {
             let socket = match d.transport {

@@ -6,6 +6,7 @@
 //! It must not interpret the policy (that is [`crate::platform`]'s job).
 
 use crate::fault::Fault;
+use crate::variant::Variant;
 use siprec::metadata::Dialect;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -50,10 +51,12 @@ pub struct PlatformConfig {
     pub sip_addr: SocketAddr,
     /// The address in the platform's SDP; RTP ports are on it.
     pub media_ip: IpAddr,
-    /// First RTP port of the pool.
+    /// First RTP port of the pool (rounded up to even).
     pub rtp_port_base: u16,
-    /// Number of RTP ports in the pool. A call takes 2 (one per leg) plus 2 per recording
-    /// session; a call that finds no free port is refused with 503.
+    /// Number of RTP ports in the pool: `base`, `base + 2`, ... (even ports, so each
+    /// stream's RTCP port, the next odd one, is never another stream's RTP port). A call
+    /// takes 2 (one per leg) plus 2 per recording session; a call that finds no free port
+    /// is refused with 503.
     pub rtp_port_count: u16,
     /// Extension → the SIP address of the phone that answers it (what a REGISTER would
     /// have told a real platform; the harness fills it in).
@@ -67,11 +70,15 @@ pub struct PlatformConfig {
     pub no_answer_timeout: Duration,
     /// The fault profile, if any.
     pub fault: Option<Fault>,
+    /// The legal variant, if any.
+    pub variant: Option<Variant>,
     /// Seed of tags, Call-IDs, SSRCs and metadata IDs: the same seed and inputs give the
-    /// same bytes.
+    /// same bytes. On real sockets draw a fresh one per run, so a restarted platform does
+    /// not reuse its recording sessions' Call-IDs and Session-IDs.
     pub seed: u64,
-    /// The wall-clock instant of simulated time zero, for metadata times
-    /// (`start-time`, announcement `played-at`).
+    /// The wall-clock instant of time zero, for metadata times (`start-time`,
+    /// announcement `played-at`). On real sockets: the wall clock when the runner started
+    /// (so metadata times are UTC wall-clock); simulated: a fixed date.
     pub epoch: jiff::Timestamp,
     /// Name in logs.
     pub name: String,
@@ -100,6 +107,7 @@ impl PlatformConfig {
             pause_style: PauseStyle::default(),
             no_answer_timeout: Duration::from_secs(12),
             fault: None,
+            variant: None,
             seed: 7,
             epoch: jiff::Timestamp::from_second(DEFAULT_EPOCH_SECONDS)
                 .unwrap_or(jiff::Timestamp::UNIX_EPOCH),
@@ -107,12 +115,23 @@ impl PlatformConfig {
         }
     }
 
-    /// Every RTP address of the pool.
+    /// Every RTP address of the pool: even ports from the base up.
     pub fn rtp_addresses(&self) -> Vec<SocketAddr> {
+        let base = self.rtp_port_base.saturating_add(self.rtp_port_base % 2);
         (0..self.rtp_port_count)
-            .filter_map(|i| self.rtp_port_base.checked_add(i))
+            .filter_map(|i| base.checked_add(i.checked_mul(2)?))
             .map(|p| SocketAddr::new(self.media_ip, p))
             .collect()
+    }
+
+    /// Where the SRC user agent receives SIP: the platform's SIP address, or the next
+    /// port up with the `separate-src-port` variant.
+    pub fn src_addr(&self) -> SocketAddr {
+        if self.variant == Some(Variant::SeparateSrcPort) {
+            SocketAddr::new(self.sip_addr.ip(), self.sip_addr.port().wrapping_add(1))
+        } else {
+            self.sip_addr
+        }
     }
 
     /// True when `fault` is the active fault.

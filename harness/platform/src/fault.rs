@@ -2,9 +2,14 @@
 //! requirement, so every check can be shown to fail against its fault and pass against
 //! the clean platform (`shared/design.md`, "Embedded default").
 //!
-//! This module owns the catalogue (names, requirement IDs, descriptions). The behaviour
-//! of each fault lives where the platform does the thing it breaks (see
-//! [`crate::platform`]); this module must not hold behaviour.
+//! This module owns the catalogue (names, requirement IDs, descriptions). What each fault
+//! changes is data ([`crate::behaviour::Behaviour`]) the platform reads; this module
+//! must not hold behaviour.
+//!
+//! Besides faults that break one requirement, some are *whole failures* (a SUT that
+//! answers and never records, one that never answers, one that records silence): the
+//! suite's self-test runs every scenario against them and requires each to fail, except
+//! the scenarios that assert the absence of a recording.
 
 /// One way the reference platform can be made to misbehave. See the crate README for the
 /// table and what exactly changes in each.
@@ -40,6 +45,34 @@ pub enum Fault {
     VoicemailNotRecorded,
     /// Recorded media starts 2 s after answer (front clipping).
     LateRecordingStart,
+    /// Calls are answered and connected, but no recording session is ever opened, for
+    /// any user, mode or voicemail deposit (a whole failure; not `always-not-recorded`,
+    /// which spares the other modes).
+    NoRecordingSession,
+    /// Recording sessions are set up, but no RTP is ever sent on them (a whole failure).
+    RecordsSilence,
+    /// The platform never answers a call: no final response, nothing routed (a whole
+    /// failure).
+    NeverAnswers,
+    /// Both recorded streams carry the caller's audio.
+    OnePartyOnBothStreams,
+    /// The caller's audio goes on the stream the metadata ties to the callee, and the
+    /// other way round.
+    SwappedStreams,
+    /// Feature access codes (start, stop, pause, resume) are ignored.
+    FeatureCodesIgnored,
+    /// Provider None (organisation or location) still records, to the first provider
+    /// the policy configures.
+    NoneProviderRecorded,
+    /// When the recorder fails, the call is released at once without an announcement,
+    /// whatever `failureBehavior` says.
+    FailureBehaviourIgnored,
+    /// The recording session is never ended with BYE when the call ends.
+    NoRsByeAtCallEnd,
+    /// 200 ms more one-way delay between the parties (mouth-to-ear over 150 ms).
+    SlowPartyMedia,
+    /// 600 ms more delay on the recorded streams (party-to-recorder over 500 ms).
+    SlowRecordedMedia,
 }
 
 impl Fault {
@@ -60,6 +93,17 @@ impl Fault {
         Self::LocationOverrideIgnored,
         Self::VoicemailNotRecorded,
         Self::LateRecordingStart,
+        Self::NoRecordingSession,
+        Self::RecordsSilence,
+        Self::NeverAnswers,
+        Self::OnePartyOnBothStreams,
+        Self::SwappedStreams,
+        Self::FeatureCodesIgnored,
+        Self::NoneProviderRecorded,
+        Self::FailureBehaviourIgnored,
+        Self::NoRsByeAtCallEnd,
+        Self::SlowPartyMedia,
+        Self::SlowRecordedMedia,
     ];
 
     /// The CLI name (`recproof platform --fault NAME`), kebab-case.
@@ -80,10 +124,22 @@ impl Fault {
             Self::LocationOverrideIgnored => "location-override-ignored",
             Self::VoicemailNotRecorded => "voicemail-not-recorded",
             Self::LateRecordingStart => "late-recording-start",
+            Self::NoRecordingSession => "no-recording-session",
+            Self::RecordsSilence => "records-silence",
+            Self::NeverAnswers => "never-answers",
+            Self::OnePartyOnBothStreams => "one-party-on-both-streams",
+            Self::SwappedStreams => "swapped-streams",
+            Self::FeatureCodesIgnored => "feature-codes-ignored",
+            Self::NoneProviderRecorded => "none-provider-recorded",
+            Self::FailureBehaviourIgnored => "failure-behaviour-ignored",
+            Self::NoRsByeAtCallEnd => "no-rs-bye-at-call-end",
+            Self::SlowPartyMedia => "slow-party-media",
+            Self::SlowRecordedMedia => "slow-recorded-media",
         }
     }
 
-    /// The checklist requirement (shared/spec/siprec-checklist.md) the fault breaks.
+    /// The requirement (ID of `docs/requirements.md`) the fault breaks. A whole failure
+    /// names the precondition requirement `RP-CALL`, which every scenario asserts.
     ///
     /// `late-recording-start` maps to POL-01: its Always-mode test is "media from answer
     /// to release (the RS starts at answer)", which is exactly what front clipping breaks;
@@ -102,7 +158,23 @@ impl Fault {
             Self::AlwaysNotRecorded | Self::NeverRecorded | Self::LateRecordingStart => "POL-01",
             Self::LocationOverrideIgnored => "POL-11",
             Self::VoicemailNotRecorded => "POL-10",
+            Self::NoRecordingSession | Self::RecordsSilence | Self::NeverAnswers => "RP-CALL",
+            Self::OnePartyOnBothStreams | Self::SwappedStreams => "POL-09",
+            Self::FeatureCodesIgnored => "POL-02",
+            Self::NoneProviderRecorded => "POL-12",
+            Self::FailureBehaviourIgnored => "POL-13",
+            Self::NoRsByeAtCallEnd => "SRC-20",
+            Self::SlowPartyMedia | Self::SlowRecordedMedia => "RP-LATENCY",
         }
+    }
+
+    /// True for a whole failure: every scenario that does not assert the absence of a
+    /// recording must fail against it.
+    pub fn is_whole_failure(self) -> bool {
+        matches!(
+            self,
+            Self::NoRecordingSession | Self::RecordsSilence | Self::NeverAnswers
+        )
     }
 
     /// One line saying what the fault does.
@@ -135,6 +207,27 @@ impl Fault {
                 "voicemail deposits are not recorded even with recordVoicemailEnabled"
             }
             Self::LateRecordingStart => "recorded media starts 2 s after answer (front clipping)",
+            Self::NoRecordingSession => {
+                "calls are answered but no recording session is ever opened (any mode, voicemail too)"
+            }
+            Self::RecordsSilence => "recording sessions are set up but carry no RTP at all",
+            Self::NeverAnswers => "the platform never answers a call (no final response)",
+            Self::OnePartyOnBothStreams => "both recorded streams carry the caller's audio",
+            Self::SwappedStreams => {
+                "each party's audio goes on the stream the metadata ties to the other party"
+            }
+            Self::FeatureCodesIgnored => "feature codes (*44, *45, *48, *49) have no effect",
+            Self::NoneProviderRecorded => {
+                "provider None still records, to the first configured provider"
+            }
+            Self::FailureBehaviourIgnored => {
+                "a recorder failure releases the call at once, silently, whatever failureBehavior says"
+            }
+            Self::NoRsByeAtCallEnd => {
+                "the recording session is not ended with BYE when the call ends"
+            }
+            Self::SlowPartyMedia => "200 ms more one-way delay between the parties",
+            Self::SlowRecordedMedia => "600 ms more delay on the recorded streams",
         }
     }
 
@@ -160,7 +253,11 @@ mod tests {
         for f in Fault::ALL {
             assert_eq!(Fault::from_name(f.name()), Some(*f));
             assert!(!f.description().is_empty());
-            assert!(f.requirement().starts_with("POL-") || f.requirement().starts_with("SRC-"));
+            assert!(
+                ["POL-", "SRC-", "RP-"]
+                    .iter()
+                    .any(|p| f.requirement().starts_with(p))
+            );
         }
         names.sort_unstable();
         names.dedup();

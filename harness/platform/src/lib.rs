@@ -2,7 +2,7 @@
 //! other is named (`shared/design.md`, "Embedded default").
 //!
 //! A sans-IO recording back-to-back user agent that behaves as the source article says
-//! Webex Calling does (`shared/seed/README.md`) and acts as SIPREC recording client
+//! Webex Calling does and acts as SIPREC recording client
 //! (SRC): it routes a caller to a callee by extension, anchors both legs' RTP, and, as
 //! the recording policy (`recproof-policy`) says for each party, opens a recording
 //! session to the provider's recorder with one stream per party, plays and reports
@@ -13,7 +13,10 @@
 //! - [`platform::Platform`]: the [`sim::Node`]; start here.
 //! - [`config::PlatformConfig`]: addresses, port pool, phone directory, dialect, pause
 //!   style, timeouts, fault, seed.
-//! - [`fault::Fault`]: the fault profiles, each breaking one checklist requirement.
+//! - [`fault::Fault`]: the fault profiles, each breaking one requirement (or, for the
+//!   whole failures, everything).
+//! - [`variant::Variant`]: legal variants, other choices the RFCs allow, against which
+//!   every scenario must pass.
 //! - [`assets`]: the shipped announcements and the tone constants.
 //!
 //! The crate README (`harness/platform/README.md`) describes the behaviour, the audio,
@@ -24,11 +27,14 @@
 //! the checks), so the same checks run unchanged against an external system.
 
 pub mod assets;
+mod behaviour;
 pub mod config;
 pub mod fault;
 pub mod platform;
 mod rs;
+pub mod variant;
 
 pub use config::{PauseStyle, PlatformConfig};
 pub use fault::Fault;
 pub use platform::{Platform, PlatformError};
+pub use variant::Variant;

@@ -43,8 +43,8 @@
 //!   Demand `*45`); when the call itself ends nobody is left to hear it, so none plays.
 
 use crate::assets::{self, Assets, prompt};
+use crate::behaviour::{Behaviour, Feed};
 use crate::config::{PauseStyle, PlatformConfig};
-use crate::fault::Fault;
 use crate::rs::{RsDocs, RsSdpState, RsShape, RsSubject, src_contact};
 use bytes::Bytes;
 use media::FRAME_SAMPLES;
@@ -81,7 +81,7 @@ pub const PTIME: Duration = Duration::from_millis(20);
 /// Most frames a leg's playout buffer holds; older samples are dropped beyond it.
 pub const PLAYOUT_MAX_FRAMES: usize = 3;
 /// Delay of recorded media with the `late-recording-start` fault.
-pub const LATE_START: Duration = Duration::from_secs(2);
+pub const LATE_START: Duration = crate::behaviour::LATE_START;
 /// Silence between the voicemail answer and the greeting (lets the deposit's recording
 /// session come up first, so the recording holds the whole greeting).
 pub const VOICEMAIL_GREETING_DELAY: Duration = Duration::from_millis(200);
@@ -141,6 +141,8 @@ struct Leg {
     rx: RtpReceiver,
     dtmf: DtmfReceiver,
     inbox: VecDeque<i16>,
+    /// Frames of this party's audio held back (the `slow-party-media` fault).
+    delay_line: VecDeque<[i16; FRAME_SAMPLES]>,
     digits: String,
     malformed: u64,
 }
@@ -163,13 +165,15 @@ impl Leg {
             rx: RtpReceiver::new(media::SAMPLE_RATE),
             dtmf: DtmfReceiver::new(),
             inbox: VecDeque::new(),
+            delay_line: VecDeque::new(),
             digits: String::new(),
             malformed: 0,
         }
     }
 
-    /// One frame of the party's audio from the playout buffer (silence when empty).
-    fn take_frame(&mut self) -> [i16; FRAME_SAMPLES] {
+    /// One frame of the party's audio from the playout buffer (silence when empty),
+    /// `delay` frames late.
+    fn take_frame(&mut self, delay: usize) -> [i16; FRAME_SAMPLES] {
         let mut f = [0i16; FRAME_SAMPLES];
         for s in f.iter_mut() {
             match self.inbox.pop_front() {
@@ -177,7 +181,7 @@ impl Leg {
                 None => break,
             }
         }
-        f
+        delayed(&mut self.delay_line, f, delay)
     }
 
     fn push_audio(&mut self, pcm: &[i16]) {
@@ -262,8 +266,12 @@ struct Rs {
     reinvite_in_flight: Option<TxKey>,
     updates: VecDeque<Announcement>,
     update_in_flight: Option<TxKey>,
+    /// Frames held back per stream (the `slow-recorded-media` fault).
+    delay_lines: Vec<VecDeque<[i16; FRAME_SAMPLES]>>,
     /// We are ending it: BYE once the metadata queue is empty.
     closing: bool,
+    /// Send that BYE (the `no-rs-bye-at-call-end` fault does not at the call's end).
+    bye_when_closed: bool,
     /// BYE or CANCEL sent.
     gone: bool,
 }
@@ -343,6 +351,8 @@ impl Call {
 /// The reference platform. See the [module docs](self) and the crate README.
 pub struct Platform {
     cfg: PlatformConfig,
+    /// What the fault and variant make the platform do.
+    b: Behaviour,
     assets: Assets,
     ep: Endpoint,
     src: Endpoint,
@@ -410,6 +420,24 @@ fn law_of(n: &Negotiated) -> Law {
     }
 }
 
+/// Puts `frame` into a delay line of `delay` frames and returns what comes out (silence
+/// until the line is full).
+fn delayed(
+    line: &mut VecDeque<[i16; FRAME_SAMPLES]>,
+    frame: [i16; FRAME_SAMPLES],
+    delay: usize,
+) -> [i16; FRAME_SAMPLES] {
+    if delay == 0 {
+        return frame;
+    }
+    line.push_back(frame);
+    if line.len() > delay {
+        line.pop_front().unwrap_or([0; FRAME_SAMPLES])
+    } else {
+        [0; FRAME_SAMPLES]
+    }
+}
+
 fn mix(into: &mut [i16], from: &[i16]) {
     for (o, s) in into.iter_mut().zip(from) {
         *o = o.saturating_add(*s);
@@ -429,12 +457,14 @@ impl Platform {
             cfg.seed,
         );
         ep_cfg.user_agent = Some("recproof-platform".to_owned());
+        let b = Behaviour::of(cfg.fault, cfg.variant);
+        let src_addr = cfg.src_addr();
         let mut src_cfg = EndpointConfig::new(
-            cfg.sip_addr,
-            &format!("sip:src@{}", cfg.sip_addr),
+            src_addr,
+            &format!("sip:src@{src_addr}"),
             cfg.seed ^ 0xA5A5_A5A5,
         );
-        src_cfg.contact = src_contact(cfg.dialect, cfg.has(Fault::NoSrcMarker), cfg.sip_addr);
+        src_cfg.contact = src_contact(cfg.dialect, b.src_marker, src_addr);
         src_cfg.user_agent = Some("recproof-platform-src".to_owned());
         let free_ports = cfg.rtp_addresses().iter().map(SocketAddr::port).collect();
         let mut obs = VecDeque::new();
@@ -445,7 +475,15 @@ impl Platform {
                 format!("{} ({}): {}", f.name(), f.requirement(), f.description()),
             ));
         }
+        if let Some(v) = cfg.variant {
+            obs.push_back(action(
+                Time::ZERO,
+                "variant",
+                format!("{}: {}", v.name(), v.description()),
+            ));
+        }
         Ok(Self {
+            b,
             rng: SmallRng::seed_from_u64(cfg.seed ^ 0x005E_ED0F_F1A7),
             ep: Endpoint::new(ep_cfg),
             src: Endpoint::new(src_cfg),
@@ -551,7 +589,7 @@ impl Platform {
         let from_person = |srs: &policy::SrsEndpoint, mode: RecordMode| RecSettings {
             srs_uri: srs.srs.clone(),
             mode,
-            start_stop: start_stop_of(&pcr.start_stop_announcement),
+            start_stop: start_stop_of(&pcr.start_stop_announcement) && self.b.offers_start_stop,
             notification: (pcr.notification.enabled
                 && pcr.notification.kind != NotificationType::None)
                 .then_some(pcr.notification.kind),
@@ -568,19 +606,17 @@ impl Platform {
                 if !user.records(call) {
                     return None;
                 }
-                if self.cfg.has(Fault::AlwaysNotRecorded) && a.mode == RecordMode::Always {
+                if !self.b.records_always_users && a.mode == RecordMode::Always {
                     return None;
                 }
                 let mut srs = a.srs.srs.clone();
-                if self.cfg.has(Fault::LocationOverrideIgnored)
-                    && user.vendor_from == policy::Level::Location
-                {
+                if self.b.ignores_location_override && user.vendor_from == policy::Level::Location {
                     srs = org_srs?.srs.clone();
                 }
                 Some(RecSettings {
                     srs_uri: srs,
                     mode: a.mode,
-                    start_stop: user.announcements(call).start_stop,
+                    start_stop: user.announcements(call).start_stop && self.b.offers_start_stop,
                     notification: a.notification,
                     repeat: a.repeat_interval,
                     record_voicemail: a.record_voicemail,
@@ -590,16 +626,21 @@ impl Platform {
                     external_identifier: user.identity.external_identifier.clone(),
                 })
             }
-            PolicyRecording::Off(NotRecorded::ModeNever) if self.cfg.has(Fault::NeverRecorded) => {
+            PolicyRecording::Off(NotRecorded::ModeNever) if self.b.records_never_users => {
                 let srs = p.providers.get(&user.vendor)?;
                 Some(from_person(srs, RecordMode::Always))
             }
             PolicyRecording::Off(NotRecorded::LocationVendorNone)
-                if self.cfg.has(Fault::LocationOverrideIgnored)
+                if self.b.ignores_location_override
                     && pcr.enabled
                     && pcr.record != RecordMode::Never =>
             {
                 Some(from_person(org_srs?, pcr.record))
+            }
+            PolicyRecording::Off(
+                NotRecorded::LocationVendorNone | NotRecorded::OrganizationVendorNone,
+            ) if self.b.records_provider_none && pcr.enabled && pcr.record != RecordMode::Never => {
+                Some(from_person(p.providers.values().next()?, pcr.record))
             }
             PolicyRecording::Off(_) => None,
         }
@@ -644,7 +685,7 @@ impl Platform {
                     self.src_call_ids.insert(id.to_owned());
                 }
                 self.out.push_back(Datagram {
-                    from: self.cfg.sip_addr,
+                    from: self.cfg.src_addr(),
                     to: t.to,
                     transport: t.transport,
                     bytes: t.bytes,
@@ -870,6 +911,15 @@ impl Platform {
     }
 
     fn new_call(&mut self, now: Time, key: CallKey, tx: TxKey, request: &SipMessage) {
+        if !self.b.answers_calls {
+            // The fault: the INVITE is left unanswered (a CANCEL still gets its 487).
+            self.note(
+                now,
+                "call_ignored",
+                "never-answers: no final response".into(),
+            );
+            return;
+        }
         let callee_ext = request
             .request_uri()
             .and_then(|u| Uri::parse(u).ok())
@@ -1223,7 +1273,7 @@ impl Platform {
         }
         let greeting = self.assets.greeting.clone();
         let beep = self.assets.voicemail_beep.clone();
-        let no_vm_rec = self.cfg.has(Fault::VoicemailNotRecorded);
+        let no_vm_rec = !self.b.records_voicemail;
         let Some(c) = self.calls.get_mut(&id) else {
             return;
         };
@@ -1296,6 +1346,14 @@ impl Platform {
                 _ => {}
             }
         }
+        let bye = self.b.ends_rs_with_call;
+        if let Some(c) = self.calls.get_mut(&id) {
+            for r in &mut c.recs {
+                if let Some(rs) = r.rs.as_mut() {
+                    rs.bye_when_closed = bye;
+                }
+            }
+        }
         for i in 0..n {
             self.stop_recording(now, id, i, false);
         }
@@ -1329,9 +1387,14 @@ impl Platform {
     fn start_recording(&mut self, now: Time, id: u64, idx: usize) {
         let dialect = self.cfg.dialect;
         let shape = RsShape {
-            single_stream: self.cfg.has(Fault::SingleStream),
-            label_mismatch: self.cfg.has(Fault::LabelMismatch),
+            labels: self.b.labels,
+            single_stream: self.b.single_stream,
+            label_mismatch: self.b.label_mismatch,
+            offset_times: self.b.offset_times,
         };
+        if !self.b.opens_recording_sessions {
+            return;
+        }
         let Some(c) = self.calls.get(&id) else { return };
         let Some(rec) = c.recs.get(idx) else { return };
         if !matches!(rec.state, RecState::Idle | RecState::Stopped) || rec.rs.is_some() {
@@ -1404,7 +1467,7 @@ impl Platform {
                 self.rng.random::<u32>() & 0x7FFF_FFFF,
             ));
         }
-        let late = self.cfg.has(Fault::LateRecordingStart);
+        let late = self.b.recorded_media_delay_start;
         let Some(c) = self.calls.get_mut(&id) else {
             return;
         };
@@ -1426,11 +1489,13 @@ impl Platform {
             reinvite_in_flight: None,
             updates: VecDeque::new(),
             update_in_flight: None,
+            delay_lines: vec![VecDeque::new(); nstreams],
             closing: false,
+            bye_when_closed: true,
             gone: false,
         });
         rec.state = RecState::Recording;
-        rec.fork_from = if late { tick_at + LATE_START } else { tick_at };
+        rec.fork_from = tick_at + late;
         rec.next_reminder = None;
         let detail = format!(
             "call={id} user={ext} mode={} srs={} dialect={:?} voicemail={voicemail} tick={tick}",
@@ -1446,10 +1511,10 @@ impl Platform {
     /// and the reminder schedule starts from that tick.
     fn recording_live(&mut self, now: Time, id: u64, idx: usize) {
         let start_clip = self.assets.start.clone();
-        let no_ann = self.cfg.has(Fault::NoAnnouncement);
-        let no_md = self.cfg.has(Fault::NoAnnouncementMetadata);
-        let drift = u64::from(self.cfg.has(Fault::ReminderDrift));
-        let no_reminder = self.cfg.has(Fault::NoReminder);
+        let no_ann = !self.b.plays_start_stop;
+        let no_md = !self.b.reports_announcements;
+        let drift = self.b.reminder_drift_s;
+        let no_reminder = !self.b.plays_reminder;
         let Some(c) = self.calls.get(&id) else { return };
         let (_, tick_at) = c.next_tick();
         let tick_at = tick_at.max(now);
@@ -1501,8 +1566,8 @@ impl Platform {
     /// says so), its metadata, then BYE once the metadata queue is empty.
     fn stop_recording(&mut self, now: Time, id: u64, idx: usize, announce: bool) {
         let stop_clip = self.assets.stop.clone();
-        let no_ann = self.cfg.has(Fault::NoAnnouncement);
-        let no_md = self.cfg.has(Fault::NoAnnouncementMetadata);
+        let no_ann = !self.b.plays_start_stop;
+        let no_md = !self.b.reports_announcements;
         let Some(c) = self.calls.get_mut(&id) else {
             return;
         };
@@ -1559,11 +1624,11 @@ impl Platform {
     }
 
     fn pause_or_resume(&mut self, now: Time, id: u64, idx: usize, pause: bool) {
-        let style = self.cfg.pause_style;
-        let no_notice = self.cfg.has(Fault::NoPauseNotice);
-        let no_md = self.cfg.has(Fault::NoAnnouncementMetadata);
-        let drift = u64::from(self.cfg.has(Fault::ReminderDrift));
-        let no_reminder = self.cfg.has(Fault::NoReminder);
+        let style = self.b.pause_style.unwrap_or(self.cfg.pause_style);
+        let no_notice = !self.b.plays_pause_notice;
+        let no_md = !self.b.reports_announcements;
+        let drift = self.b.reminder_drift_s;
+        let no_reminder = !self.b.plays_reminder;
         let (clip_pause, clip_resume, beep) = (
             self.assets.pause.clone(),
             self.assets.resume.clone(),
@@ -1706,7 +1771,13 @@ impl Platform {
         if rs.closing {
             if rs.update_in_flight.is_none() && rs.updates.is_empty() {
                 rs.gone = true;
-                let _ = self.src.bye(now, key, Extra::new());
+                if rs.bye_when_closed {
+                    let _ = self.src.bye(now, key, Extra::new());
+                } else {
+                    // The `no-rs-bye-at-call-end` fault: the dialog is left open at the
+                    // recorder; forget it here so the call can be reaped.
+                    self.keys.remove(&(Ua::Src, key));
+                }
             }
             return;
         }
@@ -1816,6 +1887,16 @@ impl Platform {
         let behaviour = rec.settings.failure;
         let ext = rec.ext.clone();
         let detail = format!("call={id} user={ext} reason={why} behaviour={behaviour}");
+        if !self.b.applies_failure_behaviour {
+            // The fault: whatever is configured, the call is dropped at once, silently.
+            c.end_at = Some(now);
+            self.note(
+                now,
+                "recording_failed",
+                format!("{detail} ignored: call dropped"),
+            );
+            return;
+        }
         match behaviour {
             FailureBehavior::ProceedWithCallNoAnnouncement => {}
             FailureBehavior::ProceedCallWithAnnouncement => {
@@ -1861,6 +1942,14 @@ impl Platform {
         .map(|(code, what)| (code.clone(), what));
         let Some((code, what)) = which else { return };
         c.leg(side).digits.clear();
+        if !self.b.honours_feature_codes {
+            self.note(
+                now,
+                "feature_code",
+                format!("call={id} code={code} action={what} ignored (fault)"),
+            );
+            return;
+        }
         let targets: Vec<(usize, RecordMode, RecState)> = c
             .recs
             .iter()
@@ -1984,9 +2073,12 @@ impl Platform {
     }
 
     fn tick(&mut self, id: u64, t: Time) {
-        let leak = self.cfg.has(Fault::AnnouncementLeaksIntoRecording);
+        let leak = self.b.announcement_leaks;
         let reminder = self.assets.reminder.clone();
-        let drift = u64::from(self.cfg.has(Fault::ReminderDrift));
+        let drift = self.b.reminder_drift_s;
+        let (feeds, sends_rtp) = (self.b.feeds, self.b.sends_recorded_rtp);
+        let (party_delay, rec_delay) = (self.b.party_delay_frames, self.b.recorded_delay_frames);
+        let forks_while_paused = self.b.forks_while_paused;
         let ip = self.cfg.media_ip;
         let Some(c) = self.calls.get_mut(&id) else {
             return;
@@ -2024,9 +2116,9 @@ impl Platform {
                 ));
             }
         }
-        let caller = c.a.take_frame();
+        let caller = c.a.take_frame(party_delay);
         let callee = if c.phase == Phase::Active {
-            c.b.take_frame()
+            c.b.take_frame(party_delay)
         } else {
             [0i16; FRAME_SAMPLES]
         };
@@ -2061,17 +2153,23 @@ impl Platform {
         for r in &mut c.recs {
             let forking = match r.state {
                 RecState::Recording => true,
-                RecState::Paused => self.cfg.fault == Some(Fault::ForkWhilePaused),
+                RecState::Paused => forks_while_paused,
                 _ => false,
             } && t >= r.fork_from;
             let Some(rs) = r.rs.as_mut().filter(|rs| rs.established && !rs.gone) else {
                 continue;
             };
+            // What each stream is fed from; on a deposit, the callee's stream carries
+            // what the mailbox plays.
+            let second = if r.voicemail { to_caller } else { callee };
+            let feed = |f: Feed| match f {
+                Feed::Caller => caller,
+                Feed::Callee => second,
+            };
             let mut frames: Vec<[i16; FRAME_SAMPLES]> = if rs.senders.len() == 1 {
-                vec![caller]
+                vec![feed(feeds[0])]
             } else {
-                let second = if r.voicemail { to_caller } else { callee };
-                vec![caller, second]
+                vec![feed(feeds[0]), feed(feeds[1])]
             };
             if leak && !r.voicemail {
                 if let Some(f) = frames.get_mut(0) {
@@ -2080,6 +2178,9 @@ impl Platform {
                 if let Some(f) = frames.get_mut(1) {
                     mix(f, &ann_caller);
                 }
+            }
+            for (f, line) in frames.iter_mut().zip(rs.delay_lines.iter_mut()) {
+                *f = delayed(line, *f, rec_delay);
             }
             for (i, f) in frames.iter().enumerate() {
                 let (Some(tx), Some(target), Some(law), Some(&port)) = (
@@ -2090,7 +2191,7 @@ impl Platform {
                 ) else {
                     continue;
                 };
-                if !forking {
+                if !forking || !sends_rtp {
                     tx.skip(FRAME_SAMPLES as u32);
                     continue;
                 }
@@ -2129,13 +2230,25 @@ impl Node for Platform {
 
     fn addresses(&self) -> Vec<SocketAddr> {
         let mut v = vec![self.cfg.sip_addr];
+        if self.cfg.src_addr() != self.cfg.sip_addr {
+            v.push(self.cfg.src_addr());
+        }
         v.extend(self.cfg.rtp_addresses());
         v
     }
 
     fn handle_datagram(&mut self, now: Time, datagram: Datagram) {
-        if datagram.to == self.cfg.sip_addr {
-            let ua = self.ua_for(&datagram.bytes);
+        let src_addr = self.cfg.src_addr();
+        if datagram.to == self.cfg.sip_addr || datagram.to == src_addr {
+            let ua = if src_addr != self.cfg.sip_addr {
+                if datagram.to == src_addr {
+                    Ua::Src
+                } else {
+                    Ua::B2bua
+                }
+            } else {
+                self.ua_for(&datagram.bytes)
+            };
             self.ua(ua)
                 .handle_datagram(now, datagram.from, datagram.transport, &datagram.bytes);
         } else {

@@ -56,13 +56,17 @@ pub(crate) struct RsSubject {
     pub dialed: String,
 }
 
-/// How the streams are described (the fault profiles that touch the RS shape).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How the streams are described (the faults and variants that touch the RS shape).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RsShape {
+    /// The SDP labels of the caller's and the callee's stream.
+    pub labels: [&'static str; 2],
     /// One mixed stream instead of two (fault `single-stream`).
     pub single_stream: bool,
     /// Metadata labels differ from the SDP labels (fault `label-mismatch`).
     pub label_mismatch: bool,
+    /// Times with `+00:00` instead of `Z` (variant `offset-times`).
+    pub offset_times: bool,
 }
 
 /// The SDP state of the RS streams.
@@ -116,11 +120,16 @@ impl RsDocs {
         let s1 = ids.next_id(dialect);
         let s2 = ids.next_id(dialect);
         let ext_id = ids.next_id(dialect);
-        let start: XsDateTime = started.into();
-        let sdp_labels: Vec<String> = if shape.single_stream {
-            vec!["1".into()]
+        let start: XsDateTime = if shape.offset_times {
+            XsDateTime::new(XsDateTime::from(started).as_str().replace('Z', "+00:00"))
         } else {
-            vec!["1".into(), "2".into()]
+            started.into()
+        };
+        let [l1, l2] = shape.labels;
+        let sdp_labels: Vec<String> = if shape.single_stream {
+            vec![l1.into()]
+        } else {
+            vec![l1.into(), l2.into()]
         };
         let md_label = |l: &str| {
             if shape.label_mismatch {
@@ -133,7 +142,7 @@ impl RsDocs {
         let mut streams = vec![Stream {
             id: Some(s1.clone()),
             session_id: Some(session_id.clone()),
-            label: Some(md_label("1")),
+            label: Some(md_label(l1)),
             extensions: Vec::new(),
             broadworks: Some(BroadWorksStream {
                 mode: Some(mode.clone()),
@@ -143,7 +152,7 @@ impl RsDocs {
             streams.push(Stream {
                 id: Some(s2.clone()),
                 session_id: Some(session_id.clone()),
-                label: Some(md_label("2")),
+                label: Some(md_label(l2)),
                 extensions: Vec::new(),
                 broadworks: Some(BroadWorksStream { mode: Some(mode) }),
             });
@@ -356,10 +365,10 @@ impl RsDocs {
 /// The Contact of the SRC's user agent, on every RS request (SRC-03): `+sip.src` as a
 /// feature tag (RFC 7866), BroadWorks' `;src` URI parameter, or nothing with the
 /// `no-src-marker` fault.
-pub(crate) fn src_contact(dialect: Dialect, no_src_marker: bool, sip: SocketAddr) -> String {
-    match (no_src_marker, dialect) {
-        (true, _) => format!("<sip:src@{sip}>"),
-        (false, Dialect::Rfc7865) => format!("<sip:src@{sip}>;+sip.src"),
-        (false, Dialect::BroadWorks) => format!("<sip:{sip};src>"),
+pub(crate) fn src_contact(dialect: Dialect, src_marker: bool, sip: SocketAddr) -> String {
+    match (src_marker, dialect) {
+        (false, _) => format!("<sip:src@{sip}>"),
+        (true, Dialect::Rfc7865) => format!("<sip:src@{sip}>;+sip.src"),
+        (true, Dialect::BroadWorks) => format!("<sip:{sip};src>"),
     }
 }

@@ -537,8 +537,8 @@ fn malformed_sip_and_rtp_are_observed_not_fatal() {
         (3_000, dg(PLATFORM_SIP, b"\xff\xfe garbage that is not SIP\r\n\r\n")),
         (3_100, dg(PLATFORM_SIP, b"INVITE sip:x@y SIP/2.0\r\nContent-Length: 5\r\n\r\n")),
         (3_200, dg("10.0.0.10:40000", b"\x00\x01")),
-        (3_300, dg("10.0.0.10:40001", b"\x80")),
-        (3_400, dg("10.0.0.10:40063", b"stray")),
+        (3_300, dg("10.0.0.10:40002", b"\x80")),
+        (3_400, dg("10.0.0.10:40126", b"stray")),
         (
             3_500,
             dg(

@@ -100,8 +100,13 @@ pub struct UaConfig {
     pub detectors: Detectors,
     /// Keep what the phone heard as PCM (for WAV evidence; [`PartyUa::take_heard_pcm`]).
     pub keep_pcm: bool,
-    /// Seed of tags, branches, Call-IDs, SSRCs.
+    /// Seed of the audio (SSRCs, instrumented signal) and, unless [`UaConfig::sip_seed`]
+    /// is set, of tags, branches and Call-IDs.
     pub seed: u64,
+    /// Seed of tags, branches and Call-IDs when it must differ from [`UaConfig::seed`]:
+    /// a real-time run draws a fresh one, so a stateful SUT never sees the identifiers of
+    /// an earlier run, while the seed still fixes the audio and timing.
+    pub sip_seed: Option<u64>,
 }
 
 impl UaConfig {
@@ -139,6 +144,7 @@ impl UaConfig {
             detectors: Detectors::default(),
             keep_pcm: false,
             seed: u64::from(party.0),
+            sip_seed: None,
         }
     }
 }
@@ -216,7 +222,8 @@ impl PartyUa {
             ListenConfig::new("probe", cfg.actor, None, cfg.rtp_addr),
             &ctx,
         )?;
-        let mut ep_cfg = EndpointConfig::new(cfg.sip_addr, &cfg.uri, cfg.seed);
+        let mut ep_cfg =
+            EndpointConfig::new(cfg.sip_addr, &cfg.uri, cfg.sip_seed.unwrap_or(cfg.seed));
         ep_cfg.user_agent = Some(format!("recproof-{}", cfg.name));
         Ok(Self {
             ep: Endpoint::new(ep_cfg),

@@ -96,8 +96,8 @@ pub struct Requirement {
     pub title: &'static str,
 }
 
-/// Every requirement ID of `shared/spec/siprec-checklist.md`, in checklist order, then
-/// the SIP- framing rules recproof adds (proposed for the checklist).
+/// Every requirement ID of recproof's catalogue (`docs/requirements.md`), in catalogue
+/// order: SRC-, SRS-, MD-, POL-, then the SIP- framing rules recproof adds.
 #[rustfmt::skip]
 pub const REQUIREMENTS: &[Requirement] = &[
     Requirement { id: "SRC-01", title: "Recording session is its own dialog, separate from the CS" },
@@ -137,6 +137,8 @@ pub const REQUIREMENTS: &[Requirement] = &[
     Requirement { id: "SRS-10", title: "SRS accepts any part order, header spacing and line ends" },
     Requirement { id: "SRS-11", title: "SRS ends the RS with BYE when it stops on its own" },
     Requirement { id: "SRS-12", title: "SRS keeps the streams apart and tied to participants" },
+    Requirement { id: "SRS-13", title: "SRS answers a recording session promptly" },
+    Requirement { id: "SRS-14", title: "SRS under load accepts or rejects with 503, never drops media" },
     Requirement { id: "MD-01", title: "Metadata namespace and root element" },
     Requirement { id: "MD-02", title: "Children of recording in schema order" },
     Requirement { id: "MD-03", title: "datamode is complete or partial" },
@@ -176,6 +178,17 @@ pub const REQUIREMENTS: &[Requirement] = &[
     Requirement { id: "SIP-01", title: "Message follows the SIP grammar (RFC 3261 §7, §25)" },
     Requirement { id: "SIP-02", title: "Content-Length matches the body (RFC 3261 §18.3, §20.14)" },
     Requirement { id: "SIP-03", title: "Mandatory headers are present (RFC 3261 §8.1.1)" },
+];
+
+/// The IDs [`crate::validate::validate`] can report findings for (a test runs the
+/// validator over every test vector and keeps this list a superset of what it finds).
+#[rustfmt::skip]
+pub const VALIDATED_IDS: &[&str] = &[
+    "SRC-02", "SRC-03", "SRC-04", "SRC-05", "SRC-06", "SRC-07", "SRC-08", "SRC-09", "SRC-10",
+    "SRC-11", "SRC-12", "SRC-13", "SRC-23",
+    "MD-01", "MD-02", "MD-03", "MD-04", "MD-05", "MD-06", "MD-07", "MD-08", "MD-09", "MD-10",
+    "MD-11", "MD-12", "MD-13", "MD-14", "MD-15", "MD-16", "MD-17",
+    "POL-05", "POL-17", "SIP-01", "SIP-02", "SIP-03",
 ];
 
 /// Looks a requirement up by its ID (`SRC-02`, `MD-04`, ...).
@@ -354,7 +367,7 @@ mod tests {
             );
             assert_eq!(num.len(), 2, "{}", r.id);
         }
-        assert_eq!(REQUIREMENTS.len(), 25 + 12 + 17 + 17 + 3);
+        assert_eq!(REQUIREMENTS.len(), 25 + 14 + 17 + 17 + 3);
     }
 
     #[test]

@@ -414,3 +414,43 @@ fn garbage_is_a_finding_not_a_crash() {
         );
     }
 }
+
+#[test]
+fn validated_ids_cover_every_finding_the_validator_reports() {
+    use recproof_siprec::findings::VALIDATED_IDS;
+    let mut inputs: Vec<String> = std::fs::read_dir(format!(
+        "{}/tests/data/validate",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("vectors")
+    .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+    .collect();
+    // Bare metadata documents (hostile ones included) are validated too.
+    inputs.extend(
+        std::fs::read_dir(format!(
+            "{}/tests/data/metadata",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("metadata vectors")
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok()),
+    );
+    let good = data("rfc_initial_invite.sip");
+    inputs.extend(rfc_mutations().into_iter().map(|(_, edit, ..)| edit(&good)));
+    let mut seen = std::collections::BTreeSet::new();
+    for input in &inputs {
+        for profile in [Profile::RfcStrict, Profile::BroadworksCompat] {
+            for f in &run(input, profile).findings {
+                seen.insert(f.requirement);
+            }
+        }
+    }
+    let missing: Vec<&&str> = seen
+        .iter()
+        .filter(|id| !VALIDATED_IDS.contains(id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the validator reports {missing:?}, not in VALIDATED_IDS"
+    );
+    assert!(seen.len() >= 18, "only {} IDs seen: {seen:?}", seen.len());
+}

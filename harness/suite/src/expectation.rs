@@ -1,102 +1,128 @@
-//! From the scenario's settings to what the checks expect on the call.
+//! From the settings a call runs under to what the checks expect on it.
 //!
-//! This is the one place that states, for the embedded reference platform, what the
-//! policy implies for a call: the same facts an external SUT profile would state in
-//! YAML. It reads [`Settings`] (not the platform's ground truth), so a platform that
-//! misreads the policy is caught.
+//! This is the one place that states what the policy implies for a call: the same facts
+//! an external SUT profile states in YAML. It reads [`Settings`] (not the platform's
+//! ground truth), so a platform that misreads the policy is caught. What the SUT's
+//! notices sound like ([`Signals`]) comes from the reference platform's assets for the
+//! embedded run and from the profile alone for an external SUT: no reference value is
+//! ever a default for a SUT nobody here wrote.
 
 use checks::{
-    Announcements, CallExpectation, Dialect, Failure, FailureBehavior, PauseNotice, RecordMode,
-    Reminder, SrsTarget, Voicemail,
+    Announcements, CallExpectation, Dialect, Failure, FailureBehavior, Parties, PauseNotice,
+    RecordMode, Signals, SrsTarget, Voicemail,
 };
 use drive::embedded::RecorderMode;
 use drive::plan::CallPlan;
-use drive::settings::{Reminder as ReminderSetting, Settings, provider_srs_addr};
+use drive::settings::{
+    CALLEE_EXTENSION, CALLER_NUMBER, Reminder as ReminderSetting, Settings, provider_srs_addr,
+};
 
-/// The default reminder interval (seed: "a tone every 20 seconds by default").
-const DEFAULT_REMINDER_S: f64 = 20.0;
+/// The default reminder interval (Webex: "a tone every 20 seconds by default").
+pub(crate) const DEFAULT_REMINDER_S: f64 = 20.0;
 
-/// What the checks should expect on a call made with these settings and plan.
-pub fn expectation(
-    settings: &Settings,
-    plan: &CallPlan,
-    recorder: RecorderMode,
-) -> CallExpectation {
+/// The reference platform's clips (the names the harness listeners give them) and tones.
+pub fn reference_signals() -> Signals {
+    Signals {
+        start_clip: Some("announcement-start".into()),
+        stop_clip: Some("announcement-stop".into()),
+        pause_clip: Some("announcement-pause".into()),
+        resume_clip: Some("announcement-resume".into()),
+        // "Recording has stopped." is the only shipped clip that fits a failure.
+        failure_clip: Some("announcement-stop".into()),
+        greeting_clip: Some("voicemail-greeting".into()),
+        reminder_hz: Some(platform::assets::REMINDER_TONE_HZ),
+        beep_hz: Some(platform::assets::NOTICE_BEEP_HZ),
+    }
+}
+
+/// The policy facts of a call under `settings` (everything but where the recorder is,
+/// who the parties are and what the notices sound like).
+fn policy_facts(settings: &Settings, plan: &CallPlan, recorder: RecorderMode) -> CallExpectation {
     let mode = match settings.mode.as_str() {
         "Never" => RecordMode::Never,
         "Always with Pause/Resume" => RecordMode::AlwaysWithPauseResume,
         "On Demand with User Initiated Start" => RecordMode::OnDemand,
         _ => RecordMode::Always,
     };
-    let srs = settings.effective_provider().map(|p| SrsTarget {
-        provider: Some(p.to_owned()),
-        address: provider_srs_addr(p).map(|a| a.to_string()),
-        uri: provider_srs_addr(p).map(|a| format!("sip:{}@{a}", p.to_lowercase())),
-    });
-    let reminder = match settings.reminder {
+    let reminder_interval_s = match settings.reminder {
         ReminderSetting::Off => None,
         ReminderSetting::DefaultInterval => Some(DEFAULT_REMINDER_S),
         ReminderSetting::Every(n) => Some(f64::from(n)),
-    }
-    .map(|interval_s| Reminder {
-        interval_s,
-        freq_hz: platform::assets::REMINDER_TONE_HZ,
-    });
+    };
     let pause_notice = match settings.notification.as_deref() {
-        Some("Beep") => PauseNotice::Beep {
-            freq_hz: platform::assets::NOTICE_BEEP_HZ,
-        },
-        Some("Play Announcement") => PauseNotice::Announcement {
-            pause_clip: "announcement-pause".into(),
-            resume_clip: "announcement-resume".into(),
-        },
+        Some("Beep") => PauseNotice::Beep,
+        Some("Play Announcement") => PauseNotice::Announcement,
         _ => PauseNotice::None,
     };
     let voicemail = matches!(
         plan.answer,
         drive::plan::Answer::Never | drive::plan::Answer::Decline(_)
     )
-    .then(|| Voicemail {
+    .then_some(Voicemail {
         recorded: settings.record_voicemail,
-        greeting_clip: "voicemail-greeting".into(),
     });
-    let failure = (recorder != RecorderMode::Accept).then(|| Failure {
+    let failure = (recorder != RecorderMode::Accept).then_some(Failure {
         behavior: match settings.failure_behavior.as_deref() {
             Some("PROCEED_CALL_WITH_ANNOUNCEMENT") => FailureBehavior::ProceedCallWithAnnouncement,
             Some("END_CALL_WITH_ANNOUNCEMENT") => FailureBehavior::EndCallWithAnnouncement,
             _ => FailureBehavior::ProceedWithCallNoAnnouncement,
         },
-        clip: "announcement-stop".into(),
     });
     CallExpectation {
         mode,
-        srs,
+        srs: None,
         announcements: Announcements {
             enabled: settings.start_stop_announcement,
-            ..Announcements::default()
+            metadata: true,
         },
-        reminder,
+        reminder_interval_s,
         pause_notice,
         voicemail,
         failure,
-        dialect: if settings.dialect == "rfc-strict" {
-            Dialect::RfcStrict
-        } else {
-            Dialect::BroadworksCompat
-        },
+        dialect: dialect_of(&settings.dialect),
         ..CallExpectation::default()
     }
 }
 
+/// The dialect a settings string names (`rfc-strict`, else BroadWorks).
+pub fn dialect_of(name: &str) -> Dialect {
+    if name == "rfc-strict" {
+        Dialect::RfcStrict
+    } else {
+        Dialect::BroadworksCompat
+    }
+}
+
+/// What the checks should expect on an embedded call made with these settings and plan.
+pub fn expectation(
+    settings: &Settings,
+    plan: &CallPlan,
+    recorder: RecorderMode,
+) -> CallExpectation {
+    let mut e = policy_facts(settings, plan, recorder);
+    e.srs = settings.effective_provider().map(|p| SrsTarget {
+        provider: Some(p.to_owned()),
+        address: provider_srs_addr(p).map(|a| a.to_string()),
+        uri: provider_srs_addr(p).map(|a| format!("sip:{}@{a}", p.to_lowercase())),
+    });
+    e.parties = Parties {
+        caller: CALLER_NUMBER.to_owned(),
+        callee: CALLEE_EXTENSION.to_owned(),
+    };
+    e.signals = reference_signals();
+    e
+}
+
 /// [`expectation`] for an external SUT: the same policy facts, with the profile's
-/// recorder addresses, tone frequencies, dialect and announcement-metadata setting.
+/// recorder addresses, parties, signals and announcement-metadata setting.
 pub fn external_expectation(
     settings: &Settings,
     plan: &CallPlan,
     recorder: RecorderMode,
     profile: &crate::profile::SutProfile,
+    extension: &str,
 ) -> CallExpectation {
-    let mut e = expectation(settings, plan, recorder);
+    let mut e = policy_facts(settings, plan, recorder);
     e.srs = settings.effective_provider().map(|p| {
         let addr = profile.recorder(p);
         SrsTarget {
@@ -105,17 +131,11 @@ pub fn external_expectation(
             uri: addr.map(|a| format!("sip:{}@{a}", p.to_lowercase())),
         }
     });
-    if let Some(r) = e.reminder.as_mut() {
-        r.freq_hz = profile.reminder_tone_hz;
-    }
-    if let PauseNotice::Beep { freq_hz } = &mut e.pause_notice {
-        *freq_hz = profile.beep_hz;
-    }
-    e.announcements.metadata = profile.announcement_metadata;
-    e.dialect = if profile.dialect == "rfc-strict" {
-        Dialect::RfcStrict
-    } else {
-        Dialect::BroadworksCompat
+    e.parties = Parties {
+        caller: profile.target.caller_user.clone(),
+        callee: extension.to_owned(),
     };
+    e.signals = profile.signals.clone();
+    e.announcements.metadata = profile.announcement_metadata;
     e
 }

@@ -49,8 +49,8 @@ pub struct JudgedLog {
 }
 
 /// Re-runs the checks on every call of `log`. `profile`, when given, supplies the
-/// tolerances (over the ones recorded in the log) and expectations for calls the log has
-/// none for.
+/// tolerances (its real-time ones, over the ones recorded in the log) and expectations
+/// for calls the log has none for.
 pub fn judge_log(log: &Log, profile: Option<&SutProfile>) -> JudgedLog {
     let mut out = JudgedLog::default();
     for block in blocks(&log.observations) {
@@ -111,7 +111,7 @@ fn judge_block(block: &[Observation], profile: Option<&SutProfile>, out: &mut Ju
     }
     for call in order {
         let recorded = expectations.get(&call);
-        let tolerances = match (profile.and_then(|p| p.tolerances.clone()), recorded) {
+        let tolerances = match (profile.map(|p| p.tolerances.clone()), recorded) {
             (Some(t), _) => t,
             (None, Some((_, t))) if !t.is_null() => {
                 match serde_json::from_value::<Tolerances>(t.clone()) {
@@ -192,6 +192,7 @@ fn from_profile(
             &plan,
             RecorderMode::Accept,
             profile,
+            &user.extension,
         ),
         ExpectationSource::ProfileUser(user.extension.clone()),
     ))

@@ -14,20 +14,23 @@
 mod expectation;
 pub mod judge;
 pub mod profile;
-mod steps;
+pub mod registry;
+pub mod stated;
+pub mod steps;
 mod world;
 
-pub use expectation::{expectation, external_expectation};
+pub use checks::results::{RESULTS_SCHEMA, RunResults, ScenarioResult, ScenarioStatus};
+pub use expectation::{dialect_of, expectation, external_expectation, reference_signals};
 pub use profile::{ProfileError, SutProfile};
 pub use world::CallWorld;
 
-use checks::{Status, Tolerances, Verdict};
+use checks::Tolerances;
 use cucumber::tag::Ext as _;
 use cucumber::{World as _, WriterExt as _, writer};
 use futures::FutureExt as _;
 use observe::LogWriter;
-use platform::Fault;
-use serde::Serialize;
+use platform::{Fault, Variant};
+use stated::Capability;
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::BufWriter;
@@ -36,9 +39,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use world::RunContext;
-
-/// Version of `results.json`; bump on incompatible change.
-pub const RESULTS_SCHEMA: u32 = 1;
 
 /// How to run the suite.
 #[derive(Debug, Clone)]
@@ -49,6 +49,8 @@ pub struct SuiteOptions {
     pub tags: Option<String>,
     /// Fault profile of the embedded platform.
     pub fault: Option<Fault>,
+    /// Legal variant of the embedded platform (other choices the RFCs allow).
+    pub variant: Option<Variant>,
     /// Base seed.
     pub seed: u64,
     /// Run directory (created).
@@ -83,6 +85,7 @@ impl SuiteOptions {
             features: vec![features],
             tags: None,
             fault: None,
+            variant: None,
             seed: 1,
             out,
             concurrency: 2,
@@ -123,103 +126,6 @@ pub enum SuiteError {
     Runtime(std::io::Error),
 }
 
-/// Outcome of one scenario, as `results.json` records it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ScenarioResult {
-    /// Feature name.
-    pub feature: String,
-    /// Scenario name (outline rows keep the outline's name).
-    pub scenario: String,
-    /// Tags of the feature and scenario (requirement IDs among them).
-    pub tags: Vec<String>,
-    /// `passed`, `failed` or `skipped`.
-    pub status: String,
-    /// The failed step's message, if it failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub failure: Option<String>,
-    /// The call's label in the observation log.
-    pub call: Option<String>,
-    /// The requirements the scenario's `Then` steps asserted.
-    pub asserted: Vec<String>,
-    /// Every verdict the checks gave on the call.
-    pub verdicts: Vec<Verdict>,
-    /// Why the call's evidence files (pcap, WAVs) are missing, if they are.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub evidence_error: Option<String>,
-    /// External runs: why the scenario was skipped (no test user of the SUT profile has
-    /// its settings). Cucumber's own console and JUnit report such a scenario as passed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skip_reason: Option<String>,
-}
-
-/// `results.json`: one versioned document per run.
-///
-/// Fields: `schema` ([`RESULTS_SCHEMA`]), `tool_version`, `sut` (`embedded-reference`,
-/// `embedded-reference fault=<name>`, or an external SUT profile's `name`), `seed`,
-/// `clock` (`simulated`, or `real` for an external SUT), `scenarios`
-/// ([`ScenarioResult`] each; a call's evidence is in `calls/<call>/`: `call.pcap` and
-/// one WAV per stream), `passed`/`failed`/`skipped` scenario counts,
-/// `simulated_call_seconds`, `wall_seconds`, `interrupted` (Ctrl-C).
-#[derive(Debug, Clone, Serialize)]
-pub struct RunResults {
-    /// Schema version.
-    pub schema: u32,
-    /// recproof version.
-    pub tool_version: String,
-    /// What was tested.
-    pub sut: String,
-    /// Base seed.
-    pub seed: u64,
-    /// `simulated` or `real`.
-    pub clock: String,
-    /// Every scenario run.
-    pub scenarios: Vec<ScenarioResult>,
-    /// Scenarios that passed.
-    pub passed: usize,
-    /// Scenarios that failed.
-    pub failed: usize,
-    /// Scenarios skipped (a step with no definition).
-    pub skipped: usize,
-    /// Simulated call time covered.
-    pub simulated_call_seconds: f64,
-    /// Wall time of the run.
-    pub wall_seconds: f64,
-    /// The run was interrupted (Ctrl-C): scenarios skipped with the reason "interrupted"
-    /// did not run, so the run cannot pass.
-    pub interrupted: bool,
-}
-
-impl RunResults {
-    /// True when every scenario passed and at least one ran.
-    pub fn all_passed(&self) -> bool {
-        self.failed == 0 && self.skipped == 0 && self.passed > 0
-    }
-
-    /// The exit rule of an external run: nothing failed, at least one scenario ran, and
-    /// every skipped scenario was skipped because the SUT profile has no user with its
-    /// settings (those are printed, not failures; a step without definition still is).
-    pub fn external_passed(&self) -> bool {
-        self.failed == 0
-            && self.passed > 0
-            && !self.interrupted
-            && self
-                .scenarios
-                .iter()
-                .filter(|s| s.status == "skipped")
-                .all(|s| s.skip_reason.is_some())
-    }
-
-    /// Requirement IDs with any FAIL verdict on any call.
-    pub fn failed_requirements(&self) -> BTreeSet<String> {
-        self.scenarios
-            .iter()
-            .flat_map(|s| &s.verdicts)
-            .filter(|v| v.status == Status::Fail)
-            .map(|v| v.requirement.clone())
-            .collect()
-    }
-}
-
 /// One run at a time per process: the step context is process-wide.
 static RUN_LOCK: Mutex<()> = Mutex::new(());
 
@@ -251,8 +157,18 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
     let junit_path = opts.out.join("cucumber-junit.xml");
     let junit = File::create(&junit_path).map_err(io_err(&junit_path))?;
 
+    let (base, does_not_offer) = match (&opts.external, opts.variant) {
+        (Some(p), _) => (
+            drive::settings::Settings::default(),
+            p.does_not_offer.clone(),
+        ),
+        (None, v) => embedded_base(v),
+    };
     let ctx = Arc::new(RunContext {
         fault: opts.fault,
+        variant: opts.variant,
+        base,
+        does_not_offer,
         seed: opts.seed,
         next_call: AtomicU64::new(0),
         log: Mutex::new(Some(LogWriter::new(BufWriter::new(log)))),
@@ -317,6 +233,24 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
                     .tee::<CallWorld, _>(writer::JUnit::for_tee(junit, 0))
                     .normalized(),
             )
+            .before(|_feature, _rule, scenario, world| {
+                // What the scenario claims, from its `Then` steps' texts; the last one also
+                // answers for collateral FAILs.
+                let thens: Vec<&cucumber::gherkin::Step> = scenario
+                    .steps
+                    .iter()
+                    .filter(|s| s.ty == cucumber::gherkin::StepType::Then)
+                    .collect();
+                world.then_steps = thens.len();
+                for step in thens {
+                    for c in steps::checks_for_step(&step.value) {
+                        if !world.asserted_checks.iter().any(|a| a == c) {
+                            world.asserted_checks.push((*c).to_owned());
+                        }
+                    }
+                }
+                async {}.boxed_local()
+            })
             .after(move |feature, _rule, scenario, finished, world| {
                 let sink = sink.clone();
                 let bar = after_bar.clone();
@@ -370,16 +304,13 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
         let _ = log.into_inner().flush();
     }
     let scenarios = std::mem::take(&mut *records.lock().unwrap_or_else(PoisonError::into_inner));
-    let count = |s: &str| scenarios.iter().filter(|r| r.status == s).count();
+    let count = |s: ScenarioStatus| scenarios.iter().filter(|r| r.status == s).count();
     let results = RunResults {
         schema: RESULTS_SCHEMA,
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         sut: match &opts.external {
             Some(p) => p.name.clone(),
-            None => opts.fault.map_or_else(
-                || "embedded-reference".to_owned(),
-                |f| format!("embedded-reference fault={}", f.name()),
-            ),
+            None => drive::embedded::embedded_name(opts.fault, opts.variant),
         },
         seed: opts.seed,
         clock: if opts.external.is_some() {
@@ -387,12 +318,11 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
         } else {
             "simulated".into()
         },
-        passed: count("passed"),
-        failed: count("failed"),
-        skipped: count("skipped"),
+        passed: count(ScenarioStatus::Passed),
+        failed: count(ScenarioStatus::Failed),
+        skipped: count(ScenarioStatus::Skipped),
         scenarios,
-        simulated_call_seconds: Duration::from_micros(ctx.simulated_us.load(Ordering::Relaxed))
-            .as_secs_f64(),
+        call_seconds: Duration::from_micros(ctx.simulated_us.load(Ordering::Relaxed)).as_secs_f64(),
         wall_seconds: started.elapsed().as_secs_f64(),
         interrupted: ctx.interrupted.load(std::sync::atomic::Ordering::Relaxed),
     };
@@ -403,6 +333,18 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
         source: e.into(),
     })?;
     Ok(results)
+}
+
+/// The settings an embedded scenario's unstated fields take, and what the platform does
+/// not offer, for a variant.
+fn embedded_base(variant: Option<Variant>) -> (drive::settings::Settings, BTreeSet<Capability>) {
+    let mut base = drive::settings::Settings::default();
+    let mut missing = BTreeSet::new();
+    if variant == Some(Variant::NoStartStopAnnouncement) {
+        base.start_stop_announcement = false;
+        missing.insert(Capability::StartStopAnnouncement);
+    }
+    (base, missing)
 }
 
 /// The directory cucumber walks, and the feature files to keep (None = all in it).
@@ -433,17 +375,17 @@ fn feature_selection(
 /// Advances the bar after a scenario: counts so far, and the failed scenario as a line.
 fn show_progress(bar: &indicatif::ProgressBar, sink: &Mutex<Vec<ScenarioResult>>) {
     let records = sink.lock().unwrap_or_else(PoisonError::into_inner);
-    let count = |st: &str| records.iter().filter(|r| r.status == st).count();
+    let count = |st: ScenarioStatus| records.iter().filter(|r| r.status == st).count();
     if let Some(last) = records.last()
-        && last.status == "failed"
+        && last.status == ScenarioStatus::Failed
     {
         bar.println(format!("FAILED {} / {}", last.feature, last.scenario));
     }
     bar.set_message(format!(
         "({} passed, {} failed, {} skipped)",
-        count("passed"),
-        count("failed"),
-        count("skipped")
+        count(ScenarioStatus::Passed),
+        count(ScenarioStatus::Failed),
+        count(ScenarioStatus::Skipped)
     ));
     bar.inc(1);
 }
@@ -458,11 +400,11 @@ fn record(
     use cucumber::event::ScenarioFinished as F;
     let skip_reason = world.and_then(|w| w.skipped.clone());
     let (status, failure) = match finished {
-        F::StepPassed if skip_reason.is_some() => ("skipped", None),
-        F::StepPassed => ("passed", None),
-        F::StepSkipped => ("skipped", None),
-        F::StepFailed(_, _, err) => ("failed", Some(err.to_string())),
-        F::BeforeHookFailed(_) => ("failed", Some("a before hook failed".into())),
+        F::StepPassed if skip_reason.is_some() => (ScenarioStatus::Skipped, None),
+        F::StepPassed => (ScenarioStatus::Passed, None),
+        F::StepSkipped => (ScenarioStatus::Skipped, None),
+        F::StepFailed(_, _, err) => (ScenarioStatus::Failed, Some(err.to_string())),
+        F::BeforeHookFailed(_) => (ScenarioStatus::Failed, Some("a before hook failed".into())),
     };
     let result = ScenarioResult {
         feature: feature.name.clone(),
@@ -473,13 +415,16 @@ fn record(
             .chain(scenario.tags.iter())
             .cloned()
             .collect(),
-        status: status.into(),
+        status,
         failure,
         call: world
             .filter(|w| w.log.is_some())
             .map(|w| w.label().to_owned()),
         asserted: world.map(|w| w.asserted.clone()).unwrap_or_default(),
+        asserted_checks: world.map(|w| w.asserted_checks.clone()).unwrap_or_default(),
         verdicts: world.map(|w| w.verdicts().to_vec()).unwrap_or_default(),
+        expectation: world.and_then(|w| w.expectation.clone()),
+        timeline: world.and_then(|w| w.timeline.clone()),
         evidence_error: world.and_then(|w| w.evidence_error.clone()),
         skip_reason,
     };

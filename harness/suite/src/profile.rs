@@ -8,23 +8,30 @@
 //!
 //! [`load`] reads and validates a profile; every problem is reported with the file name
 //! and what to fix ([`ProfileError`]), never a panic. [`SutProfile::user_for`] picks the
-//! test user whose settings equal a scenario's.
+//! test user whose settings equal what a scenario states (and nothing more).
+//!
+//! Nothing about the reference platform is a default here: the listeners look only for
+//! the clips and tones the profile gives, a check that needs one the profile lacks says
+//! it cannot judge, and omitted tolerances take the documented real-time defaults
+//! ([`Tolerances::real_time`]), not the simulated platform's tight ones.
 
-use checks::Tolerances;
+use crate::stated::{Capability, Stated};
+use checks::{Signals, Tolerances};
 use drive::external::{ExternalRecorder, ExternalTarget};
 use drive::settings::{PROVIDERS, Reminder, Settings};
-use roles::media_io::ReferenceClip;
+use roles::media_io::{Detectors, ReferenceClip};
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// Clip names a profile may give (the names the checks use).
-pub const CLIP_NAMES: [&str; 5] = [
+pub const CLIP_NAMES: [&str; 6] = [
     "announcement-start",
     "announcement-stop",
     "announcement-pause",
     "announcement-resume",
+    "announcement-failure",
     "voicemail-greeting",
 ];
 
@@ -75,15 +82,17 @@ pub struct SutProfile {
     pub users: Vec<ProfileUser>,
     /// Metadata dialect (`broadworks-compat` or `rfc-strict`).
     pub dialect: String,
-    /// Tolerances, when the profile gives them.
-    pub tolerances: Option<Tolerances>,
-    /// Reminder tone frequency, Hz.
-    pub reminder_tone_hz: f64,
-    /// Pause/resume beep frequency, Hz.
-    pub beep_hz: f64,
+    /// The tolerances: [`Tolerances::real_time`] with the profile's `tolerances:` over it.
+    pub tolerances: Tolerances,
+    /// What the SUT's notices sound like, as far as the profile says (clip names of the
+    /// clips it gives, its tone frequencies).
+    pub signals: Signals,
     /// Whether the SUT reports announcements in the recording metadata in recproof's
     /// format (POL-05); `false`: what arrives is only recorded.
     pub announcement_metadata: bool,
+    /// What the SUT does not offer (`does_not_offer:`): scenarios that need it are
+    /// SKIPPED with that reason.
+    pub does_not_offer: BTreeSet<Capability>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,7 +106,9 @@ struct RawProfile {
     #[serde(default)]
     dialect: Option<String>,
     #[serde(default)]
-    tolerances: Option<Tolerances>,
+    tolerances: Option<serde_json::Value>,
+    #[serde(default)]
+    does_not_offer: Vec<String>,
     caller: String,
     users: Vec<RawUser>,
 }
@@ -177,7 +188,7 @@ pub fn load(path: &Path) -> Result<SutProfile, ProfileError> {
         .map_err(|e| fail(vec![format!("cannot read the file: {e}")]))?;
     let raw: RawProfile = serde_saphyr::from_str(&text).map_err(|e| {
         fail(vec![format!(
-            "{e} (expected keys: name, sut, harness, audio, dialect, tolerances, caller, users; see scenarios/README.md)"
+            "{e} (expected keys: name, sut, harness, audio, dialect, tolerances, does_not_offer, caller, users; see scenarios/README.md)"
         )])
     })?;
     let base = path.parent().unwrap_or(Path::new("."));
@@ -225,7 +236,12 @@ pub fn load(path: &Path) -> Result<SutProfile, ProfileError> {
             DIALECTS.join(", ")
         ));
     }
-    let mut clips = Vec::new();
+    // The clips, each loaded once: a file given under two names (the failure
+    // announcement is often the stop announcement) is one detector, and both names refer
+    // to it.
+    let mut clips: Vec<ReferenceClip> = Vec::new();
+    let mut loaded: BTreeMap<PathBuf, String> = BTreeMap::new();
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
     for (name, file) in &raw.audio.clips {
         if !CLIP_NAMES.contains(&name.as_str()) {
             problems.push(format!(
@@ -235,6 +251,13 @@ pub fn load(path: &Path) -> Result<SutProfile, ProfileError> {
             continue;
         }
         let file_path = base.join(file);
+        let key = file_path
+            .canonicalize()
+            .unwrap_or_else(|_| file_path.clone());
+        if let Some(first) = loaded.get(&key) {
+            names.insert(name.clone(), first.clone());
+            continue;
+        }
         match std::fs::read(&file_path)
             .map_err(|e| e.to_string())
             .and_then(|b| media::wav::read_wav(&b).map_err(|e| e.to_string()))
@@ -244,6 +267,8 @@ pub fn load(path: &Path) -> Result<SutProfile, ProfileError> {
                     name: name.clone(),
                     pcm: a.channels[0].clone().into(),
                 });
+                loaded.insert(key, name.clone());
+                names.insert(name.clone(), name.clone());
             }
             Ok(a) => problems.push(format!(
                 "audio.clips.{name}: `{}` is {} Hz; give an 8000 Hz WAV",
@@ -256,14 +281,37 @@ pub fn load(path: &Path) -> Result<SutProfile, ProfileError> {
             )),
         }
     }
-    let reminder_tone_hz = raw.audio.reminder_tone_hz.unwrap_or(1400.0);
-    let beep_hz = raw.audio.beep_hz.unwrap_or(1000.0);
+    let clip = |n: &str| names.get(n).cloned();
+    let signals = Signals {
+        start_clip: clip("announcement-start"),
+        stop_clip: clip("announcement-stop"),
+        pause_clip: clip("announcement-pause"),
+        resume_clip: clip("announcement-resume"),
+        failure_clip: clip("announcement-failure"),
+        greeting_clip: clip("voicemail-greeting"),
+        reminder_hz: raw.audio.reminder_tone_hz,
+        beep_hz: raw.audio.beep_hz,
+    };
     for (what, hz) in [
-        ("audio.reminder_tone_hz", reminder_tone_hz),
-        ("audio.beep_hz", beep_hz),
+        ("audio.reminder_tone_hz", signals.reminder_hz),
+        ("audio.beep_hz", signals.beep_hz),
     ] {
-        if !(100.0..=3900.0).contains(&hz) {
+        if let Some(hz) = hz
+            && !(100.0..=3900.0).contains(&hz)
+        {
             problems.push(format!("{what}: {hz} Hz is outside 100-3900 Hz"));
+        }
+    }
+    let mut does_not_offer = BTreeSet::new();
+    for c in &raw.does_not_offer {
+        match Capability::from_name(c) {
+            Some(c) => {
+                does_not_offer.insert(c);
+            }
+            None => problems.push(format!(
+                "does_not_offer: unknown `{c}`; use any of {}",
+                Capability::ALL.map(Capability::name).join(", ")
+            )),
         }
     }
     if raw.caller.trim().is_empty() {
@@ -340,17 +388,31 @@ pub fn load(path: &Path) -> Result<SutProfile, ProfileError> {
             },
         });
     }
-    if let Some(t) = &raw.tolerances {
-        tolerance_problems(t, &mut problems);
-    }
+    let tolerances = match Tolerances::real_time_with(
+        raw.tolerances.as_ref().unwrap_or(&serde_json::Value::Null),
+    ) {
+        Ok(t) => {
+            tolerance_problems(&t, &mut problems);
+            t
+        }
+        Err(e) => {
+            problems.push(format!(
+                "tolerances: {e} (fields: checks::Tolerances, in scenarios/README.md)"
+            ));
+            Tolerances::real_time()
+        }
+    };
     if !problems.is_empty() {
         return Err(fail(problems));
     }
-    let mut detectors = drive::embedded::detectors().unwrap_or_default();
-    detectors.tones_hz = vec![reminder_tone_hz, beep_hz];
-    if !clips.is_empty() {
-        detectors.clips = clips;
-    }
+    let detectors = Detectors {
+        tones_hz: [signals.reminder_hz, signals.beep_hz]
+            .into_iter()
+            .flatten()
+            .collect(),
+        clips,
+        silence: None,
+    };
     Ok(SutProfile {
         name: raw.name.clone(),
         path: path.to_owned(),
@@ -367,10 +429,10 @@ pub fn load(path: &Path) -> Result<SutProfile, ProfileError> {
         },
         users,
         dialect,
-        tolerances: raw.tolerances,
-        reminder_tone_hz,
-        beep_hz,
+        tolerances,
+        signals,
         announcement_metadata: raw.audio.announcement_metadata,
+        does_not_offer,
     })
 }
 
@@ -398,28 +460,11 @@ fn tolerance_problems(t: &Tolerances, problems: &mut Vec<String>) {
     }
 }
 
-/// What a scenario's settings are compared on (provider as the effective one, absent
-/// notification and failure behaviour as their defaults).
-fn key(s: &Settings) -> impl PartialEq + '_ {
-    (
-        s.effective_provider().unwrap_or("None"),
-        s.mode.as_str(),
-        s.start_stop_announcement,
-        s.notification.as_deref().filter(|n| *n != "None"),
-        s.reminder,
-        s.record_voicemail,
-        s.failure_behavior
-            .as_deref()
-            .unwrap_or("PROCEED_WITH_CALL_NO_ANNOUNCEMENT"),
-        s.dialect.as_str(),
-    )
-}
-
 impl SutProfile {
-    /// The first test user whose settings equal the scenario's.
-    pub fn user_for(&self, settings: &Settings) -> Option<&ProfileUser> {
-        let want = key(settings);
-        self.users.iter().find(|u| key(&u.settings) == want)
+    /// The first test user whose settings equal what the scenario states (unstated
+    /// settings are the user's own).
+    pub fn user_for(&self, stated: &Stated) -> Option<&ProfileUser> {
+        self.users.iter().find(|u| stated.matches(&u.settings))
     }
 
     /// The recorder address of a provider.
@@ -430,29 +475,4 @@ impl SutProfile {
             .find(|r| r.provider == provider)
             .map(|r| r.sip)
     }
-}
-
-/// The settings in words, for the skip message.
-pub fn describe(s: &Settings) -> String {
-    format!(
-        "recorded `{}` with provider {}, start/stop announcement {}, reminder {}, notification {}, voicemail recording {}, failure behaviour {}, dialect {}",
-        s.mode,
-        s.effective_provider().unwrap_or("None"),
-        if s.start_stop_announcement {
-            "on"
-        } else {
-            "off"
-        },
-        match s.reminder {
-            Reminder::Off => "off".to_owned(),
-            Reminder::DefaultInterval => "default".to_owned(),
-            Reminder::Every(n) => format!("every {n} s"),
-        },
-        s.notification.as_deref().unwrap_or("off"),
-        if s.record_voicemail { "on" } else { "off" },
-        s.failure_behavior
-            .as_deref()
-            .unwrap_or("PROCEED_WITH_CALL_NO_ANNOUNCEMENT"),
-        s.dialect
-    )
 }

@@ -6,13 +6,15 @@
 //! [`RunContext`] the suite runner installs for the duration of a run; scenarios get
 //! their own call label from it so all calls share one observation log.
 
-use checks::{Status, Tolerances, Verdict};
+use crate::stated::{Capability, Stated};
+use checks::{CallExpectation, Status, Tolerances, Verdict, preconditions};
 use drive::embedded::{EmbeddedCall, RecorderMode, run_call};
 use drive::external::ExternalCall;
 use drive::plan::CallPlan;
 use drive::settings::Settings;
 use observe::{LogWriter, Observation};
-use platform::Fault;
+use platform::{Fault, Variant};
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::BufWriter;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +25,12 @@ use std::time::Duration;
 pub(crate) struct RunContext {
     /// The fault profile under test, if any.
     pub(crate) fault: Option<Fault>,
+    /// The legal variant of the embedded platform, if any.
+    pub(crate) variant: Option<Variant>,
+    /// The settings a scenario's unstated fields take (embedded runs).
+    pub(crate) base: Settings,
+    /// What the SUT does not offer: scenarios needing it are skipped.
+    pub(crate) does_not_offer: BTreeSet<Capability>,
     /// Base seed; each call derives its own from it and its number.
     pub(crate) seed: u64,
     /// Next call number.
@@ -68,45 +76,58 @@ fn context() -> Option<Arc<RunContext>> {
 #[derive(Debug, cucumber::World)]
 #[world(init = Self::new)]
 pub struct CallWorld {
-    /// The settings in force.
+    /// The settings the scenario stated (the rest come from the SUT).
+    pub(crate) stated: Stated,
+    /// The settings in force, once the call ran: the stated ones over the SUT's.
     pub(crate) settings: Settings,
     /// What the call does.
     pub(crate) plan: CallPlan,
     /// How the recorders answer.
     pub(crate) recorder: RecorderMode,
-    /// The call goes to voicemail (the callee never answers).
-    pub(crate) expects_voicemail: bool,
     /// The call's log, once it ran.
     pub(crate) log: Option<Vec<Observation>>,
+    /// What the checks were told to expect, once the call ran.
+    pub(crate) expectation: Option<CallExpectation>,
+    /// What the checks derived about the call's recording, once it ran.
+    pub(crate) timeline: Option<checks::results::TimelineSummary>,
     /// Every verdict the checks gave for the call.
     pub(crate) verdicts: Vec<Verdict>,
     /// The requirements the `Then` steps asserted, in order.
     pub(crate) asserted: Vec<String>,
+    /// The check ids the scenario's `Then` steps assert (from their texts, set before it
+    /// runs, so a step that never ran because an earlier one failed still counts).
+    pub(crate) asserted_checks: Vec<String>,
+    /// `Then` steps in the scenario (set before it runs), and how many have run: the
+    /// last one also fails on any FAIL verdict no step asserted.
+    pub(crate) then_steps: usize,
+    pub(crate) then_done: usize,
     /// Why the run could not be set up, if it could not.
     pub(crate) setup_error: Option<String>,
     /// Why the evidence files could not be written, if they could not.
     pub(crate) evidence_error: Option<String>,
-    /// External runs: why the scenario was skipped (no profile user has its settings).
+    /// Why the scenario was skipped (the SUT does not offer what it needs, or no
+    /// profile user has its settings, or the run was interrupted).
     pub(crate) skipped: Option<String>,
-    /// The scenario states its metadata dialect; otherwise an external SUT's own
-    /// dialect (from its profile) applies.
-    pub(crate) dialect_stated: bool,
 }
 
 impl CallWorld {
     fn new() -> Self {
         Self {
+            stated: Stated::default(),
             settings: Settings::default(),
             plan: CallPlan::answered("call-0000", "", Duration::from_secs(10)),
             recorder: RecorderMode::Accept,
-            expects_voicemail: false,
             log: None,
+            expectation: None,
+            timeline: None,
             verdicts: Vec::new(),
             asserted: Vec::new(),
+            asserted_checks: Vec::new(),
+            then_steps: 0,
+            then_done: 0,
             setup_error: None,
             evidence_error: None,
             skipped: None,
-            dialect_stated: false,
         }
     }
 
@@ -116,7 +137,9 @@ impl CallWorld {
     }
 
     /// Runs the call on a blocking thread (the simulation is CPU-bound), appends its log
-    /// to the run's log and judges it.
+    /// to the run's log and judges it. Skips it (with the reason) when the SUT does not
+    /// offer what the scenario needs, or, for an external SUT, no test user has the
+    /// stated settings.
     pub(crate) async fn run(&mut self) {
         let Some(ctx) = context() else {
             self.setup_error = Some("no suite run is active".into());
@@ -126,16 +149,36 @@ impl CallWorld {
             self.skipped = Some("not run: the run was interrupted (Ctrl-C)".to_owned());
             return;
         }
-        let n = ctx.next_call.fetch_add(1, Ordering::Relaxed) + 1;
-        self.plan.label = format!("call-{n:04}");
-        let seed = ctx.seed.wrapping_add(n.wrapping_mul(0x9E37_79B9));
-        if let Some(profile) = ctx.external.clone() {
-            self.run_external(&ctx, &profile, seed).await;
+        let needs = Capability::needed(
+            &self.stated,
+            &self.plan,
+            self.recorder != RecorderMode::Accept,
+        );
+        let missing: Vec<&str> = needs
+            .iter()
+            .filter(|c| ctx.does_not_offer.contains(c))
+            .map(|c| c.name())
+            .collect();
+        if !missing.is_empty() {
+            let why = format!(
+                "SKIPPED: the SUT does not offer {} (`does_not_offer`), which this scenario needs",
+                missing.join(", ")
+            );
+            eprintln!("{why}");
+            self.skipped = Some(why);
             return;
         }
+        if let Some(profile) = ctx.external.clone() {
+            self.run_external(&ctx, &profile).await;
+            return;
+        }
+        let (n, seed) = self.next_call(&ctx);
+        let _ = n;
+        self.settings = self.stated.apply(&ctx.base);
         let call = EmbeddedCall {
             recorder: self.recorder,
             evidence: ctx.evidence_dir.is_some(),
+            variant: ctx.variant,
             ..EmbeddedCall::new(self.settings.clone(), self.plan.clone(), ctx.fault, seed)
         };
         let outcome = tokio::task::spawn_blocking(move || run_call(&call)).await;
@@ -151,33 +194,36 @@ impl CallWorld {
             }
         };
         let expect = crate::expectation::expectation(&self.settings, &self.plan, self.recorder);
-        self.finish(&ctx, outcome, &expect);
+        self.finish(&ctx, outcome, expect);
     }
 
-    /// External SUT: calls the profile user with this scenario's settings in real time,
-    /// or marks the scenario skipped when no user has them.
-    async fn run_external(
-        &mut self,
-        ctx: &RunContext,
-        profile: &crate::profile::SutProfile,
-        seed: u64,
-    ) {
-        if !self.dialect_stated {
-            self.settings.dialect = profile.dialect.clone();
-        }
-        let Some(user) = profile.user_for(&self.settings) else {
+    /// Numbers the call and derives its seed (audio and timing; real-time runs draw
+    /// fresh SIP identifiers on top, see `drive::external`).
+    fn next_call(&mut self, ctx: &RunContext) -> (u64, u64) {
+        let n = ctx.next_call.fetch_add(1, Ordering::Relaxed) + 1;
+        self.plan.label = format!("call-{n:04}");
+        (n, ctx.seed.wrapping_add(n.wrapping_mul(0x9E37_79B9)))
+    }
+
+    /// External SUT: calls the profile user with this scenario's stated settings in real
+    /// time, or marks the scenario skipped when no user has them.
+    async fn run_external(&mut self, ctx: &RunContext, profile: &crate::profile::SutProfile) {
+        let Some(user) = profile.user_for(&self.stated) else {
             let why = format!(
-                "SKIPPED: the SUT profile `{}` has no user {}; add one to `users:` to run this scenario",
+                "SKIPPED: the SUT profile `{}` has no user with {}; add one to `users:` to run this scenario",
                 profile.path.display(),
-                crate::profile::describe(&self.settings)
+                self.stated.describe()
             );
             eprintln!("{why}");
             self.skipped = Some(why);
             return;
         };
+        let (_, seed) = self.next_call(ctx);
+        self.settings = user.settings.clone();
+        let extension = user.extension.clone();
         let call = ExternalCall {
             target: profile.target.clone(),
-            extension: user.extension.clone(),
+            extension: extension.clone(),
             plan: self.plan.clone(),
             recorder: self.recorder,
             seed,
@@ -200,8 +246,9 @@ impl CallWorld {
             &self.plan,
             self.recorder,
             profile,
+            &extension,
         );
-        self.finish(ctx, outcome, &expect);
+        self.finish(ctx, outcome, expect);
     }
 
     /// Appends the call's log to the run's, writes the evidence and judges the call.
@@ -209,7 +256,7 @@ impl CallWorld {
         &mut self,
         ctx: &RunContext,
         outcome: drive::embedded::CallOutcome,
-        expect: &checks::CallExpectation,
+        expect: CallExpectation,
     ) {
         ctx.simulated_us.fetch_add(
             u64::try_from(outcome.simulated.as_micros()).unwrap_or(u64::MAX),
@@ -228,7 +275,7 @@ impl CallWorld {
                 call: Some(self.label().to_owned()),
                 actor: observe::Actor::Harness,
                 event: observe::Event::Expectation {
-                    expectation: serde_json::to_value(expect).unwrap_or_default(),
+                    expectation: serde_json::to_value(&expect).unwrap_or_default(),
                     tolerances: serde_json::to_value(&ctx.tolerances).unwrap_or_default(),
                 },
             };
@@ -255,8 +302,15 @@ impl CallWorld {
                 self.evidence_error = Some(e.to_string());
             }
         }
-        self.verdicts =
-            checks::judge_call(&outcome.observations, self.label(), expect, &ctx.tolerances);
+        let (verdicts, timeline) = checks::judge_call_summarized(
+            &outcome.observations,
+            self.label(),
+            &expect,
+            &ctx.tolerances,
+        );
+        self.verdicts = verdicts;
+        self.timeline = Some(timeline);
+        self.expectation = Some(expect);
         self.log = Some(outcome.observations);
     }
 
@@ -270,81 +324,81 @@ impl CallWorld {
         Ok(())
     }
 
-    /// Asserts that every verdict of these requirements passed (WARN, INFO and N/A do not
-    /// fail a step) and that at least one verdict exists for them.
-    pub(crate) fn require(&mut self, requirements: &[&str]) {
+    /// The judgement contract of a `Then` step: it passes only when
+    ///
+    /// - no precondition of the call FAILed (answered, media to each party, and where the
+    ///   policy records the call, a recording session with party audio);
+    /// - every check it names gave at least one verdict, and each is PASS (WARN only for
+    ///   the dialect rules of `message.validate`): NOT APPLICABLE and INFO fail it as
+    ///   "not judged", FAIL fails it;
+    /// - when it is the scenario's last `Then` step, no other verdict of the call FAILed
+    ///   (collateral failures are listed apart).
+    pub(crate) fn assert_checks(&mut self, checks: &[&str]) {
         if self.skipped.is_some() {
             return;
         }
         if let Err(e) = self.ran() {
             panic!("{e}");
         }
-        self.asserted
-            .extend(requirements.iter().map(|r| (*r).to_owned()));
-        let relevant: Vec<&Verdict> = self
+        self.then_done += 1;
+        let mut problems = Vec::new();
+        for v in self
             .verdicts
             .iter()
-            .filter(|v| requirements.contains(&v.requirement.as_str()))
-            .collect();
-        assert!(
-            !relevant.is_empty(),
-            "no check judged {} on {}: a requirement nobody judged is not a pass",
-            requirements.join("/"),
-            self.label()
-        );
-        let failed: Vec<String> = relevant
-            .iter()
-            .filter(|v| v.status == Status::Fail)
-            .map(|v| format!("{} {}: {}", v.requirement, v.status, v.summary))
-            .collect();
-        assert!(failed.is_empty(), "{}", failed.join("\n"));
+            .filter(|v| preconditions::ALL.contains(&v.check.as_str()))
+        {
+            if v.status == Status::Fail {
+                problems.push(format!(
+                    "precondition failed, so nothing here is judged: {v}"
+                ));
+            }
+        }
+        for c in checks {
+            let found: Vec<&Verdict> = self.verdicts.iter().filter(|v| v.check == *c).collect();
+            if found.is_empty() {
+                problems.push(format!(
+                    "check `{c}` gave no verdict on {}: a claim nobody judged is not a pass",
+                    self.label()
+                ));
+            }
+            for v in found {
+                if !self.asserted.contains(&v.requirement) {
+                    self.asserted.push(v.requirement.clone());
+                }
+                match v.status {
+                    Status::Pass => {}
+                    Status::Warn if *c == "message.validate" => {}
+                    Status::Fail => problems.push(v.to_string()),
+                    Status::Warn | Status::Info | Status::NotApplicable => {
+                        problems.push(format!("not judged (a claim must PASS): {v}"))
+                    }
+                }
+            }
+        }
+        if self.then_done >= self.then_steps {
+            for v in self.verdicts.iter().filter(|v| {
+                v.status == Status::Fail
+                    && !preconditions::ALL.contains(&v.check.as_str())
+                    && !self.asserted_checks.contains(&v.check)
+            }) {
+                problems.push(format!(
+                    "collateral FAIL (no step of this scenario asserts it, but any FAIL fails the call): {v}"
+                ));
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 
-    /// Asserts the single-message rules (SRC-02..13, SRC-23, MD-) on every recording
-    /// session request: whatever IDs the validator reported, none failed.
-    pub(crate) fn require_single_message_rules(&mut self) {
-        if self.skipped.is_some() {
-            return;
+    /// Fails the step when the scenario's own settings contradict its text (a mistake in
+    /// the feature file, not in the SUT).
+    pub(crate) fn consistent(&self, ok: bool, what: impl FnOnce() -> String) {
+        if self.skipped.is_none() && self.expectation.is_some() {
+            assert!(
+                ok,
+                "the scenario's settings do not match its text: {}",
+                what()
+            );
         }
-        if let Err(e) = self.ran() {
-            panic!("{e}");
-        }
-        let ids: Vec<String> = self
-            .verdicts
-            .iter()
-            .filter(|v| v.check == "message.validate")
-            .map(|v| v.requirement.clone())
-            .collect();
-        assert!(
-            !ids.is_empty(),
-            "no recording session request was validated on {}",
-            self.label()
-        );
-        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        self.require(&refs);
-    }
-
-    /// Asserts the latency measurements (recproof's `RP-LATENCY`).
-    pub(crate) fn require_latency(&mut self) {
-        self.require(&["RP-LATENCY"]);
-    }
-
-    /// Asserts that the recording session reached this provider's recorder.
-    pub(crate) fn require_provider(&mut self, provider: &str) {
-        if self.skipped.is_some() {
-            return;
-        }
-        if let Err(e) = self.ran() {
-            panic!("{e}");
-        }
-        // The step names the provider the scenario's own settings imply; a mismatch is a
-        // mistake in the feature text, not in the SUT. The recorder actually reached is
-        // judged by POL-11 against these settings.
-        assert_eq!(
-            self.settings.effective_provider(),
-            Some(provider),
-            "the scenario's settings do not send recordings to `{provider}`"
-        );
     }
 
     /// The verdicts, for the run's record.

@@ -371,6 +371,7 @@ pub struct Scenario {
     /// The world runs until this time (ms).
     pub run_ms: u64,
     pub fault: Option<Fault>,
+    pub variant: Option<recproof_platform::Variant>,
     pub failure: &'static str,
     pub dialect: &'static str,
     pub pause_style: PauseStyle,
@@ -394,6 +395,7 @@ impl Scenario {
             hangup_ms,
             run_ms: hangup_ms + 3000,
             fault: None,
+            variant: None,
             failure: "PROCEED_WITH_CALL_NO_ANNOUNCEMENT",
             dialect: "broadworks-compat",
             pause_style: PauseStyle::default(),
@@ -467,6 +469,7 @@ pub fn run(s: &Scenario) -> Outcome {
     }
     cfg.directory.insert(s.caller.to_owned(), addr(CALLER_SIP));
     cfg.fault = s.fault;
+    cfg.variant = s.variant;
     cfg.pause_style = s.pause_style;
     let plat = w.add(Box::new(Platform::new(cfg).expect("platform")));
     let mut caller_cfg = UaConfig::caller(addr(CALLER_SIP), addr(CALLER_RTP));
@@ -650,6 +653,19 @@ impl Outcome {
                 _ => None,
             })
             .sum()
+    }
+
+    /// p95 latency (ms) of `party`'s frames on `stream`, from its frame report.
+    pub fn p95_ms(&self, stream: &str, party: &str) -> Option<f64> {
+        self.obs.iter().find_map(|o| match &o.event {
+            Event::PartyFrames {
+                stream: s,
+                party: p,
+                latency: Some(l),
+                ..
+            } if s == stream && p == party => Some(l.p95_us as f64 / 1e3),
+            _ => None,
+        })
     }
 
     /// Spans (start, end µs) of `party` audio on `stream`.
