@@ -153,6 +153,8 @@ pub struct RunResults {
     pub wall_seconds: f64,
     /// The run was interrupted (Ctrl-C).
     pub interrupted: bool,
+    /// The tolerances the checks used.
+    pub tolerances: crate::Tolerances,
 }
 
 impl RunResults {

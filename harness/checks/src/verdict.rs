@@ -83,10 +83,16 @@ impl Evidence {
 pub struct Measurement {
     /// What was measured (`reminder_interval.caller`, `mouth_to_ear_p95.callee`...).
     pub name: String,
-    /// The value.
+    /// The value. A non-finite value is written as JSON `null` (serde_json's choice) and
+    /// read back as NaN, so such a document still reads.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub value: f64,
     /// Its unit (`s`, `ms`, `frames`, `count`).
     pub unit: String,
+}
+
+fn f64_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 impl Measurement {

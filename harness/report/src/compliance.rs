@@ -83,7 +83,6 @@ pub(crate) fn title(id: &str) -> &'static str {
 fn severity(s: Status) -> u8 {
     match s {
         Status::Fail => 5,
-        Status::Other => 4,
         Status::Warn => 3,
         Status::Pass => 2,
         Status::Info => 1,
@@ -98,8 +97,7 @@ pub(crate) fn outcome(s: Status) -> &'static str {
         Status::Fail => "Not met",
         Status::Warn => "Met, with a reservation",
         Status::Info => "Recorded for information",
-        Status::NotApplicable => "Not applicable",
-        Status::Other => "Outcome not recognised",
+        Status::NotApplicable => "Not judged (not applicable on this call)",
     }
 }
 
@@ -183,7 +181,7 @@ pub(crate) fn paragraphs(verdicts: &[&Verdict]) -> (Vec<Paragraph>, Vec<String>)
             .iter()
             .map(|v| v.status)
             .max_by_key(|s| severity(*s))
-            .unwrap_or(Status::Other);
+            .unwrap_or(Status::NotApplicable);
         if status == Status::NotApplicable {
             not_applicable.push(id);
             continue;
@@ -216,12 +214,7 @@ mod tests {
     use super::*;
 
     fn v(req: &str, status: Status, summary: &str) -> Verdict {
-        Verdict {
-            requirement: req.into(),
-            status,
-            summary: summary.into(),
-            ..Verdict::default()
-        }
+        Verdict::new(req, "test", "call-0001", status, summary)
     }
 
     #[test]

@@ -101,8 +101,8 @@ pub enum ReportError {
     Results {
         /// The path.
         path: PathBuf,
-        /// What the JSON parser said.
-        source: serde_json::Error,
+        /// Why it could not be read (a parse error, another schema version).
+        source: checks::results::ResultsError,
     },
     /// A page template failed to render.
     #[error("cannot render `{page}`: {source}")]

@@ -7,7 +7,9 @@
 
 use crate::compliance::{self, outcome, statements};
 use crate::group::{CallLog, Grouped, group};
-use crate::results::{RunResults, ScenarioResult, Status, Verdict};
+use crate::results::{
+    RunResults, ScenarioResult, ScenarioStatus, Status, StatusWords as _, Verdict,
+};
 use crate::sip::SipMessage;
 use crate::util::{requirement_key, secs, slug, url_segment};
 use crate::{COMPLIANCE_CALLS_PER_PAGE, ReportError, ReportSummary, io_err, junit, ladder, plots};
@@ -57,8 +59,9 @@ struct IndexPage {
     tool_version: String,
     generated: String,
     sut: String,
-    seed: u64,
-    clock: String,
+    clock_line: String,
+    seed_line: String,
+    call_time_label: &'static str,
     schema: u32,
     passed: usize,
     failed: usize,
@@ -213,7 +216,6 @@ struct CompliancePage {
     tool_version: String,
     generated: String,
     sut: String,
-    seed: u64,
     clock: String,
     calls_total: usize,
     verdict_line: String,
@@ -223,12 +225,11 @@ struct CompliancePage {
     calls: Vec<ComplianceCall>,
 }
 
-fn scenario_status_class(status: &str) -> &'static str {
+fn scenario_status_class(status: ScenarioStatus) -> &'static str {
     match status {
-        "passed" => "pass",
-        "failed" => "fail",
-        "skipped" => "warn",
-        _ => "other",
+        ScenarioStatus::Passed => "pass",
+        ScenarioStatus::Failed => "fail",
+        ScenarioStatus::Skipped => "warn",
     }
 }
 
@@ -380,12 +381,12 @@ fn verdict_line(results: &RunResults, failed_reqs: usize) -> (String, &'static s
     let failed = results
         .scenarios
         .iter()
-        .filter(|s| s.status == "failed")
+        .filter(|s| s.status == ScenarioStatus::Failed)
         .count();
     let skipped = results
         .scenarios
         .iter()
-        .filter(|s| s.status != "passed" && s.status != "failed")
+        .filter(|s| s.status == ScenarioStatus::Skipped)
         .count();
     let interrupted = if results.interrupted {
         "The run was interrupted (Ctrl-C): it is incomplete. "
@@ -423,8 +424,8 @@ fn verdict_line(results: &RunResults, failed_reqs: usize) -> (String, &'static s
 
 fn read_results(run_dir: &Path) -> Result<RunResults, ReportError> {
     let path = run_dir.join("results.json");
-    let text = fs::read_to_string(&path).map_err(io_err(&path))?;
-    serde_json::from_str(&text).map_err(|source| ReportError::Results { path, source })
+    let bytes = fs::read(&path).map_err(io_err(&path))?;
+    checks::results::read(&bytes).map_err(|source| ReportError::Results { path, source })
 }
 
 fn read_log(run_dir: &Path) -> Result<(Option<Grouped>, usize), ReportError> {
@@ -509,6 +510,7 @@ pub(crate) fn render_all(run_dir: &Path) -> Result<ReportSummary, ReportError> {
             e,
             call_log,
             &scenarios,
+            &results.tolerances,
             has_log,
             CallNav {
                 prev: i
@@ -618,7 +620,7 @@ pub(crate) fn render_all(run_dir: &Path) -> Result<ReportSummary, ReportError> {
                 title: compliance::title(id),
                 class: if fail > 0 {
                     "fail"
-                } else if count(Status::Warn) > 0 || count(Status::Other) > 0 {
+                } else if count(Status::Warn) > 0 {
                     "warn"
                 } else if count(Status::Pass) > 0 {
                     "pass"
@@ -640,14 +642,25 @@ pub(crate) fn render_all(run_dir: &Path) -> Result<ReportSummary, ReportError> {
         .scenarios
         .iter()
         .map(|s| {
-            let mut failed: Vec<&str> = s
-                .verdicts
-                .iter()
-                .filter(|v| v.status == Status::Fail)
-                .map(|v| v.requirement.as_str())
-                .collect();
-            failed.sort_by_key(|r| requirement_key(r));
-            failed.dedup();
+            let ids = |it: &mut dyn Iterator<Item = &Verdict>| {
+                let mut v: Vec<&str> = it.map(|v| v.requirement.as_str()).collect();
+                v.sort_by_key(|r| requirement_key(r));
+                v.dedup();
+                v.join(", ")
+            };
+            let asserted = ids(&mut s.asserted_failures());
+            let not_judged = ids(&mut s.asserted_not_judged());
+            let collateral = ids(&mut s.collateral_failures());
+            let mut failed = Vec::new();
+            if !asserted.is_empty() {
+                failed.push(asserted);
+            }
+            if !not_judged.is_empty() {
+                failed.push(format!("not judged: {not_judged}"));
+            }
+            if !collateral.is_empty() {
+                failed.push(format!("collateral: {collateral}"));
+            }
             ScenarioRow {
                 call: s.call.clone().unwrap_or_else(|| "—".to_owned()),
                 href: s
@@ -655,12 +668,12 @@ pub(crate) fn render_all(run_dir: &Path) -> Result<ReportSummary, ReportError> {
                     .as_deref()
                     .and_then(|c| slug_of.get(c))
                     .map(|sl| format!("calls/{}.html", url_segment(sl))),
-                status: s.status.clone(),
-                status_class: scenario_status_class(&s.status),
+                status: s.status.as_str().to_owned(),
+                status_class: scenario_status_class(s.status),
                 feature: s.feature.clone(),
                 scenario: s.scenario.clone(),
                 failure: s.failure.clone().or_else(|| s.skip_reason.clone()),
-                failed_reqs: failed.join(", "),
+                failed_reqs: failed.join("; "),
             }
         })
         .collect();
@@ -709,17 +722,28 @@ pub(crate) fn render_all(run_dir: &Path) -> Result<ReportSummary, ReportError> {
     } else {
         "observations.jsonl is missing: pages show verdicts only, without plots".to_owned()
     };
+    let real = clock == "real";
     let index = IndexPage {
         tool_version: tool_version.clone(),
         generated: generated.clone(),
         sut: sut.clone(),
-        seed,
-        clock: clock.clone(),
+        clock_line: if real {
+            "real (the wall clock; calls in real time against the SUT)".to_owned()
+        } else {
+            "simulated (a deterministic network and clock; call time runs faster than wall time)"
+                .to_owned()
+        },
+        seed_line: if real {
+            format!("{seed} (fixes the test audio and timing; SIP identifiers are drawn fresh for every call)")
+        } else {
+            format!("{seed} (the same seed gives the same run)")
+        },
+        call_time_label: if real { "Call time" } else { "Simulated call time" },
         schema: results.schema,
         passed: results.passed,
         failed: results.failed,
         skipped: results.skipped,
-        call_seconds: seconds(results.simulated_call_seconds),
+        call_seconds: seconds(results.call_seconds),
         wall_seconds: seconds(results.wall_seconds),
         log_line,
         verdict_line: line.clone(),
@@ -754,7 +778,6 @@ pub(crate) fn render_all(run_dir: &Path) -> Result<ReportSummary, ReportError> {
             tool_version: tool_version.clone(),
             generated: generated.clone(),
             sut: sut.clone(),
-            seed,
             clock: clock.clone(),
             calls_total: entries.len(),
             verdict_line: line.clone(),
@@ -782,7 +805,6 @@ pub(crate) fn render_all(run_dir: &Path) -> Result<ReportSummary, ReportError> {
 fn severity_rank(s: Status) -> u8 {
     match s {
         Status::Fail => 4,
-        Status::Other => 3,
         Status::Warn => 2,
         Status::Info => 1,
         Status::Pass | Status::NotApplicable => 0,
@@ -812,6 +834,7 @@ fn call_page(
     e: &CallEntry,
     log: &CallLog,
     scenarios: &[&ScenarioResult],
+    tolerances: &checks::Tolerances,
     has_log: bool,
     nav: CallNav<'_>,
     summary: &mut ReportSummary,
@@ -857,7 +880,7 @@ fn call_page(
         }
     };
     if has_log && !log.observations.is_empty() {
-        let data = plots::timeline_data(log);
+        let data = plots::timeline_data(log, scenarios);
         figure(
             "timeline",
             "Timeline",
@@ -865,7 +888,7 @@ fn call_page(
             plots::timeline_svg(&data, &sip),
             summary,
         );
-        let reminder = plots::reminder_data(log, &verdicts);
+        let reminder = plots::reminder_data(scenarios, tolerances);
         let drawn = if reminder.is_empty() {
             Err("no reminder tones were heard on this call".to_owned())
         } else {
@@ -949,7 +972,7 @@ fn call_page(
                 .iter()
                 .map(|m| MeasurementView {
                     name: m.name.clone(),
-                    value: format_value(m.value, &m.unit),
+                    value: format_value(Some(m.value), &m.unit),
                     unit: m.unit.clone(),
                 })
                 .collect(),
@@ -1036,8 +1059,8 @@ fn call_page(
             .map(|s| ScenarioFacts {
                 scenario: s.scenario.clone(),
                 feature: s.feature.clone(),
-                status: s.status.clone(),
-                status_class: scenario_status_class(&s.status),
+                status: s.status.as_str().to_owned(),
+                status_class: scenario_status_class(s.status),
                 tags: s.tags.join(", "),
                 asserted: s.asserted.join(", "),
                 failure: s.failure.clone(),
@@ -1086,8 +1109,8 @@ fn compliance_call(run_dir: &Path, e: &CallEntry, results: &RunResults) -> Compl
         href: Some(page.clone()),
         scenario: first.map_or_else(|| "(no scenario)".to_owned(), |s| s.scenario.clone()),
         feature: first.map_or_else(String::new, |s| s.feature.clone()),
-        status: first.map_or_else(|| "—".to_owned(), |s| s.status.clone()),
-        status_class: first.map_or("other", |s| scenario_status_class(&s.status)),
+        status: first.map_or_else(|| "—".to_owned(), |s| s.status.as_str().to_owned()),
+        status_class: first.map_or("other", |s| scenario_status_class(s.status)),
         audio,
         protocol: st.protocol,
         paragraphs: st

@@ -2,23 +2,23 @@
 //! to the browser): the call timeline, the reminder-interval chart and the latency chart.
 //!
 //! This module owns turning a call's observations and verdicts into plot data
-//! ([`TimelineData`], [`ReminderData`], [`LatencyRow`]) and drawing it. Plot errors come
+//! ([`TimelineData`], [`ReminderData`], [`LatencyRow`]) and drawing it. What was judged
+//! comes from the results, never re-derived here: the paused bands from the judged
+//! timeline, the reminder intervals from the POL-06 verdicts' measurements, the configured
+//! interval from the call's expectation and the run's tolerances, the tone names from the
+//! expectation's signals (an external SUT's own frequencies; unknown ones stay unnamed). Plot errors come
 //! back as text so a page can show a note instead of failing the whole report; the
 //! ranges are guarded so degenerate data (one instant, no data, huge values) draws
 //! rather than panics. plotters escapes the text it writes.
 
 use crate::group::CallLog;
-use crate::results::Verdict;
+use crate::results::{ScenarioResult, Verdict};
 use crate::sip::{Kind, SipMessage};
 use observe::{Event, Source};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-/// The reference platform's reminder tone.
-pub(crate) const REMINDER_HZ: f64 = 1400.0;
-/// The reference platform's pause/resume beep.
-pub(crate) const BEEP_HZ: f64 = 1000.0;
 /// How far a detected tone may be from a known frequency and still count as it.
 const FREQ_TOL_HZ: f64 = 40.0;
 
@@ -79,9 +79,10 @@ impl SpanKind {
     }
 
     fn of_tone(freq_hz: f64, freqs: ToneFreqs) -> Self {
-        if (freq_hz - freqs.reminder_hz).abs() <= FREQ_TOL_HZ {
+        let near = |f: Option<f64>| f.is_some_and(|f| (freq_hz - f).abs() <= FREQ_TOL_HZ);
+        if near(freqs.reminder_hz) {
             Self::Reminder
-        } else if (freq_hz - freqs.beep_hz).abs() <= FREQ_TOL_HZ {
+        } else if near(freqs.beep_hz) {
             Self::Beep
         } else {
             Self::Tone
@@ -89,44 +90,24 @@ impl SpanKind {
     }
 }
 
-/// The reminder and beep frequencies a call's tones are named by: the ones in the call's
-/// `expectation` observation (an external SUT may use its own), else the reference
-/// platform's.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// The reminder and beep frequencies a call's tones are named by: the signals of the
+/// expectation the call was judged against (an external SUT's own; unknown stays
+/// unnamed, never the reference platform's).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub(crate) struct ToneFreqs {
-    pub(crate) reminder_hz: f64,
-    pub(crate) beep_hz: f64,
-}
-
-impl Default for ToneFreqs {
-    fn default() -> Self {
-        Self {
-            reminder_hz: REMINDER_HZ,
-            beep_hz: BEEP_HZ,
-        }
-    }
+    pub(crate) reminder_hz: Option<f64>,
+    pub(crate) beep_hz: Option<f64>,
 }
 
 impl ToneFreqs {
-    pub(crate) fn of_call(call: &CallLog) -> Self {
-        let mut f = Self::default();
-        for o in &call.observations {
-            if let Event::Expectation { expectation, .. } = &o.event {
-                let hz = |path: &str| {
-                    expectation
-                        .pointer(path)
-                        .and_then(serde_json::Value::as_f64)
-                        .filter(|hz| hz.is_finite() && *hz > 0.0)
-                };
-                if let Some(hz) = hz("/reminder/freq_hz") {
-                    f.reminder_hz = hz;
-                }
-                if let Some(hz) = hz("/pause_notice/Beep/freq_hz") {
-                    f.beep_hz = hz;
-                }
-            }
-        }
-        f
+    pub(crate) fn of(scenarios: &[&ScenarioResult]) -> Self {
+        scenarios
+            .iter()
+            .find_map(|s| s.expectation.as_ref())
+            .map_or_else(Self::default, |e| Self {
+                reminder_hz: e.signals.reminder_hz,
+                beep_hz: e.signals.beep_hz,
+            })
     }
 }
 
@@ -147,7 +128,7 @@ pub(crate) struct TimelineData {
     /// Lane names, top to bottom (below the SIP lane).
     pub(crate) lanes: Vec<String>,
     spans: Vec<Span>,
-    /// Paused windows (from the platform's own account), drawn on recorder lanes.
+    /// Paused windows (as the checks judged them), drawn on recorder lanes.
     paused: Vec<(u64, u64)>,
     start_us: u64,
     end_us: u64,
@@ -164,12 +145,16 @@ fn lane_order(name: &str) -> (u8, String) {
     (rank, name.to_owned())
 }
 
-/// Collects the timeline of a call.
-pub(crate) fn timeline_data(call: &CallLog) -> TimelineData {
-    let freqs = ToneFreqs::of_call(call);
+/// Collects the timeline of a call: its media observations, the paused windows the
+/// checks judged, tones named by the call's expectation.
+pub(crate) fn timeline_data(call: &CallLog, scenarios: &[&ScenarioResult]) -> TimelineData {
+    let freqs = ToneFreqs::of(scenarios);
     let mut raw: Vec<(String, u64, u64, SpanKind, bool)> = Vec::new();
-    let mut pause_start: Option<u64> = None;
-    let mut paused = Vec::new();
+    let paused: Vec<(u64, u64)> = scenarios
+        .iter()
+        .find_map(|s| s.timeline.as_ref())
+        .map(|t| t.paused.clone())
+        .unwrap_or_default();
     for o in &call.observations {
         match &o.event {
             Event::MediaSegment {
@@ -216,19 +201,8 @@ pub(crate) fn timeline_data(call: &CallLog) -> TimelineData {
                 start_us,
                 end_us,
             } => raw.push((stream.clone(), *start_us, *end_us, SpanKind::Silence, false)),
-            Event::PlatformAction { action, .. } if action == "pause" => {
-                pause_start.get_or_insert(o.t_us);
-            }
-            Event::PlatformAction { action, .. } if action == "resume" => {
-                if let Some(s) = pause_start.take() {
-                    paused.push((s, o.t_us));
-                }
-            }
             _ => {}
         }
-    }
-    if let Some(s) = pause_start {
-        paused.push((s, call.end_us.max(s)));
     }
     let mut lanes: Vec<String> = raw.iter().map(|r| r.0.clone()).collect();
     lanes.sort_by_key(|l| lane_order(l));
@@ -449,8 +423,10 @@ pub(crate) fn timeline_svg(data: &TimelineData, sip: &[SipMessage]) -> PlotResul
                     .map_err(err)?;
             }
         }
-        let reminder_label = format!("reminder tone {:.0} Hz", data.freqs.reminder_hz);
-        let beep_label = format!("beep {:.0} Hz", data.freqs.beep_hz);
+        let hz =
+            |f: Option<f64>| f.map_or_else(|| "(unknown Hz)".to_owned(), |f| format!("{f:.0} Hz"));
+        let reminder_label = format!("reminder tone {}", hz(data.freqs.reminder_hz));
+        let beep_label = format!("beep {}", hz(data.freqs.beep_hz));
         legend(
             &lower,
             &[
@@ -475,7 +451,8 @@ pub(crate) fn timeline_svg(data: &TimelineData, sip: &[SipMessage]) -> PlotResul
 pub(crate) struct ReminderData {
     /// Measured intervals per party (s), in order.
     pub(crate) intervals: Vec<(String, Vec<f64>)>,
-    /// Configured interval and tolerance (s), when the POL-06 verdict states them.
+    /// Configured interval and tolerance (s), from the call's expectation and the run's
+    /// tolerances.
     pub(crate) configured: Option<(f64, f64)>,
 }
 
@@ -486,98 +463,33 @@ impl ReminderData {
     }
 }
 
-/// `configured 20 s ± 0.05 s` or `the configured interval is 10 s ± 0.05 s` (`±` or
-/// `+-`) in a POL-06 summary.
-pub(crate) fn parse_configured(summary: &str) -> Option<(f64, f64)> {
-    summary
-        .match_indices("configured ")
-        .find_map(|(at, _)| parse_configured_at(&summary[at + "configured ".len()..]))
-}
-
-fn parse_configured_at(rest: &str) -> Option<(f64, f64)> {
-    let mut tokens = rest.split_whitespace();
-    // Up to two words ("interval is") before the number.
-    let mut interval = None;
-    for _ in 0..3 {
-        if let Ok(v) = tokens.next()?.trim_end_matches('s').parse::<f64>() {
-            interval = Some(v);
-            break;
-        }
-    }
-    let interval = interval?;
-    let mut next = tokens.next()?;
-    if next == "s" {
-        next = tokens.next()?;
-    }
-    if next != "±" && next != "+-" && next != "+/-" {
-        return None;
-    }
-    let tol: f64 = tokens
-        .next()?
-        .trim_end_matches(|c: char| !c.is_ascii_digit())
-        .parse()
-        .ok()?;
-    (interval.is_finite() && tol.is_finite() && interval > 0.0 && tol >= 0.0)
-        .then_some((interval, tol))
-}
-
-/// The reminder intervals: the POL-06 verdicts' `reminder_interval.<party>` measurements
-/// when there are any (what the check judged), else the gaps between reminder-tone
-/// bursts on each party's heard stream.
-pub(crate) fn reminder_data(call: &CallLog, verdicts: &[&Verdict]) -> ReminderData {
-    let pol06: Vec<&&Verdict> = verdicts
+/// The reminder intervals the POL-06 check measured (its `reminder_interval.<party>`
+/// measurements), and the configured interval with its tolerance: from the call's
+/// expectation and the run's tolerances.
+pub(crate) fn reminder_data(
+    scenarios: &[&ScenarioResult],
+    tolerances: &checks::Tolerances,
+) -> ReminderData {
+    let configured = scenarios
         .iter()
-        .filter(|v| v.requirement == "POL-06")
-        .collect();
-    let configured = pol06.iter().find_map(|v| parse_configured(&v.summary));
+        .find_map(|s| s.expectation.as_ref()?.reminder_interval_s)
+        .map(|i| (i, tolerances.reminder_interval_ms / 1e3));
     let mut intervals: Vec<(String, Vec<f64>)> = Vec::new();
-    for v in &pol06 {
+    for v in scenarios
+        .iter()
+        .flat_map(|s| &s.verdicts)
+        .filter(|v| v.requirement == "POL-06")
+    {
         for m in &v.measurements {
-            let (Some(party), Some(value)) = (m.name.strip_prefix("reminder_interval."), m.value)
-            else {
+            let Some(party) = m.name.strip_prefix("reminder_interval.") else {
                 continue;
             };
-            if !value.is_finite() {
+            if !m.value.is_finite() {
                 continue;
             }
             match intervals.iter_mut().find(|(p, _)| p == party) {
-                Some((_, list)) => list.push(value),
-                None => intervals.push((party.to_owned(), vec![value])),
-            }
-        }
-    }
-    if intervals.is_empty() {
-        let reminder_hz = ToneFreqs::of_call(call).reminder_hz;
-        for party in ["caller", "callee"] {
-            let stream = format!("{party}.heard");
-            let mut bursts: Vec<(u64, u64)> = call
-                .observations
-                .iter()
-                .filter_map(|o| match &o.event {
-                    Event::ToneBurst {
-                        stream: st,
-                        freq_hz,
-                        start_us,
-                        end_us,
-                    } if *st == stream && (freq_hz - reminder_hz).abs() <= FREQ_TOL_HZ => {
-                        Some((*start_us, *end_us))
-                    }
-                    _ => None,
-                })
-                .collect();
-            bursts.sort_unstable();
-            // Merge detector fragments of one burst.
-            bursts.dedup_by(|b, a| {
-                if b.0 < a.1.saturating_add(100_000) {
-                    a.1 = a.1.max(b.1);
-                    true
-                } else {
-                    false
-                }
-            });
-            let gaps: Vec<f64> = bursts.windows(2).map(|w| s(w[1].0) - s(w[0].0)).collect();
-            if !gaps.is_empty() {
-                intervals.push((party.to_owned(), gaps));
+                Some((_, list)) => list.push(m.value),
+                None => intervals.push((party.to_owned(), vec![m.value])),
             }
         }
     }
@@ -776,11 +688,12 @@ pub(crate) fn latency_rows(call: &CallLog, verdicts: &[&Verdict]) -> Vec<Latency
     }
     rows.sort_by(|a, b| a.label().cmp(b.label()));
     for v in verdicts {
-        let on = v.measurement("recording_on").map(|x| x > 0.5);
+        let on = crate::results::measurement(v, "recording_on").map(|x| x > 0.5);
         for m in &v.measurements {
-            let Some(value) = m.value.filter(|x| x.is_finite()) else {
+            let value = m.value;
+            if !value.is_finite() {
                 continue;
-            };
+            }
             let ms = match m.unit.as_str() {
                 "s" => value * 1e3,
                 "us" | "µs" => value / 1e3,
@@ -965,23 +878,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tones_are_named_by_the_calls_expectation_else_the_reference_platforms() {
-        let mut call = CallLog::default();
-        assert_eq!(ToneFreqs::of_call(&call), ToneFreqs::default());
-        call.observations.push(observe::Observation {
-            t_us: 0,
-            call: Some("call-0001".into()),
-            actor: observe::Actor::Harness,
-            event: Event::Expectation {
-                expectation: serde_json::json!({
-                    "reminder": {"interval_s": 20.0, "freq_hz": 440.0},
-                    "pause_notice": {"Beep": {"freq_hz": 850.0}}
-                }),
-                tolerances: serde_json::Value::Null,
-            },
-        });
-        let f = ToneFreqs::of_call(&call);
-        assert_eq!((f.reminder_hz, f.beep_hz), (440.0, 850.0));
+    fn tones_are_named_by_the_calls_signals_and_unknown_ones_stay_unnamed() {
+        assert_eq!(ToneFreqs::of(&[]), ToneFreqs::default());
+        let f = ToneFreqs::default();
+        assert_eq!(
+            SpanKind::of_tone(1400.0, f),
+            SpanKind::Tone,
+            "no reference default"
+        );
+        let f = ToneFreqs {
+            reminder_hz: Some(440.0),
+            beep_hz: Some(850.0),
+        };
         assert_eq!(SpanKind::of_tone(445.0, f), SpanKind::Reminder);
         assert_eq!(SpanKind::of_tone(850.0, f), SpanKind::Beep);
         assert_eq!(SpanKind::of_tone(1400.0, f), SpanKind::Tone);
@@ -1027,30 +935,6 @@ mod tests {
             "p95 of each stream, not its max"
         );
         assert!(run_latency_rows(&[]).is_empty());
-    }
-
-    #[test]
-    fn parses_the_configured_interval() {
-        assert_eq!(
-            parse_configured("every 10.00 s (configured 10 s ± 0.05 s; tones heard: caller 4)"),
-            Some((10.0, 0.05))
-        );
-        assert_eq!(
-            parse_configured("configured 20s +- 1 s."),
-            Some((20.0, 1.0))
-        );
-        assert_eq!(parse_configured("configured reminder off"), None);
-        assert_eq!(
-            parse_configured(
-                "apart; the configured interval is 10 s ± 0.05 s, the callee's first reminder"
-            ),
-            Some((10.0, 0.05))
-        );
-        assert_eq!(
-            parse_configured("as configured (reminder off); configured 5 s ± 1 s"),
-            Some((5.0, 1.0))
-        );
-        assert_eq!(parse_configured("configured"), None);
     }
 
     #[test]

@@ -266,35 +266,19 @@ fn a_directory_without_results_is_an_error_not_a_panic() {
 }
 
 #[test]
-fn an_unknown_verdict_status_is_an_error_in_junit_never_a_pass() {
+fn a_results_document_of_another_schema_or_with_an_unknown_status_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let verdict = serde_json::json!({
-        "requirement": "POL-04", "check": "announcement.not_recorded", "call": "call-0001",
-        "status": "exploded", "summary": "a status from a newer recproof",
-        "evidence": [], "measurements": []
-    });
-    common::write_results(
-        dir.path(),
-        vec![common::scenario(
-            Some("call-0001"),
-            "passed",
-            "Odd",
-            vec![verdict],
-        )],
-        1,
-        0,
-        0,
-    );
-    let s = recproof_report::render(dir.path()).expect("render");
-    let junit = fs::read_to_string(&s.junit).expect("junit");
-    let case = junit
-        .split("<testcase")
-        .find(|c| c.contains(r#"name="POL-04""#))
-        .expect("POL-04 case");
-    assert!(case.contains("<error"), "{case}");
-    let index = fs::read_to_string(&s.index).expect("index");
-    assert!(
-        index.contains(r#"<span class="warn">POL-04</span>"#),
-        "shown as needing a look, not as a pass"
-    );
+    common::small_run(dir.path());
+    let path = dir.path().join("results.json");
+    let text = fs::read_to_string(&path).expect("results");
+    // A status this reader does not know never reads as a pass: the document is refused.
+    fs::write(&path, text.replacen("\"pass\"", "\"exploded\"", 1)).expect("write");
+    let err = recproof_report::render(dir.path()).expect_err("unknown status");
+    assert!(err.to_string().contains("results.json"), "{err}");
+    // An older schema says so and what to do.
+    let mut v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    v["schema"] = 1.into();
+    fs::write(&path, v.to_string()).expect("write");
+    let err = recproof_report::render(dir.path()).expect_err("old schema");
+    assert!(err.to_string().contains("re-run the suite"), "{err}");
 }

@@ -325,6 +325,7 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
         call_seconds: Duration::from_micros(ctx.simulated_us.load(Ordering::Relaxed)).as_secs_f64(),
         wall_seconds: started.elapsed().as_secs_f64(),
         interrupted: ctx.interrupted.load(std::sync::atomic::Ordering::Relaxed),
+        tolerances: opts.tolerances.clone(),
     };
     let results_path = opts.out.join("results.json");
     let file = File::create(&results_path).map_err(io_err(&results_path))?;

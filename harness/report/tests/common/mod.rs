@@ -526,8 +526,16 @@ pub(crate) fn scenario(
         "status": status,
         "call": call,
         "asserted": ["POL-06"],
+        "asserted_checks": ["reminder.interval"],
         "verdicts": verdicts,
+        "expectation": expectation(),
     })
+}
+
+/// The expectation the fixture calls were judged against: a 20 s reminder at 1400 Hz,
+/// beeps at 1000 Hz.
+pub(crate) fn expectation() -> Value {
+    json!({"reminder_interval_s": 20.0, "signals": {"reminder_hz": 1400.0, "beep_hz": 1000.0}})
 }
 
 pub(crate) fn write_results(
@@ -538,10 +546,15 @@ pub(crate) fn write_results(
     skipped: usize,
 ) {
     let results = json!({
-        "schema": 1, "tool_version": "0.1.0", "sut": "fixture-sut", "seed": 7, "clock": "simulated",
+        "schema": checks::results::RESULTS_SCHEMA, "tool_version": "0.1.0", "sut": "fixture-sut",
+        "seed": 7, "clock": "simulated",
         "scenarios": scenarios, "passed": passed, "failed": failed, "skipped": skipped,
-        "simulated_call_seconds": 140.0, "wall_seconds": 0.5
+        "call_seconds": 140.0, "wall_seconds": 0.5, "interrupted": false,
+        "tolerances": checks::Tolerances::default()
     });
+    // The fixture is a document of the one results type, or the test is wrong.
+    serde_json::from_value::<checks::results::RunResults>(results.clone())
+        .expect("the fixture is a valid results document");
     fs::write(
         dir.join("results.json"),
         serde_json::to_string_pretty(&results).expect("json"),
@@ -601,7 +614,8 @@ pub(crate) fn small_run(dir: &Path) {
                 "feature": "Reminder tone", "scenario": "A drifting reminder is caught",
                 "tags": ["POL-06"], "status": "failed", "call": "call-0002",
                 "failure": format!("Step panicked. POL-06 FAIL {HOSTILE}"),
-                "asserted": ["POL-06"], "verdicts": call_verdicts("call-0002", true),
+                "asserted": ["POL-06"], "asserted_checks": ["reminder.interval"],
+                "verdicts": call_verdicts("call-0002", true), "expectation": expectation(),
                 "evidence_error": "no capture for this call"
             }),
             scenario(None, "skipped", "A step without definition", vec![]),
