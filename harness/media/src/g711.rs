@@ -2,7 +2,7 @@
 //!
 //! Owns: the mapping between 16-bit linear PCM and G.711 bytes, and between the codecs and
 //! their static RTP payload types (RFC 3551: PCMU = 0, PCMA = 8). The per-sample tables come
-//! from `audio-codec-algorithms` (chosen in `shared/deps.md` because it forbids panics and
+//! from `audio-codec-algorithms` (chosen because it forbids panics and
 //! matches the ITU tables); this module only adds slice helpers and payload-type mapping.
 //!
 //! Must not touch: RTP framing (see [`crate::rtp`]) or sample-rate conversion.

@@ -1,6 +1,6 @@
 //! Drives a sans-IO [`Endpoint`] over real sockets with tokio's clock.
 //!
-//! This is the whole driver loop of `shared/style.md` §1 and nothing more: feed what the
+//! This is the whole sans-IO driver loop and nothing more: feed what the
 //! [`SipTransport`] receives to [`Endpoint::handle_datagram`], wake at
 //! [`Endpoint::poll_timeout`] for [`Endpoint::handle_timeout`], send every
 //! [`Endpoint::poll_transmit`] in order, and hand [`EndpointEvent`]s to the caller. The

@@ -1,6 +1,6 @@
 //! The observation log: everything recproof's roles saw during a run, timestamped.
 //!
-//! Observation and judgement are separate (`shared/design.md`): drivers (caller and
+//! Observation and judgement are separate: drivers (caller and
 //! callee UAs, the SRS emulator, the reference platform, a pcap importer) only append
 //! [`Observation`]s; checks are pure functions of a log; reports read a log. This crate
 //! is the contract between them, so it is a leaf: event types, the JSONL encoding

@@ -1,6 +1,6 @@
 //! Fault profiles: named variants of the reference platform that each break exactly one
 //! requirement, so every check can be shown to fail against its fault and pass against
-//! the clean platform (`shared/design.md`, "Embedded default").
+//! the clean platform.
 //!
 //! This module owns the catalogue (names, requirement IDs, descriptions). What each fault
 //! changes is data ([`crate::behaviour::Behaviour`]) the platform reads; this module

@@ -1,5 +1,5 @@
 //! recproof's reference platform: the system under test recproof runs against when no
-//! other is named (`shared/design.md`, "Embedded default").
+//! other is named.
 //!
 //! A sans-IO recording back-to-back user agent that behaves as the source article says
 //! Webex Calling does and acts as SIPREC recording client

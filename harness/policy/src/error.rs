@@ -2,7 +2,7 @@
 //!
 //! Owns [`Position`], [`Rule`], [`Problem`], [`PolicyErrors`] and [`UnknownPerson`].
 //! It must not decide *what* is wrong (that is `validate` and `yaml`); it only carries
-//! and prints the findings. Messages follow shared/style.md §4: lowercase, the thing at
+//! and prints the findings. Messages are lowercase, the thing at
 //! fault in backticks, the valid choices listed, and what to do about it.
 
 use std::fmt;

@@ -8,8 +8,8 @@
 //! person's location exists, every vendor in use has a provider entry, …).
 //!
 //! Defaults are documented on each field with their source: **Webex API** (the public
-//! schema or its examples), **seed** (the source article, shared/seed/README.md),
-//! **checklist** (shared/spec/siprec-checklist.md) or **A** (our assumption).
+//! schema or its examples), **seed** (the article on Webex call recording this project started from),
+//! **checklist** (recproof's requirement catalogue, `docs/requirements.md`) or **A** (our assumption).
 
 use std::collections::BTreeMap;
 
@@ -151,7 +151,7 @@ choice_enum! {
 }
 
 choice_enum! {
-    /// Which SIPREC metadata dialect the platform sends (checklist §0.1). A harness
+    /// Which SIPREC metadata dialect the platform sends (the two dialects of `docs/requirements.md`). A harness
     /// setting.
     pub enum Dialect: "dialect" {
         /// The BroadWorks/Webex observed profile (draft schema, `;src`, no

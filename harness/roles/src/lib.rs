@@ -1,6 +1,6 @@
 //! recproof's simulated parties as sans-IO [`sim::Node`]s.
 //!
-//! The harness plays every role around a system under test (`shared/design.md`): the
+//! The harness plays every role around a system under test: the
 //! caller and callee phones, and the recorder (SRS). This crate holds those roles:
 //!
 //! - [`media_io`]: RTP send and listen streams with the instrumented party signal and the

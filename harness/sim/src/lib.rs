@@ -13,7 +13,7 @@
 //! media beyond the [`Transport`] tag on a datagram, and it never judges: the nodes'
 //! observations go to the caller untouched.
 //!
-//! Quinn's test `Pair` and str0m's netem are the models (`shared/style.md` §2).
+//! Quinn's test `Pair` and str0m's netem are the models.
 
 use bytes::Bytes;
 use observe::Observation;

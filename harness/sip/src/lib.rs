@@ -2,7 +2,7 @@
 //!
 //! recproof has to see every retransmission, send wrong things on purpose (fault
 //! profiles) and run under a simulated clock, so it keeps its own small SIP core instead
-//! of a stack that hides those things (see `shared/deps.md`, "Why no SIP stack").
+//! of a stack that hides those things.
 //!
 //! The module list is a map of the code:
 //! - [`message`]: parse, inspect and build messages; raw bytes kept; compact headers;

@@ -1,6 +1,6 @@
 //! Time as an input: the instant type every sans-IO core in recproof takes as `now`.
 //!
-//! The cores never read a clock (see `shared/style.md` §1). Drivers read their runtime's
+//! The cores never read a clock. Drivers read their runtime's
 //! clock (tokio's, which a paused or simulated runtime controls), subtract an origin they
 //! chose once, and pass the result in as a [`Time`]; tests simply count. Because a
 //! [`Time`] is a plain number of microseconds, a simulated test can name exact instants

@@ -1,4 +1,4 @@
-//! Findings: what a check reports, citing a requirement of `shared/spec/siprec-checklist.md`.
+//! Findings: what a check reports, citing a requirement of recproof's catalogue (`docs/requirements.md`).
 //!
 //! This module owns the vocabulary every checker in recproof shares: the requirement
 //! catalogue ([`REQUIREMENTS`], one entry per checklist ID), the [`Severity`] of a
@@ -34,7 +34,7 @@ impl fmt::Display for Severity {
     }
 }
 
-/// Which dialect the target is judged against (checklist §0.1).
+/// Which dialect the target is judged against (the two dialects of `docs/requirements.md`).
 ///
 /// In `broadworks-compat` the deviations that the observed Webex/BroadWorks SRC is known
 /// to make (no `Require: siprec`, `;src` instead of `+sip.src`, the pre-RFC metadata

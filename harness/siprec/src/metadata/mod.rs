@@ -88,7 +88,7 @@ pub const SIPREC_NS: &str = "urn:ietf:params:xml:ns:siprec";
 /// Namespace of `<broadWorksRecordingMetadata>`.
 pub const BROADWORKS_NS: &str = "http://schema.broadsoft.com/broadworksCallRecording";
 
-/// Which metadata schema a document is written in (checklist §0.1).
+/// Which metadata schema a document is written in (the two dialects of `docs/requirements.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Dialect {
