@@ -10,11 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 fn tool(name: &str) -> bool {
-    let found = Command::new(name).arg("--version").output().is_ok();
-    if !found {
-        eprintln!("skipped part: {name} not installed (run scripts/setup-debian.sh)");
-    }
-    found
+    testkit::tool(name, "--version")
 }
 
 #[test]

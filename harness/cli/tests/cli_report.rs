@@ -37,11 +37,7 @@ fn run(out: &Path, extra: &[&str]) -> i32 {
 }
 
 fn chromium() -> Option<&'static str> {
-    let found = Command::new("chromium").arg("--version").output().is_ok();
-    if !found {
-        eprintln!("skipped part: chromium not installed (run scripts/setup-debian.sh)");
-    }
-    found.then_some("chromium")
+    testkit::tool("chromium", "--version").then_some("chromium")
 }
 
 const CHROMIUM_FLAGS: [&str; 5] = [

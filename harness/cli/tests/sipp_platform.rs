@@ -9,16 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn sipp_installed() -> bool {
-    let ok = Command::new("sipp")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !ok {
-        eprintln!("skipped: sipp not installed (run scripts/setup-debian.sh)");
-    }
-    ok
+    testkit::tool("sipp", "-v")
 }
 
 fn free_udp_port() -> u16 {

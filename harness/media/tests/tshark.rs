@@ -101,16 +101,10 @@ fn tshark_decodes_sip_and_rtp() {
     // Our own reader agrees first.
     let cap = read_datagrams(&bytes).expect("readable");
     assert_eq!(cap.datagrams.len(), 4 + 100);
-    let tshark = ["/usr/bin/tshark", "tshark"].into_iter().find(|p| {
-        Command::new(p)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    let Some(tshark) = tshark else {
-        println!("skipped: tshark not installed");
+    if !testkit::tool("tshark", "--version") {
         return;
-    };
+    }
+    let tshark = "tshark";
     let dir = std::env::temp_dir().join(format!("recproof-tshark-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("call.pcap");

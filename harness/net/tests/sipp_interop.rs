@@ -3,7 +3,8 @@
 //!
 //! SIPp is an independent implementation: if our transactions, dialogs, ACK handling or
 //! TCP framing were wrong, its scenario would fail (it exits non-zero when a call fails).
-//! Without SIPp installed each test prints `skipped: ...` and passes.
+//! Without SIPp installed each test prints `skipped: ...` and passes, unless
+//! `RECPROOF_REQUIRE_TOOLS=1` (CI), which fails it.
 
 use recproof_net::transport::Transport;
 use recproof_net::ua::{UaDriver, WireRecord};
@@ -19,16 +20,7 @@ use std::time::Duration;
 const LIMIT: Duration = Duration::from_secs(30);
 
 fn sipp() -> Option<&'static str> {
-    let found = std::process::Command::new("sipp")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !found {
-        eprintln!("skipped: sipp not installed (run scripts/setup-debian.sh)");
-    }
-    found.then_some("sipp")
+    testkit::tool("sipp", "-v").then_some("sipp")
 }
 
 /// A free loopback port for SIPp (bound and released; the race is harmless on loopback).
