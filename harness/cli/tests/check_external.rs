@@ -3,8 +3,10 @@
 //! to a temp dir; `recproof check --sut profile.yaml --tags @external` runs the tagged
 //! scenarios against it in real time. Clean platform: exit 0, every tagged scenario
 //! passed, clock `real`. Platform with the `announcement-leaks-into-recording` fault:
-//! the announcement scenario fails (exit 1). The two tests run in parallel on their own
-//! ports.
+//! the announcement scenario fails (exit 1). A SUT that does nothing right (nothing
+//! listening, a platform that answers and never records, one that never answers) fails
+//! every tagged scenario; a platform making other legal choices (OpenSIPS's stream labels)
+//! passes them. The tests run in parallel on their own ports.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -134,6 +136,7 @@ fn profile(p: &Ports, name: &str) -> String {
 sut:
   sip: 127.0.0.1:{platform}
 harness:
+  answer_wait_s: 3
   caller: {{ sip: "127.0.0.1:{caller}", rtp: "127.0.0.1:{caller_rtp}" }}
   callee: {{ sip: "127.0.0.1:{callee}", rtp: "127.0.0.1:{callee_rtp}" }}
   recorders:
@@ -181,7 +184,8 @@ impl Drop for Platform {
     }
 }
 
-fn start_platform(dir: &Path, p: &Ports, fault: Option<&str>) -> Platform {
+/// Starts `recproof platform` with `extra` arguments (a `--fault` or a `--variant`).
+fn start_platform(dir: &Path, p: &Ports, extra: &[&str]) -> Platform {
     let policy_path = dir.join("policy.yaml");
     std::fs::write(&policy_path, policy(p)).expect("write policy");
     let mut args = vec![
@@ -197,9 +201,7 @@ fn start_platform(dir: &Path, p: &Ports, fault: Option<&str>) -> Platform {
         "--duration".into(),
         "120".into(),
     ];
-    if let Some(f) = fault {
-        args.extend(["--fault".into(), f.into()]);
-    }
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
     let child = Command::new(env!("CARGO_BIN_EXE_recproof"))
         .args(&args)
         .stdout(Stdio::null())
@@ -254,7 +256,7 @@ fn tagged_scenarios_pass_in_real_time_against_the_platform_as_a_separate_process
     let started = Instant::now();
     let dir = tempfile::tempdir().expect("tempdir");
     let ports = Ports::pick();
-    let _platform = start_platform(dir.path(), &ports, None);
+    let _platform = start_platform(dir.path(), &ports, &[]);
     let (code, results, text) = check(dir.path(), &ports, "loopback-platform", "@external");
     eprintln!("{text}");
     assert_eq!(code, 0, "recproof check --sut failed:\n{text}");
@@ -282,7 +284,7 @@ fn the_announcement_leak_fault_fails_the_announcement_scenario_in_real_time() {
     let _platform = start_platform(
         dir.path(),
         &ports,
-        Some("announcement-leaks-into-recording"),
+        &["--fault", "announcement-leaks-into-recording"],
     );
     let (code, results, text) = check(
         dir.path(),
@@ -333,7 +335,7 @@ fn an_rfc_strict_sut_runs_the_scenarios_that_do_not_state_a_dialect() {
         dialect: "rfc-strict",
         ..Ports::pick()
     };
-    let _platform = start_platform(dir.path(), &ports, None);
+    let _platform = start_platform(dir.path(), &ports, &[]);
     let (code, results, text) = check(
         dir.path(),
         &ports,
@@ -344,4 +346,63 @@ fn an_rfc_strict_sut_runs_the_scenarios_that_do_not_state_a_dialect() {
     let scenarios = results["scenarios"].as_array().expect("scenarios");
     assert_eq!(scenarios.len(), 1, "{results:#}");
     assert_eq!(scenarios[0]["status"], "passed", "{results:#}");
+}
+
+/// Every tagged scenario of the run failed, the run exited 1, and each failed scenario
+/// carries at least one FAIL verdict (not only a missing one).
+fn assert_all_failed(code: i32, results: &serde_json::Value, text: &str) {
+    assert_eq!(code, 1, "a SUT that does nothing right passed:\n{text}");
+    let scenarios = results["scenarios"].as_array().expect("scenarios");
+    assert_eq!(scenarios.len(), 3, "{results:#}");
+    for s in scenarios {
+        assert_eq!(s["status"], "failed", "{s:#}");
+        assert!(
+            s["verdicts"]
+                .as_array()
+                .expect("verdicts")
+                .iter()
+                .any(|v| v["status"] == "fail"),
+            "{s:#}"
+        );
+    }
+}
+
+#[test]
+fn nothing_listening_fails_every_external_scenario() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ports = Ports::pick();
+    let (code, results, text) = check(dir.path(), &ports, "nobody-home", "@external");
+    assert_all_failed(code, &results, &text);
+}
+
+#[test]
+fn a_platform_that_answers_and_never_records_fails_every_external_scenario() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ports = Ports::pick();
+    let _platform = start_platform(dir.path(), &ports, &["--fault", "no-recording-session"]);
+    let (code, results, text) = check(dir.path(), &ports, "never-records", "@external");
+    assert_all_failed(code, &results, &text);
+}
+
+#[test]
+fn a_platform_that_never_answers_fails_every_external_scenario() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ports = Ports::pick();
+    let _platform = start_platform(dir.path(), &ports, &["--fault", "never-answers"]);
+    let (code, results, text) = check(dir.path(), &ports, "never-answers", "@external");
+    assert_all_failed(code, &results, &text);
+}
+
+#[test]
+fn opensips_stream_labels_pass_the_external_scenarios() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ports = Ports::pick();
+    let _platform = start_platform(dir.path(), &ports, &["--variant", "labels-1-0"]);
+    let (code, results, text) = check(dir.path(), &ports, "labels-1-0", "@external");
+    assert_eq!(code, 0, "labels 1/0 are legal:\n{text}");
+    let scenarios = results["scenarios"].as_array().expect("scenarios");
+    assert_eq!(scenarios.len(), 3, "{results:#}");
+    for s in scenarios {
+        assert_eq!(s["status"], "passed", "{s:#}");
+    }
 }

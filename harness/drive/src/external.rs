@@ -33,8 +33,9 @@ use sip::time::Time;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-/// How long after the dial the driver waits for an answer before giving up.
-const ANSWER_WAIT: Duration = Duration::from_secs(30);
+/// How long after the dial the driver waits for an answer before giving up, unless the
+/// target says otherwise ([`ExternalTarget::answer_wait`]).
+pub const ANSWER_WAIT: Duration = Duration::from_secs(30);
 /// Time after the caller hangs up for BYEs, final RTP and stream ends.
 const DRAIN: Duration = Duration::from_secs(3);
 /// Step of the answer poll.
@@ -73,6 +74,9 @@ pub struct ExternalTarget {
     pub recorders: Vec<ExternalRecorder>,
     /// The SUT's announcement clips and tones, under the harness's clip names.
     pub detectors: Detectors,
+    /// How long to wait for the call to be answered before hanging up (default
+    /// [`ANSWER_WAIT`]).
+    pub answer_wait: Duration,
 }
 
 /// Everything one external call needs.
@@ -205,7 +209,7 @@ pub async fn run_call_async(call: &ExternalCall) -> Result<CallOutcome, DriveErr
         &call.plan,
         runner.now(),
         ScriptTimings {
-            answer_wait: ANSWER_WAIT,
+            answer_wait: t.answer_wait,
             poll: POLL,
             drain: DRAIN,
         },

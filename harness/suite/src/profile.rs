@@ -139,6 +139,8 @@ struct RawHarness {
     caller: RawParty,
     callee: RawParty,
     recorders: BTreeMap<String, RawRecorder>,
+    #[serde(default)]
+    answer_wait_s: Option<f64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -402,6 +404,18 @@ pub fn load(path: &Path) -> Result<SutProfile, ProfileError> {
             Tolerances::real_time()
         }
     };
+    let answer_wait = match raw.harness.answer_wait_s {
+        None => drive::external::ANSWER_WAIT,
+        Some(s) if s.is_finite() && (1.0..=600.0).contains(&s) => {
+            std::time::Duration::from_secs_f64(s)
+        }
+        Some(s) => {
+            problems.push(format!(
+                "harness.answer_wait_s: {s} is outside 1-600 seconds"
+            ));
+            drive::external::ANSWER_WAIT
+        }
+    };
     if !problems.is_empty() {
         return Err(fail(problems));
     }
@@ -426,6 +440,7 @@ pub fn load(path: &Path) -> Result<SutProfile, ProfileError> {
             callee_rtp,
             recorders,
             detectors,
+            answer_wait,
         },
         users,
         dialect,
