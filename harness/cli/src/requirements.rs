@@ -12,6 +12,8 @@ pub(crate) enum Format {
     Md,
     /// The registry as JSON (an array of entries).
     Json,
+    /// The coverage summary only (the README's block): the IDs per coverage.
+    Summary,
 }
 
 /// Arguments of `recproof requirements`.
@@ -29,6 +31,7 @@ pub(crate) fn run(args: &RequirementsArgs) -> anyhow::Result<ExitCode> {
         Format::Text => print!("{}", suite::registry::to_text(&r)),
         Format::Md => print!("{}", suite::registry::to_markdown(&r)),
         Format::Json => println!("{}", serde_json::to_string_pretty(&r)?),
+        Format::Summary => print!("{}", suite::registry::readme_summary(&r)),
     }
     Ok(crate::exit::OK)
 }

@@ -84,8 +84,15 @@ fn checks_of(id: &str) -> Vec<&'static str> {
     if VALIDATED_IDS.contains(&id) {
         v.push("message.validate");
     }
+    // `recproof validate` judges a captured SRS answer (not part of a suite call yet).
+    if SRS_ANSWER_IDS.contains(&id) {
+        v.push("validate.srs_answer");
+    }
     v
 }
+
+/// The IDs `recproof validate` judges on a recorder's answer to an RS INVITE.
+const SRS_ANSWER_IDS: &[&str] = &["SRS-02", "SRS-03"];
 
 /// The registry, in catalogue order (checklist IDs, then recproof's).
 pub fn registry() -> Vec<Entry> {
@@ -190,7 +197,13 @@ pub fn to_markdown(entries: &[Entry]) -> String {
          fail on that fault through its own verdicts;\n\
          - **judged on synthetic logs only**: a check judges it (tested both ways on \
          hand-made logs and captured messages), but no fault profile breaks it yet;\n\
-         - **not judged**: nothing judges it yet.\n\n",
+         - **not judged**: nothing judges it yet.\n\n\
+         Two dialects: `rfc-strict` judges against RFC 7866 (SIPREC protocol), RFC 7865 \
+         (metadata) and RFC 9806 (the `application/rs-metadata+xml` type) to the letter; \
+         `broadworks-compat` is what Webex Calling and BroadWorks send (no `Require: \
+         siprec`, a `;src` Contact parameter instead of `+sip.src`, the pre-RFC \
+         `recording_metadata` schema with `urn:uuid:` IDs and a BroadWorks extension), \
+         whose known deviations are WARN instead of FAIL.\n\n",
     );
     for (c, n) in counts(entries) {
         s.push_str(&format!("- {} IDs {}\n", n, c.words()));
