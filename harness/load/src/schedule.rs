@@ -1,0 +1,203 @@
+//! When the calls of a load run start: rate, linear ramp, concurrency limit, call count
+//! and duration (SIPp's `-r`, `-l`, `-m` and a ramp, spelled out).
+//!
+//! Owns the arrival function and the admission of calls. Call `k` (from 0) is due when the
+//! integral of the rate reaches `k`: at `k / rate` without a ramp; with a ramp of `R`
+//! seconds the rate climbs linearly from 0 to `rate`, so call `k` is due at
+//! `sqrt(2 R k / rate)` while `k < rate R / 2`, and at `R + (k - rate R / 2) / rate` after.
+//! Times are computed from `k`, never accumulated, so a long run does not drift.
+//!
+//! When the concurrency limit holds a due call back, it starts as soon as a call ends,
+//! and the calls owed catch up back to back (as SIPp does); each start reports how late
+//! it is against its due time, so the driver can report the shortfall instead of hiding it.
+//!
+//! Must not touch: what a call does once started, or any clock: time is an input.
+
+use sip::time::Time;
+use std::time::Duration;
+
+/// The highest rate accepted, in calls per second (above it the schedule's microsecond
+/// resolution no longer separates starts).
+pub const MAX_RATE_CPS: f64 = 100_000.0;
+
+/// What the user asked for. Built from the CLI flags; checked by [`CallSchedule::new`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadPlan {
+    /// Target rate, calls per second (`--rate`, `-r`).
+    pub rate_cps: f64,
+    /// Time over which the rate climbs linearly from 0 to `rate_cps` (`--ramp`).
+    pub ramp: Duration,
+    /// Most calls open at once (`--concurrency`, `-l`); `None`: no limit.
+    pub concurrency: Option<u32>,
+    /// Most calls started in all (`--calls`, `-m`).
+    pub calls: Option<u64>,
+    /// No call starts this long or longer after the run's start (`--duration`).
+    pub duration: Option<Duration>,
+}
+
+/// Why a plan was refused; the message names the flag and what to give instead.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PlanError {
+    /// The rate is not a positive number up to [`MAX_RATE_CPS`].
+    #[error("--rate {0}: give a positive number of calls per second, at most 100000")]
+    Rate(f64),
+    /// A concurrency limit of 0 would start nothing.
+    #[error("--concurrency 0: give at least 1, or leave it out for no limit")]
+    ZeroConcurrency,
+    /// A call count of 0 would start nothing.
+    #[error("--calls 0: give at least 1")]
+    ZeroCalls,
+    /// A duration of 0 would start nothing.
+    #[error("--duration 0: give a positive duration")]
+    ZeroDuration,
+    /// Neither bound given: a load run must end by itself.
+    #[error(
+        "neither --calls nor --duration is given: a load run must end by itself; give one (or both)"
+    )]
+    Unbounded,
+}
+
+/// One call the driver must start now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallStart {
+    /// The call's number in the run, from 0 (the key of its hold draw and identifiers).
+    pub index: u64,
+    /// When it was due.
+    pub due: Time,
+    /// How far behind its due time it starts: the driver's own lateness, or the
+    /// concurrency limit holding it back.
+    pub lateness: Duration,
+}
+
+/// The admission state of a run: how many calls started and are open, and which is next.
+#[derive(Debug, Clone)]
+pub struct CallSchedule {
+    plan: LoadPlan,
+    start: Time,
+    started: u64,
+    active: u32,
+    stopped: bool,
+}
+
+impl CallSchedule {
+    /// A schedule for `plan` whose first call is due at `start`.
+    pub fn new(plan: LoadPlan, start: Time) -> Result<Self, PlanError> {
+        if !(plan.rate_cps.is_finite() && plan.rate_cps > 0.0 && plan.rate_cps <= MAX_RATE_CPS) {
+            return Err(PlanError::Rate(plan.rate_cps));
+        }
+        if plan.concurrency == Some(0) {
+            return Err(PlanError::ZeroConcurrency);
+        }
+        if plan.calls == Some(0) {
+            return Err(PlanError::ZeroCalls);
+        }
+        if plan.duration.is_some_and(|d| d.is_zero()) {
+            return Err(PlanError::ZeroDuration);
+        }
+        if plan.calls.is_none() && plan.duration.is_none() {
+            return Err(PlanError::Unbounded);
+        }
+        Ok(Self {
+            plan,
+            start,
+            started: 0,
+            active: 0,
+            stopped: false,
+        })
+    }
+
+    /// When call `index` is due, after the run's start.
+    pub fn due_offset(&self, index: u64) -> Duration {
+        let rate = self.plan.rate_cps;
+        let ramp = self.plan.ramp.as_secs_f64();
+        let k = index as f64;
+        let ramp_calls = rate * ramp / 2.0;
+        let secs = if k < ramp_calls {
+            (2.0 * ramp * k / rate).sqrt()
+        } else {
+            ramp + (k - ramp_calls) / rate
+        };
+        Duration::from_secs_f64(secs)
+    }
+
+    fn due(&self, index: u64) -> Time {
+        self.start
+            .checked_add(self.due_offset(index))
+            .unwrap_or(Time::MAX)
+    }
+
+    /// True when no further call will start: the count is reached, the next call would be
+    /// due at or after the duration, or [`Self::stop`] was called.
+    pub fn done_starting(&self) -> bool {
+        self.stopped
+            || self.plan.calls.is_some_and(|m| self.started >= m)
+            || self
+                .plan
+                .duration
+                .is_some_and(|d| self.due_offset(self.started) >= d)
+    }
+
+    /// True when every call that will start has started and ended.
+    pub fn is_finished(&self) -> bool {
+        self.done_starting() && self.active == 0
+    }
+
+    fn at_limit(&self) -> bool {
+        self.plan.concurrency.is_some_and(|l| self.active >= l)
+    }
+
+    /// The next call to start at `now`, if one is due and the limit admits it. Call it
+    /// until it returns `None`: after a stall several calls can be owed at once.
+    pub fn poll_start(&mut self, now: Time) -> Option<CallStart> {
+        if self.done_starting() || self.at_limit() {
+            return None;
+        }
+        let due = self.due(self.started);
+        if due > now {
+            return None;
+        }
+        let start = CallStart {
+            index: self.started,
+            due,
+            lateness: now.saturating_duration_since(due),
+        };
+        self.started += 1;
+        self.active += 1;
+        Some(start)
+    }
+
+    /// When the driver must next call [`Self::poll_start`]: the next call's due time, or
+    /// `None` when nothing more will start or the limit holds the next call back (a call's
+    /// end, reported by [`Self::call_ended`], is then what wakes the schedule).
+    pub fn poll_timeout(&self) -> Option<Time> {
+        if self.done_starting() || self.at_limit() {
+            return None;
+        }
+        Some(self.due(self.started))
+    }
+
+    /// A started call has ended (however it ended), freeing its slot.
+    pub fn call_ended(&mut self) {
+        self.active = self.active.saturating_sub(1);
+    }
+
+    /// Starts no more calls (Ctrl-C): open calls run to their end and are still counted.
+    pub fn stop(&mut self) {
+        self.stopped = true;
+    }
+
+    /// Calls started so far.
+    pub fn started(&self) -> u64 {
+        self.started
+    }
+
+    /// Calls open now.
+    pub fn active(&self) -> u32 {
+        self.active
+    }
+
+    /// The plan being run.
+    pub fn plan(&self) -> &LoadPlan {
+        &self.plan
+    }
+}

@@ -1,0 +1,247 @@
+//! The schedule driven as the load driver drives it, under simulated time: wake at
+//! `poll_timeout` or at the earliest call end, start what `poll_start` gives, end calls
+//! after their hold. Checked: the start count and the achieved concurrency (rate x hold,
+//! Little's law), the limit, the bounds, Ctrl-C, and the ramp's arrival curve.
+
+use proptest::prelude::*;
+use recproof_load::{CallSchedule, Hold, LoadPlan, PlanError};
+use sip::time::Time;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::time::Duration;
+
+/// What a simulated run saw.
+#[derive(Debug, Default)]
+struct Run {
+    starts: Vec<Time>,
+    peak_active: u32,
+    max_lateness: Duration,
+}
+
+/// Runs `plan` to its end with every call held `hold` (drawn with seed 1), stopping new
+/// calls at `stop_at` if given. Bounded: at most 10 million wake-ups.
+fn simulate(plan: LoadPlan, hold: Hold, stop_at: Option<Time>) -> Run {
+    let mut schedule = CallSchedule::new(plan, Time::ZERO).expect("plan");
+    let mut ends: BinaryHeap<Reverse<Time>> = BinaryHeap::new();
+    let mut run = Run::default();
+    let mut now = Time::ZERO;
+    for _ in 0..10_000_000 {
+        if stop_at.is_some_and(|t| now >= t) {
+            schedule.stop();
+        }
+        while ends.peek().is_some_and(|Reverse(t)| *t <= now) {
+            ends.pop();
+            schedule.call_ended();
+        }
+        while let Some(start) = schedule.poll_start(now) {
+            run.starts.push(now);
+            run.max_lateness = run.max_lateness.max(start.lateness);
+            ends.push(Reverse(now + hold.sample(1, start.index)));
+        }
+        run.peak_active = run.peak_active.max(schedule.active());
+        if schedule.is_finished() {
+            return run;
+        }
+        let next = [
+            schedule.poll_timeout(),
+            ends.peek().map(|Reverse(t)| *t),
+            stop_at,
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|t| *t > now)
+        .min()
+        .expect("an unfinished schedule has something to wait for");
+        now = next;
+    }
+    panic!("the simulated run did not end");
+}
+
+fn plan(rate: f64) -> LoadPlan {
+    LoadPlan {
+        rate_cps: rate,
+        ramp: Duration::ZERO,
+        concurrency: None,
+        calls: None,
+        duration: None,
+    }
+}
+
+#[test]
+fn concurrency_settles_at_rate_times_hold() {
+    let run = simulate(
+        LoadPlan {
+            calls: Some(10_000),
+            ..plan(100.0)
+        },
+        Hold::Fixed(Duration::from_secs(8)),
+        None,
+    );
+    assert_eq!(run.starts.len(), 10_000);
+    // 100 calls/s held 8 s: 800 open (801 at the instant a start and an end coincide).
+    assert!(
+        (800..=801).contains(&run.peak_active),
+        "{}",
+        run.peak_active
+    );
+    assert_eq!(run.max_lateness, Duration::ZERO);
+    // The last call is due at 9,999 / 100 s.
+    assert_eq!(
+        *run.starts.last().expect("starts"),
+        Time::from_micros(99_990_000)
+    );
+}
+
+#[test]
+fn the_limit_holds_calls_back_and_they_start_late() {
+    let run = simulate(
+        LoadPlan {
+            calls: Some(2_000),
+            concurrency: Some(100),
+            ..plan(100.0)
+        },
+        Hold::Fixed(Duration::from_secs(8)),
+        None,
+    );
+    assert_eq!(run.starts.len(), 2_000);
+    assert_eq!(run.peak_active, 100);
+    // 100 slots of 8 s admit 12.5 calls/s, not 100: the last call is late by most of the
+    // run (2,000 calls need 160 s of slots against 20 s of schedule).
+    assert!(
+        run.max_lateness > Duration::from_secs(130),
+        "{:?}",
+        run.max_lateness
+    );
+}
+
+#[test]
+fn the_duration_bounds_the_starts() {
+    let run = simulate(
+        LoadPlan {
+            duration: Some(Duration::from_secs(10)),
+            ..plan(50.0)
+        },
+        Hold::Fixed(Duration::from_secs(1)),
+        None,
+    );
+    // Due at 0, 0.02, ... 9.98 s: 500 calls, none at 10 s.
+    assert_eq!(run.starts.len(), 500);
+    assert!(run.starts.iter().all(|t| *t < Time::from_secs(10)));
+}
+
+#[test]
+fn stop_starts_nothing_more_and_open_calls_still_end() {
+    let run = simulate(
+        LoadPlan {
+            calls: Some(1_000),
+            ..plan(10.0)
+        },
+        "exp:5".parse().expect("hold"),
+        Some(Time::from_millis(4_950)),
+    );
+    // Due at 0, 0.1, ... 4.9 s before the stop at 4.95 s.
+    assert_eq!(run.starts.len(), 50);
+}
+
+#[test]
+fn the_ramp_follows_the_arrival_curve() {
+    let schedule = CallSchedule::new(
+        LoadPlan {
+            ramp: Duration::from_secs(10),
+            calls: Some(5_000),
+            ..plan(100.0)
+        },
+        Time::ZERO,
+    )
+    .expect("plan");
+    // Half-way up the ramp the rate is 50/s and 100 x 5^2 / (2 x 10) = 125 calls were due.
+    let at = |k| schedule.due_offset(k).as_secs_f64();
+    assert!((at(125) - 5.0).abs() < 1e-9, "{}", at(125));
+    // The ramp ends at 10 s after 500 calls; then 100/s.
+    assert!((at(500) - 10.0).abs() < 1e-9, "{}", at(500));
+    assert!((at(600) - 11.0).abs() < 1e-9, "{}", at(600));
+}
+
+#[test]
+fn plans_that_cannot_run_or_would_not_end_are_refused() {
+    let bounded = LoadPlan {
+        calls: Some(1),
+        ..plan(1.0)
+    };
+    let refused = |p: LoadPlan| CallSchedule::new(p, Time::ZERO).expect_err("refused");
+    assert_eq!(refused(plan(10.0)), PlanError::Unbounded);
+    assert_eq!(
+        refused(LoadPlan {
+            rate_cps: f64::NAN,
+            ..bounded.clone()
+        })
+        .to_string()
+        .split(':')
+        .next(),
+        Some("--rate NaN")
+    );
+    assert_eq!(
+        refused(LoadPlan {
+            rate_cps: 0.0,
+            ..bounded.clone()
+        }),
+        PlanError::Rate(0.0)
+    );
+    assert_eq!(
+        refused(LoadPlan {
+            concurrency: Some(0),
+            ..bounded.clone()
+        }),
+        PlanError::ZeroConcurrency
+    );
+    assert_eq!(
+        refused(LoadPlan {
+            calls: Some(0),
+            ..bounded.clone()
+        }),
+        PlanError::ZeroCalls
+    );
+    assert_eq!(
+        refused(LoadPlan {
+            duration: Some(Duration::ZERO),
+            ..bounded
+        }),
+        PlanError::ZeroDuration
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Whatever the plan: starts never exceed the count or the limit, never come before
+    /// their due time, are in order, and the run ends.
+    #[test]
+    fn bounds_hold_for_any_plan(
+        rate in 0.5f64..2_000.0,
+        ramp_ms in 0u64..5_000,
+        limit in proptest::option::of(1u32..300),
+        calls in 1u64..3_000,
+        hold_ms in 0u64..4_000,
+    ) {
+        let plan = LoadPlan {
+            rate_cps: rate,
+            ramp: Duration::from_millis(ramp_ms),
+            concurrency: limit,
+            calls: Some(calls),
+            duration: None,
+        };
+        let schedule = CallSchedule::new(plan.clone(), Time::ZERO).expect("plan");
+        let run = simulate(plan, Hold::Fixed(Duration::from_millis(hold_ms)), None);
+        prop_assert_eq!(run.starts.len() as u64, calls);
+        if let Some(l) = limit {
+            prop_assert!(run.peak_active <= l);
+        }
+        for (k, t) in run.starts.iter().enumerate() {
+            prop_assert!(*t >= Time::from_duration(schedule.due_offset(k as u64)));
+        }
+        prop_assert!(run.starts.windows(2).all(|w| w[0] <= w[1]));
+        for k in 1..calls.min(500) {
+            prop_assert!(schedule.due_offset(k) >= schedule.due_offset(k - 1));
+        }
+    }
+}
