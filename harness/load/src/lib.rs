@@ -1,16 +1,26 @@
-//! The sans-IO core of `recproof load`: the traffic shape of a load run.
+//! recproof's load engine: many calls at once, every call real and judged.
 //!
-//! Owns: when each call of a run is due ([`schedule::CallSchedule`], SIPp's `-r`, `-l`,
-//! `-m` and a linear ramp, plus a duration bound) and how long each call is held
-//! ([`hold::Hold`], fixed or drawn from a distribution, reproducible per call from the
-//! seed). Both are fed time and return decisions, so the same code runs under the
-//! simulated clock in tests and under the real clock in the load driver.
+//! The sans-IO core, fed bytes and time:
+//! - [`schedule`]: when each call starts (SIPp's `-r`, `-l`, `-m`, a linear ramp and a
+//!   duration bound), and [`hold`]: how long each call is held, reproducible per call;
+//! - [`frames`]: the instrumented audio, encoded once and shared by every stream;
+//! - [`leg`]: one direction of one call's audio, sent and analysed frame by frame;
+//! - [`record`]: a call's verdicts and its line in the result log; [`stats`]: the run's
+//!   counters and histograms;
+//! - [`direct`]: the engine of `recproof load --direct` (caller to callee, no platform).
 //!
-//! Must not touch: sockets, tokio, SIP or media. What a started call does is the roles'
-//! business; this crate only says when to start it and when it should hang up.
+//! The I/O: [`driver`] binds the sockets an engine asks for and runs it on one thread
+//! with one readiness poll (no task or thread per call or stream). It is the only module
+//! here that touches sockets or the clock.
 
+pub mod direct;
+pub mod driver;
+pub mod frames;
 pub mod hold;
+pub mod leg;
+pub mod record;
 pub mod schedule;
+pub mod stats;
 
 pub use hold::{Hold, HoldParseError};
 pub use schedule::{CallSchedule, CallStart, LoadPlan, PlanError};

@@ -1,0 +1,280 @@
+//! What one load call became: its record in the JSONL result log, and the judgement of
+//! its legs.
+//!
+//! Owns: [`CallRecord`] (one line of `calls.jsonl`), [`Failure`] (the class a failed
+//! call is counted under, the classes of SIPp's screen spelled out), [`CallCheck`] (one
+//! verdict on one call) and [`judge_leg`], the per-leg media checks. A call passes only
+//! when it was set up, torn down, and every check made on it passed; a check that could
+//! not be made is not written as a pass (the call fails with the reason).
+//!
+//! Must not touch: sockets, clocks, aggregation (see [`crate::stats`]).
+
+use crate::leg::{LegCounts, TAIL_ALLOWANCE};
+use serde::Serialize;
+
+/// Why a call failed, for the failure-class counters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "class", rename_all = "snake_case")]
+pub enum Failure {
+    /// No final response to the INVITE (Timer B), or the call never ended by itself.
+    Timeout {
+        /// What timed out.
+        what: String,
+    },
+    /// The INVITE got a 3xx-6xx.
+    Rejected {
+        /// The status code.
+        code: u16,
+    },
+    /// A message that should not have come (an in-dialog request the plan did not make,
+    /// a BYE before the hold ended, a 2xx without a usable SDP answer...).
+    Unexpected {
+        /// What it was.
+        what: String,
+    },
+    /// The transport reported an error sending one of the call's messages.
+    Transport,
+    /// The call was set up and torn down, and at least one check on it failed.
+    Verdict {
+        /// The ids of the failed checks.
+        checks: Vec<String>,
+    },
+    /// The harness could not run the call as planned (no port left): not the SUT's fault.
+    Harness {
+        /// What was missing.
+        what: String,
+    },
+}
+
+impl Failure {
+    /// The counter key: `timeout`, `rejected 503`, `unexpected`, `transport`, `verdict`,
+    /// `harness`.
+    pub fn class_key(&self) -> String {
+        match self {
+            Self::Timeout { .. } => "timeout".to_owned(),
+            Self::Rejected { code } => format!("rejected {code}"),
+            Self::Unexpected { .. } => "unexpected".to_owned(),
+            Self::Transport => "transport".to_owned(),
+            Self::Verdict { .. } => "verdict".to_owned(),
+            Self::Harness { .. } => "harness".to_owned(),
+        }
+    }
+}
+
+/// Pass or fail of one check on one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// What was observed meets the rule.
+    Pass,
+    /// It does not.
+    Fail,
+}
+
+/// One check on one call: its id, verdict and what was observed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CallCheck {
+    /// Check id, e.g. `media.delivered[caller->callee]`.
+    pub id: String,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// What was observed, in words.
+    pub observed: String,
+}
+
+/// One direction of a call's audio, as recorded in the call's line.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LegRecord {
+    /// `caller->callee` or `callee->caller`.
+    pub direction: &'static str,
+    /// Frames the sending party emitted.
+    pub sent: u64,
+    /// What the receiving party counted.
+    #[serde(flatten)]
+    pub counts: LegCounts,
+}
+
+/// One line of the result log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CallRecord {
+    /// Call number in the run, from 0.
+    pub index: u64,
+    /// The SIP Call-ID, once known.
+    pub call_id: Option<String>,
+    /// When the INVITE left, ms after the run's start.
+    pub start_ms: f64,
+    /// INVITE sent to 2xx received, ms.
+    pub setup_ms: Option<f64>,
+    /// How long the call was held after the 2xx, as planned, ms.
+    pub hold_ms: f64,
+    /// INVITE sent to the end of the call, ms.
+    pub duration_ms: f64,
+    /// The status of the BYE's final response, when a BYE was sent.
+    pub bye_status: Option<u16>,
+    /// How far behind its due time the call started, ms (harness or concurrency limit).
+    pub start_lateness_ms: f64,
+    /// The audio of each direction (empty with `--no-media`).
+    pub legs: Vec<LegRecord>,
+    /// Every check made on the call.
+    pub checks: Vec<CallCheck>,
+    /// Why the call failed; `None` when it passed.
+    pub failure: Option<Failure>,
+}
+
+impl CallRecord {
+    /// Whether the call passed.
+    pub fn passed(&self) -> bool {
+        self.failure.is_none()
+    }
+}
+
+/// What the leg checks allow.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LegRules {
+    /// Highest fraction of sent frames that may go unheard (beyond the last
+    /// [`TAIL_ALLOWANCE`] frames, which may cross the BYE).
+    pub max_frame_loss: f64,
+}
+
+impl Default for LegRules {
+    fn default() -> Self {
+        Self {
+            max_frame_loss: 0.0,
+        }
+    }
+}
+
+/// The media checks of one leg: every frame sent was heard (up to the allowance), the
+/// first frame heard was frame 0 (no front clipping), and no other party's audio was heard.
+pub fn judge_leg(leg: &LegRecord, rules: LegRules) -> Vec<CallCheck> {
+    let dir = leg.direction;
+    let c = &leg.counts;
+    let mut out = Vec::with_capacity(3);
+    let allowed = TAIL_ALLOWANCE + (rules.max_frame_loss * leg.sent as f64).floor() as u64;
+    let missing = leg.sent.saturating_sub(c.frames);
+    let delivered = if leg.sent == 0 {
+        (
+            Verdict::Fail,
+            "the sending party emitted no frames, so delivery cannot be judged".to_owned(),
+        )
+    } else if missing <= allowed && c.frames > 0 {
+        (
+            Verdict::Pass,
+            format!(
+                "{} of {} frames heard ({} packets)",
+                c.frames, leg.sent, c.packets
+            ),
+        )
+    } else {
+        (
+            Verdict::Fail,
+            format!(
+                "{} of {} frames heard, {missing} missing (at most {allowed} allowed); {} packets \
+                 taken in, {} rejected",
+                c.frames, leg.sent, c.packets, c.rejected
+            ),
+        )
+    };
+    out.push(check(format!("media.delivered[{dir}]"), delivered));
+    let front = match c.first_frame {
+        Some(0) => (Verdict::Pass, "frame 0 was the first heard".to_owned()),
+        Some(n) => (
+            Verdict::Fail,
+            format!(
+                "the first frame heard was frame {n}: {} ms of the start missing",
+                n * 20
+            ),
+        ),
+        None => (
+            Verdict::Fail,
+            "no frame of the expected party was heard".to_owned(),
+        ),
+    };
+    out.push(check(format!("media.front[{dir}]"), front));
+    let foreign = match c.first_foreign_party {
+        None => (
+            Verdict::Pass,
+            "only the expected party's frames were decoded".to_owned(),
+        ),
+        Some(p) => (
+            Verdict::Fail,
+            format!(
+                "{} frames of another party (party {p}) were heard",
+                c.foreign_frames
+            ),
+        ),
+    };
+    out.push(check(format!("media.foreign[{dir}]"), foreign));
+    out
+}
+
+fn check(id: String, (verdict, observed): (Verdict, String)) -> CallCheck {
+    CallCheck {
+        id,
+        verdict,
+        observed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leg(sent: u64, frames: u64, first: Option<u64>, foreign: Option<u8>) -> LegRecord {
+        LegRecord {
+            direction: "caller->callee",
+            sent,
+            counts: LegCounts {
+                packets: frames,
+                frames,
+                first_frame: first,
+                first_foreign_party: foreign,
+                foreign_frames: u64::from(foreign.is_some()) * 10,
+                ..LegCounts::default()
+            },
+        }
+    }
+
+    fn verdicts(l: &LegRecord, rules: LegRules) -> Vec<Verdict> {
+        judge_leg(l, rules).into_iter().map(|c| c.verdict).collect()
+    }
+
+    #[test]
+    fn a_complete_leg_passes_every_check() {
+        use Verdict::Pass;
+        assert_eq!(
+            verdicts(&leg(500, 499, Some(0), None), LegRules::default()),
+            [Pass, Pass, Pass]
+        );
+    }
+
+    #[test]
+    fn loss_beyond_the_allowance_fails_delivery_only() {
+        use Verdict::{Fail, Pass};
+        let l = leg(500, 490, Some(0), None);
+        assert_eq!(verdicts(&l, LegRules::default()), [Fail, Pass, Pass]);
+        let lenient = LegRules {
+            max_frame_loss: 0.02,
+        };
+        assert_eq!(verdicts(&l, lenient), [Pass, Pass, Pass]);
+    }
+
+    #[test]
+    fn clipping_foreign_audio_and_silence_fail() {
+        use Verdict::{Fail, Pass};
+        let rules = LegRules::default();
+        assert_eq!(
+            verdicts(&leg(500, 499, Some(1), None), rules),
+            [Pass, Fail, Pass]
+        );
+        assert_eq!(
+            verdicts(&leg(500, 500, Some(0), Some(3)), rules),
+            [Pass, Pass, Fail]
+        );
+        assert_eq!(
+            verdicts(&leg(500, 0, None, None), rules),
+            [Fail, Fail, Pass]
+        );
+        assert_eq!(verdicts(&leg(0, 0, None, None), rules)[0], Fail);
+    }
+}

@@ -1,0 +1,239 @@
+//! The run's figures: counters and HdrHistograms, for the whole run and per interval
+//! (the live status, `--stats-csv` and the plots over time).
+//!
+//! Owns: [`Figures`] (counts of calls by outcome and failure class, verdict failures per
+//! check, packets, and histograms of setup time, mouth-to-ear latency, RTP send lateness
+//! and call start lateness) and [`Stats`], which keeps one `Figures` for the run and one
+//! for the current interval. Histograms record µs, 1 µs to 1 h, 3 significant digits.
+//!
+//! Must not touch: sockets, clocks, or how a call is judged (it counts what
+//! [`crate::record`] decided).
+
+use crate::record::{CallRecord, Verdict};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Highest value a histogram holds, µs (one hour).
+pub const HIST_MAX_US: u64 = 3_600_000_000;
+
+/// A histogram of µs values with the run's bounds.
+pub fn new_histogram() -> Histogram<u64> {
+    // Constant bounds hdrhistogram accepts (low 1, high >= 2 * low, 3 digits): this
+    // cannot fail at run time.
+    Histogram::new_with_bounds(1, HIST_MAX_US, 3).expect("constant histogram bounds")
+}
+
+/// Counts and distributions over some span of a run.
+#[derive(Debug, Clone)]
+pub struct Figures {
+    /// Calls whose INVITE left.
+    pub started: u64,
+    /// Calls whose INVITE got a 2xx.
+    pub answered: u64,
+    /// Calls that ended (passed or failed).
+    pub ended: u64,
+    /// Calls that passed.
+    pub passed: u64,
+    /// Failed calls by failure class (`timeout`, `rejected 503`...).
+    pub failed_by_class: BTreeMap<String, u64>,
+    /// Calls with a failed check, per check id.
+    pub failed_checks: BTreeMap<String, u64>,
+    /// RTP packets sent.
+    pub rtp_sent: u64,
+    /// Datagrams received on RTP ports.
+    pub rtp_received: u64,
+    /// SIP messages sent.
+    pub sip_sent: u64,
+    /// SIP datagrams received.
+    pub sip_received: u64,
+    /// Datagrams the driver could not send (socket buffer full or an error).
+    pub send_errors: u64,
+    /// INVITE to 2xx, µs.
+    pub setup_us: Histogram<u64>,
+    /// Mouth-to-ear latency of every decoded frame, µs.
+    pub mouth_to_ear_us: Histogram<u64>,
+    /// How late each RTP packet left against its schedule, µs.
+    pub send_lateness_us: Histogram<u64>,
+    /// How late each call started against its due time, µs.
+    pub start_lateness_us: Histogram<u64>,
+}
+
+impl Default for Figures {
+    fn default() -> Self {
+        Self {
+            started: 0,
+            answered: 0,
+            ended: 0,
+            passed: 0,
+            failed_by_class: BTreeMap::new(),
+            failed_checks: BTreeMap::new(),
+            rtp_sent: 0,
+            rtp_received: 0,
+            sip_sent: 0,
+            sip_received: 0,
+            send_errors: 0,
+            setup_us: new_histogram(),
+            mouth_to_ear_us: new_histogram(),
+            send_lateness_us: new_histogram(),
+            start_lateness_us: new_histogram(),
+        }
+    }
+}
+
+impl Figures {
+    /// Failed calls in all.
+    pub fn failed(&self) -> u64 {
+        self.failed_by_class.values().sum()
+    }
+
+    fn count_call(&mut self, rec: &CallRecord) {
+        self.ended += 1;
+        match &rec.failure {
+            None => self.passed += 1,
+            Some(f) => *self.failed_by_class.entry(f.class_key()).or_default() += 1,
+        }
+        for c in rec.checks.iter().filter(|c| c.verdict == Verdict::Fail) {
+            *self.failed_checks.entry(c.id.clone()).or_default() += 1;
+        }
+    }
+
+    /// Adds `other` into `self` (counts summed, histograms merged losslessly).
+    pub fn merge(&mut self, other: &Figures) {
+        self.started += other.started;
+        self.answered += other.answered;
+        self.ended += other.ended;
+        self.passed += other.passed;
+        for (k, v) in &other.failed_by_class {
+            *self.failed_by_class.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.failed_checks {
+            *self.failed_checks.entry(k.clone()).or_default() += v;
+        }
+        self.rtp_sent += other.rtp_sent;
+        self.rtp_received += other.rtp_received;
+        self.sip_sent += other.sip_sent;
+        self.sip_received += other.sip_received;
+        self.send_errors += other.send_errors;
+        // Same bounds on both sides, so `add` cannot fail.
+        let _ = self.setup_us.add(&other.setup_us);
+        let _ = self.mouth_to_ear_us.add(&other.mouth_to_ear_us);
+        let _ = self.send_lateness_us.add(&other.send_lateness_us);
+        let _ = self.start_lateness_us.add(&other.start_lateness_us);
+    }
+
+    /// The quantile summary of a histogram, in ms.
+    pub fn summary(h: &Histogram<u64>) -> Option<Quantiles> {
+        (!h.is_empty()).then(|| Quantiles {
+            count: h.len(),
+            p50_ms: h.value_at_quantile(0.50) as f64 / 1000.0,
+            p95_ms: h.value_at_quantile(0.95) as f64 / 1000.0,
+            p99_ms: h.value_at_quantile(0.99) as f64 / 1000.0,
+            max_ms: h.max() as f64 / 1000.0,
+        })
+    }
+}
+
+/// p50/p95/p99/max of a distribution, ms.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Quantiles {
+    /// Values recorded.
+    pub count: u64,
+    /// Median.
+    pub p50_ms: f64,
+    /// 95th percentile.
+    pub p95_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Highest.
+    pub max_ms: f64,
+}
+
+/// The run's figures and the current interval's.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    /// Since the start of the run.
+    pub total: Figures,
+    /// Since the last [`Stats::take_interval`].
+    pub interval: Figures,
+}
+
+impl Stats {
+    /// Applies `f` to both the run's and the interval's figures.
+    pub fn both(&mut self, f: impl Fn(&mut Figures)) {
+        f(&mut self.total);
+        f(&mut self.interval);
+    }
+
+    /// Records a value (µs) in the histogram `pick` selects, in both spans.
+    pub fn record(&mut self, pick: fn(&mut Figures) -> &mut Histogram<u64>, us: u64) {
+        pick(&mut self.total).saturating_record(us.max(1));
+        pick(&mut self.interval).saturating_record(us.max(1));
+    }
+
+    /// Counts an ended call in both spans.
+    pub fn count_call(&mut self, rec: &CallRecord) {
+        self.total.count_call(rec);
+        self.interval.count_call(rec);
+    }
+
+    /// The interval's figures, starting a new interval.
+    pub fn take_interval(&mut self) -> Figures {
+        std::mem::take(&mut self.interval)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{CallCheck, Failure};
+
+    fn rec(failure: Option<Failure>, failed_check: Option<&str>) -> CallRecord {
+        CallRecord {
+            index: 0,
+            call_id: None,
+            start_ms: 0.0,
+            setup_ms: None,
+            hold_ms: 0.0,
+            duration_ms: 0.0,
+            bye_status: None,
+            start_lateness_ms: 0.0,
+            legs: vec![],
+            checks: failed_check
+                .map(|id| CallCheck {
+                    id: id.to_owned(),
+                    verdict: Verdict::Fail,
+                    observed: String::new(),
+                })
+                .into_iter()
+                .collect(),
+            failure,
+        }
+    }
+
+    #[test]
+    fn calls_are_counted_by_class_and_check_and_merge_adds_up() {
+        let mut s = Stats::default();
+        s.count_call(&rec(None, None));
+        s.count_call(&rec(Some(Failure::Rejected { code: 503 }), None));
+        s.count_call(&rec(
+            Some(Failure::Verdict {
+                checks: vec!["media.front[caller->callee]".into()],
+            }),
+            Some("media.front[caller->callee]"),
+        ));
+        s.record(|f| &mut f.setup_us, 1_500);
+        let i = s.take_interval();
+        assert_eq!((i.ended, i.passed, i.failed()), (3, 1, 2));
+        assert_eq!(i.failed_by_class.get("rejected 503"), Some(&1));
+        assert_eq!(i.failed_checks.get("media.front[caller->callee]"), Some(&1));
+        assert_eq!(s.interval.ended, 0, "a new interval starts empty");
+        let mut merged = Figures::default();
+        merged.merge(&s.total);
+        merged.merge(&s.total);
+        assert_eq!((merged.ended, merged.failed()), (6, 4));
+        assert_eq!(merged.setup_us.len(), 2);
+        let q = Figures::summary(&merged.setup_us).expect("values");
+        assert!((q.p50_ms - 1.5).abs() < 0.01, "{q:?}");
+    }
+}
