@@ -5,6 +5,7 @@
 
 mod analyze;
 mod check;
+mod load;
 mod report;
 mod requirements;
 mod serve;
@@ -57,6 +58,10 @@ enum Command {
     /// Print the requirement registry: every requirement ID with its checks, asserting
     /// steps, breaking faults and coverage (docs/requirements.md is this, as Markdown).
     Requirements(requirements::RequirementsArgs),
+    /// Place many calls at once (SIPp-style -r, -l, -m), every call carrying instrumented
+    /// audio both ways and judged; writes calls.jsonl, stats.csv, results.json and
+    /// junit.xml (thresholds as test cases); exit 1 when a threshold fails.
+    Load(load::LoadArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +75,7 @@ fn main() -> ExitCode {
         Command::Platform(args) => serve::run_platform(args),
         Command::Srs(args) => serve::run_srs(args),
         Command::Requirements(args) => requirements::run(args),
+        Command::Load(args) => load::run(args),
     };
     match result {
         Ok(code) => code,
