@@ -59,11 +59,19 @@ fn a_clean_direct_run_judges_every_call_and_exits_0() {
         &std::fs::read(dir.path().join("results.json")).expect("results.json"),
     )
     .expect("json");
-    assert_eq!(results["passed"], 10);
+    assert_eq!(results["schema"], 1);
+    assert_eq!(results["totals"]["passed"], 10);
+    let m2e: u64 = results["totals"]["mouth_to_ear_us"]
+        .as_array()
+        .expect("histogram buckets")
+        .iter()
+        .map(|b| b[1].as_u64().expect("count"))
+        .sum();
+    assert!(m2e >= 900, "{m2e} frames timed");
     assert!(
-        results["mouth_to_ear"]["count"]
-            .as_u64()
-            .is_some_and(|n| n >= 900)
+        results["harness"]["loops"]
+            .as_array()
+            .is_some_and(|l| !l.is_empty())
     );
     let csv = std::fs::read_to_string(dir.path().join("stats.csv")).expect("stats.csv");
     assert!(csv.lines().count() >= 3, "{csv}");
@@ -96,6 +104,10 @@ fn an_unmet_threshold_fails_the_run_with_exit_1() {
     );
     let junit = std::fs::read_to_string(dir.path().join("junit.xml")).expect("junit.xml");
     assert!(junit.contains("failures=\"1\""), "{junit}");
+    assert!(
+        junit.contains("could not be judged") || junit.contains("observed"),
+        "{junit}"
+    );
     assert!(junit.contains("setup time p99"), "{junit}");
 }
 
@@ -109,4 +121,100 @@ fn a_port_range_too_small_for_the_concurrency_is_refused() {
         stderr.contains("--rtp-ports") && stderr.contains("need 100"),
         "{stderr}"
     );
+}
+
+#[test]
+fn two_shards_run_on_loopback_and_merge_into_the_sums_of_their_figures() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shard = |i: u32, sip: u16| {
+        let out = dir.path().join(format!("shard{i}"));
+        let shard = format!("{i}/2");
+        let o = load(
+            &out,
+            sip,
+            "42000-43000",
+            &[
+                "-r",
+                "20",
+                "-m",
+                "9",
+                "--hold",
+                "1",
+                "--shard",
+                &shard,
+                "--threads",
+                "1",
+            ],
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        out
+    };
+    let a = shard(0, 25_190);
+    let b = shard(1, 25_200);
+    let read = |d: &std::path::Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(d.join("results.json")).expect("results"))
+            .expect("json")
+    };
+    let (ra, rb) = (read(&a), read(&b));
+    // Call indices interleave: shard 0 takes 0, 2, 4, 6, 8 and shard 1 takes 1, 3, 5, 7.
+    assert_eq!(ra["totals"]["started"], 5);
+    assert_eq!(rb["totals"]["started"], 4);
+    let merged = dir.path().join("merged");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_recproof"))
+        .args(["load", "merge"])
+        .arg(&a)
+        .arg(&b)
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .expect("merge");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = read(&merged);
+    assert_eq!(m["totals"]["started"], 9);
+    assert_eq!(m["totals"]["passed"], 9);
+    assert_eq!(m["plan"]["shards"], serde_json::json!(["0/2", "1/2"]));
+    let count = |v: &serde_json::Value| -> u64 {
+        v["totals"]["mouth_to_ear_us"]
+            .as_array()
+            .expect("buckets")
+            .iter()
+            .map(|b| b[1].as_u64().expect("count"))
+            .sum()
+    };
+    assert_eq!(
+        count(&m),
+        count(&ra) + count(&rb),
+        "histograms merge losslessly"
+    );
+    let calls = std::fs::read_to_string(merged.join("calls.jsonl")).expect("calls");
+    let mut indices: Vec<u64> = calls
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("json")["index"]
+                .as_u64()
+                .expect("index")
+        })
+        .collect();
+    indices.sort();
+    assert_eq!(indices, (0..9).collect::<Vec<_>>());
+    // The same shard twice is refused.
+    let twice = std::process::Command::new(env!("CARGO_BIN_EXE_recproof"))
+        .args(["load", "merge"])
+        .arg(&a)
+        .arg(&a)
+        .arg("--out")
+        .arg(dir.path().join("bad"))
+        .output()
+        .expect("merge");
+    assert_eq!(twice.status.code(), Some(2));
 }

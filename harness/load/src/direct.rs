@@ -16,13 +16,16 @@
 //!
 //! Must not touch: sockets, clocks, threads, files.
 
+use crate::engine::{Engine, SocketId, SocketKind, SocketSpec, Transmit};
 use crate::frames::{DEFAULT_BANK_BYTES, FrameBank, Payload};
 use crate::hold::Hold;
 use crate::leg::{LegReceiver, LegSender};
-use crate::record::{CallCheck, CallRecord, Failure, LegRecord, LegRules, Verdict, judge_leg};
+use crate::record::{
+    CallCheck, CallRecord, Failure, LegRecord, LegRules, RP_CALL, Verdict, judge_leg,
+};
+use crate::results::FiguresData;
 use crate::schedule::{CallSchedule, CallStart, LoadPlan, PlanError};
-use crate::stats::Stats;
-use bytes::Bytes;
+use crate::stats::{Figures, Stats};
 use media::FRAME_SAMPLES;
 use media::g711::Law;
 use media::signal::Modem;
@@ -52,45 +55,6 @@ pub const PORT_STRIDE: u16 = 2;
 /// (Timer B, 32 s) plus BYE (Timer F, 32 s) plus slack.
 pub const CALL_OVERRUN: Duration = Duration::from_secs(70);
 
-/// A socket the driver binds, by index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SocketId(pub u32);
-
-/// What a socket is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SocketRole {
-    /// The caller side's SIP socket.
-    CallerSip,
-    /// The callee side's SIP socket.
-    CalleeSip,
-    /// An RTP port of a caller-side slot.
-    CallerRtp,
-    /// An RTP port of a callee-side slot.
-    CalleeRtp,
-}
-
-/// One socket to bind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SocketSpec {
-    /// Its id in transmits and datagrams.
-    pub id: SocketId,
-    /// Its local address.
-    pub addr: SocketAddr,
-    /// What it carries.
-    pub role: SocketRole,
-}
-
-/// One datagram to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    /// From which socket.
-    pub socket: SocketId,
-    /// To where.
-    pub to: SocketAddr,
-    /// The bytes.
-    pub payload: Bytes,
-}
-
 /// Settings of a direct run.
 #[derive(Debug, Clone)]
 pub struct DirectConfig {
@@ -110,8 +74,9 @@ pub struct DirectConfig {
     pub rtp_ip: IpAddr,
     /// First port of the RTP pool and the first port past it.
     pub rtp_ports: (u16, u16),
-    /// Calls open at once that the pool must hold (slots); the schedule's concurrency
-    /// limit is set to it.
+    /// Calls open at once that the pool must hold (slots) when the plan sets no
+    /// concurrency limit (which then becomes this). With a limit, the slots are this
+    /// share's part of it, whatever is given here.
     pub slots: u32,
     /// What the media checks allow.
     pub rules: LegRules,
@@ -227,21 +192,26 @@ const CALLEE_SIP: SocketId = SocketId(1);
 impl DirectEngine {
     /// An engine for `cfg` whose first call is due at `start`; `modem` makes the audio.
     pub fn new(mut cfg: DirectConfig, modem: Arc<Modem>, start: Time) -> Result<Self, DirectError> {
+        if cfg.plan.concurrency.is_none() {
+            cfg.plan.concurrency = Some(cfg.slots);
+        }
+        let schedule = CallSchedule::new(cfg.plan.clone(), start)?;
+        cfg.slots = schedule.limit().unwrap_or(cfg.slots);
         if cfg.slots == 0 {
             return Err(DirectError::NoSlots);
         }
-        cfg.plan.concurrency = Some(cfg.slots);
-        let schedule = CallSchedule::new(cfg.plan.clone(), start)?;
         let mut sockets = vec![
             SocketSpec {
                 id: CALLER_SIP,
                 addr: cfg.caller_sip,
-                role: SocketRole::CallerSip,
+                kind: SocketKind::Sip,
+                owner: "caller SIP",
             },
             SocketSpec {
                 id: CALLEE_SIP,
                 addr: cfg.callee_sip,
-                role: SocketRole::CalleeSip,
+                kind: SocketKind::Sip,
+                owner: "callee SIP",
             },
         ];
         if cfg.media {
@@ -258,14 +228,15 @@ impl DirectEngine {
                     slots: cfg.slots,
                 });
             }
-            for (i, role) in [(0, SocketRole::CallerRtp), (1, SocketRole::CalleeRtp)] {
+            for (i, owner) in [(0, "caller RTP"), (1, "callee RTP")] {
                 for s in 0..cfg.slots {
                     let n = i * cfg.slots + s;
                     let port = first + (n as u16) * PORT_STRIDE;
                     sockets.push(SocketSpec {
                         id: SocketId(sockets.len() as u32),
                         addr: SocketAddr::new(cfg.rtp_ip, port),
-                        role,
+                        kind: SocketKind::Rtp,
+                        owner,
                     });
                 }
             }
@@ -303,29 +274,9 @@ impl DirectEngine {
         })
     }
 
-    /// Every socket the driver must bind, SIP first.
-    pub fn sockets(&self) -> &[SocketSpec] {
-        &self.sockets
-    }
-
     /// The run's figures (the live status reads them; the driver takes intervals).
     pub fn stats(&mut self) -> &mut Stats {
         &mut self.stats
-    }
-
-    /// Calls open now.
-    pub fn active(&self) -> u32 {
-        self.schedule.active()
-    }
-
-    /// Calls started so far.
-    pub fn started(&self) -> u64 {
-        self.schedule.started()
-    }
-
-    /// Messages that matched no call (counted, not judged: they belong to no call).
-    pub fn stray(&self) -> u64 {
-        self.stray
     }
 
     /// The schedule (rate, limits) being run.
@@ -337,19 +288,41 @@ impl DirectEngine {
     pub fn frames_generated_live(&self) -> u64 {
         self.bank.generated_live()
     }
+}
+
+impl Engine for DirectEngine {
+    /// Every socket the driver must bind, SIP first.
+    fn sockets(&self) -> &[SocketSpec] {
+        &self.sockets
+    }
+
+    /// Calls open now.
+    fn active(&self) -> u32 {
+        self.schedule.active()
+    }
+
+    /// Calls started so far.
+    fn started(&self) -> u64 {
+        self.schedule.started()
+    }
+
+    /// Messages that matched no call (counted, not judged: they belong to no call).
+    fn stray(&self) -> u64 {
+        self.stray
+    }
 
     /// True when every call that will start has started, ended and been recorded.
-    pub fn is_finished(&self) -> bool {
+    fn is_finished(&self) -> bool {
         self.schedule.is_finished() && self.records.is_empty() && self.transmits.is_empty()
     }
 
     /// Starts no more calls; open calls run to the end of their hold.
-    pub fn stop(&mut self) {
+    fn stop(&mut self) {
         self.schedule.stop();
     }
 
     /// Starts no more calls and hangs up every open call now (a second Ctrl-C).
-    pub fn hang_up_all(&mut self, now: Time) {
+    fn hang_up_all(&mut self, now: Time) {
         self.schedule.stop();
         for slot in 0..self.slots.len() as u32 {
             self.hang_up(now, slot);
@@ -357,17 +330,17 @@ impl DirectEngine {
     }
 
     /// The next datagram to send.
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+    fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
     }
 
     /// The next finished call's record.
-    pub fn poll_record(&mut self) -> Option<CallRecord> {
+    fn poll_record(&mut self) -> Option<CallRecord> {
         self.records.pop_front()
     }
 
     /// When to call [`Self::handle_timeout`] next.
-    pub fn poll_timeout(&self) -> Option<Time> {
+    fn poll_timeout(&self) -> Option<Time> {
         [
             self.timers.peek().map(|Reverse((t, ..))| *t),
             self.schedule.poll_timeout(),
@@ -380,7 +353,7 @@ impl DirectEngine {
     }
 
     /// A datagram arrived on `socket` from `from`.
-    pub fn handle_datagram(&mut self, now: Time, socket: SocketId, from: SocketAddr, bytes: &[u8]) {
+    fn handle_datagram(&mut self, now: Time, socket: SocketId, from: SocketAddr, bytes: &[u8]) {
         match socket {
             CALLER_SIP => {
                 self.stats.both(|f| f.sip_received += 1);
@@ -429,7 +402,7 @@ impl DirectEngine {
     }
 
     /// Time passed: start due calls, send due frames, hang up, end lingering calls.
-    pub fn handle_timeout(&mut self, now: Time) {
+    fn handle_timeout(&mut self, now: Time) {
         while let Some(start) = self.schedule.poll_start(now) {
             self.start_call(now, start);
         }
@@ -468,6 +441,20 @@ impl DirectEngine {
         }
     }
 
+    fn take_interval(&mut self) -> FiguresData {
+        self.stats.take_interval()
+    }
+
+    fn totals(&self) -> &Figures {
+        &self.stats.total
+    }
+
+    fn count_send_errors(&mut self, errors: u64) {
+        self.stats.both(|f| f.send_errors += errors);
+    }
+}
+
+impl DirectEngine {
     fn start_call(&mut self, now: Time, start: CallStart) {
         self.stats.both(|f| f.started += 1);
         self.stats.record(
@@ -487,6 +474,8 @@ impl DirectEngine {
                 bye_status: None,
                 start_lateness_ms: start.lateness.as_secs_f64() * 1000.0,
                 legs: vec![],
+                recording_ok: None,
+                evidence: None,
                 checks: vec![],
                 failure: Some(Failure::Harness {
                     what: "no free call slot".into(),
@@ -959,6 +948,7 @@ impl DirectEngine {
         let established = call.setup.is_some();
         checks.push(CallCheck {
             id: "call.answered".into(),
+            requirement: Some(RP_CALL.into()),
             verdict: if established {
                 Verdict::Pass
             } else {
@@ -974,6 +964,7 @@ impl DirectEngine {
             let ok = call.bye_status.is_some_and(|c| (200..300).contains(&c));
             checks.push(CallCheck {
                 id: "call.hung_up".into(),
+                requirement: Some(RP_CALL.into()),
                 verdict: if ok { Verdict::Pass } else { Verdict::Fail },
                 observed: match call.bye_status {
                     Some(c) => format!("the BYE got {c}"),
@@ -990,7 +981,7 @@ impl DirectEngine {
                 let sent = tx.as_ref().map_or(0, LegSender::sent);
                 let counts = rx.map(LegReceiver::counts).unwrap_or_default();
                 let rec = LegRecord {
-                    direction,
+                    direction: direction.to_owned(),
                     sent,
                     counts,
                 };
@@ -1022,6 +1013,8 @@ impl DirectEngine {
             bye_status: call.bye_status,
             start_lateness_ms: call.start_lateness.as_secs_f64() * 1000.0,
             legs,
+            recording_ok: None,
+            evidence: None,
             checks,
             failure: call.failure.take(),
         };

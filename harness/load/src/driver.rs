@@ -1,61 +1,84 @@
-//! The I/O of a load run: binds the sockets an engine asks for and runs it on one thread
-//! with one readiness poll, until the engine has finished or the user stops it.
+//! The I/O of a load run: binds the sockets each engine asks for and runs every engine on
+//! an event loop of its own thread (one loop per core: no task or thread per call or per
+//! stream), until the engines have finished or the user stops them.
 //!
-//! Owns: the sockets (non-blocking UDP from `socket2`, registered with one `mio::Poll`),
-//! the clock (a monotonic `Instant` turned into [`Time`]), Ctrl-C flags, and the
-//! harness's self-health readings: CPU time of the event-loop thread (`getrusage`), and
-//! receive drops of its own sockets, read once per interval from the kernel's
-//! `/proc/net/udp` and `/proc/net/udp6` drop counters (the sockets' `sk_drops`, each
-//! counted once). There is one loop for all calls and streams: no task, thread or timer
-//! per call.
+//! Owns: the sockets (non-blocking UDP from `socket2`, one `mio::Poll` per loop), the
+//! clock (a monotonic `Instant` turned into [`Time`]), a `timerfd` per loop for wake-ups
+//! at microsecond precision (`epoll_wait` only takes whole milliseconds, and a loop that
+//! polled until its deadline would burn the core the other loops and the embedded
+//! platform share), Ctrl-C, and the harness's self-health readings: CPU time of each
+//! loop's thread (`getrusage`), and receive drops of the run's sockets, read once per
+//! interval from the kernel's `/proc/net/udp` and `/proc/net/udp6` drop counters (the
+//! sockets' `sk_drops`, each counted once). Reading those tables takes milliseconds with
+//! thousands of sockets open, so the coordinating thread reads them, never a loop: a
+//! loop that did would stall its own send schedule once per interval.
 //!
-//! Timing: `mio` waits in whole milliseconds (rounding up), so the loop wakes up to a
-//! millisecond before the next deadline and polls without sleeping until it is due; send
-//! lateness is measured per packet by the engine and reported.
+//! Batched I/O: every socket is read with `recvmmsg` through `quinn-udp` (all queued
+//! datagrams in one system call, split again where the kernel coalesced them with GRO).
+//! Sends are one `sendto` each: every call's RTP leaves from its own port (the one its
+//! SDP announced, as symmetric RTP requires), so consecutive datagrams rarely share a
+//! socket and `sendmmsg` would batch nothing; batching across sockets needs io_uring,
+//! which the crate's `forbid(unsafe_code)` rules out.
 //!
-//! Must not touch: protocol or judgement (the engine's), files (the caller's sink).
+//! The loops report to the calling thread over a channel: judged calls as they end, and
+//! each interval's figures, which the caller merges (interval `k` of every loop covers
+//! the same span, `k * interval` after the common origin) and hands to the [`RunSink`].
+//!
+//! Must not touch: protocol or judgement (the engines'), files (the sink's).
 
-use crate::direct::{DirectEngine, SocketSpec};
+use crate::engine::{Engine, SocketKind, SocketSpec};
 use crate::record::CallRecord;
+use crate::results::FiguresData;
 use crate::stats::Figures;
 use mio::net::UdpSocket;
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 use sip::time::Time;
 use socket2::{Domain, Protocol, Socket, Type};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+use std::io::IoSliceMut;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Receive buffer asked for on the SIP sockets (the kernel caps it at `rmem_max`).
 pub const SIP_RCVBUF: usize = 4 << 20;
 /// Receive buffer asked for on each RTP socket (50 packets a second each).
-pub const RTP_RCVBUF: usize = 64 << 10;
-/// Largest datagram read.
-const MAX_DATAGRAM: usize = 65_536;
+pub const RTP_RCVBUF: usize = 256 << 10;
+/// Bytes per receive buffer: the largest UDP datagram.
+const RECV_BUF: usize = 65_536;
 /// Datagrams handled before the clock is read again.
-const CLOCK_EVERY: u32 = 32;
+const CLOCK_EVERY: u32 = 16;
+/// The token of the loop's timer.
+const TIMER: Token = Token(usize::MAX);
 
 /// Why a run could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
     /// A socket could not be bound.
     #[error(
-        "cannot bind {addr} ({what}): {source}. Choose another address or port range, or \
+        "cannot bind {addr} ({owner}): {source}. Choose another address or port range, or \
          stop what holds it"
     )]
     Bind {
         /// The address.
         addr: SocketAddr,
         /// What the socket is for.
-        what: String,
+        owner: &'static str,
         /// The OS error.
         source: std::io::Error,
     },
-    /// The readiness poll failed.
+    /// The readiness poll or the timer failed.
     #[error("event loop: {0}")]
     Poll(#[from] std::io::Error),
+    /// A loop's thread ended without reporting (it panicked).
+    #[error("event loop {0} stopped without reporting; the run's figures are incomplete")]
+    LoopLost(usize),
 }
 
 /// Ctrl-C state shared with a signal handler: 0 running, 1 stop starting calls and drain,
@@ -77,9 +100,11 @@ impl StopFlag {
 /// The harness's own health over an interval.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Health {
-    /// CPU time the event-loop thread used, as a fraction of the interval (1.0 = a core).
+    /// CPU time the busiest call loop used, as a fraction of the interval (1.0 = a core).
     pub cpu_share: f64,
-    /// Datagrams the kernel dropped on the harness's sockets (full receive buffers).
+    /// CPU share of the service loops (the embedded platform and recorder), summed.
+    pub service_cpu_share: f64,
+    /// Datagrams the kernel dropped on the run's sockets (full receive buffers).
     pub receive_drops: u64,
     /// Whether the drop counters could be read at all.
     pub drops_readable: bool,
@@ -88,11 +113,11 @@ pub struct Health {
 /// One interval of the run, handed to the sink.
 #[derive(Debug)]
 pub struct Interval<'a> {
-    /// Seconds since the run started, at the interval's end.
+    /// Time since the run started, at the interval's end.
     pub at: Duration,
     /// How long the interval was.
     pub length: Duration,
-    /// The interval's figures.
+    /// The interval's figures, merged over the loops.
     pub figures: &'a Figures,
     /// Calls open at its end.
     pub active: u32,
@@ -110,36 +135,70 @@ pub trait RunSink {
     fn interval(&mut self, interval: &Interval<'_>);
 }
 
-/// What the driver measured over the whole run.
+/// What one loop measured over the whole run.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct RunTotals {
-    /// Wall time of the run.
-    pub elapsed: Duration,
-    /// CPU time of the event-loop thread.
+pub struct LoopTotals {
+    /// CPU time of the loop's thread.
     pub cpu: Duration,
-    /// Kernel receive drops on the harness's sockets.
+    /// Kernel receive drops on the loop's sockets.
     pub receive_drops: u64,
     /// Whether those could be read.
     pub drops_readable: bool,
+    /// Sockets the loop bound.
+    pub sockets: usize,
+}
+
+/// What the driver measured over the whole run.
+#[derive(Debug, Clone, Default)]
+pub struct RunTotals {
+    /// Wall time of the run.
+    pub elapsed: Duration,
+    /// Per call loop.
+    pub loops: Vec<LoopTotals>,
+    /// Per service loop (embedded platform, recorder).
+    pub services: Vec<LoopTotals>,
     /// Peak resident memory of the process, bytes (`ru_maxrss`).
     pub max_rss_bytes: u64,
     /// True when the run was stopped by Ctrl-C.
     pub interrupted: bool,
+    /// The figures of the whole run, merged over the loops.
+    pub figures: Figures,
+    /// Messages that matched no call, over the loops.
+    pub stray: u64,
 }
 
+impl RunTotals {
+    /// CPU time of the call loops.
+    pub fn cpu(&self) -> Duration {
+        self.loops.iter().map(|l| l.cpu).sum()
+    }
+
+    /// CPU time of the service loops.
+    pub fn service_cpu(&self) -> Duration {
+        self.services.iter().map(|l| l.cpu).sum()
+    }
+
+    /// Receive drops over every loop, `None` when no loop could read them.
+    pub fn receive_drops(&self) -> Option<u64> {
+        let all = self.loops.iter().chain(&self.services);
+        let readable = all.clone().any(|l| l.drops_readable);
+        readable.then(|| all.map(|l| l.receive_drops).sum())
+    }
+}
+
+/// A bound socket with its batched-receive state.
 struct Bound {
-    sockets: Vec<UdpSocket>,
-    ports: HashSet<u16>,
+    socket: UdpSocket,
+    state: quinn_udp::UdpSocketState,
 }
 
-fn bind_all(specs: &[SocketSpec]) -> Result<Bound, DriverError> {
-    let mut sockets = Vec::with_capacity(specs.len());
+fn bind_all(specs: &[SocketSpec]) -> Result<(Vec<Bound>, HashSet<u16>), DriverError> {
+    let mut out = Vec::with_capacity(specs.len());
     let mut ports = HashSet::with_capacity(specs.len());
     for spec in specs {
-        let what = format!("{:?}", spec.role);
         let err = |source| DriverError::Bind {
             addr: spec.addr,
-            what: what.clone(),
+            owner: spec.owner,
             source,
         };
         let sock = Socket::new(
@@ -148,49 +207,103 @@ fn bind_all(specs: &[SocketSpec]) -> Result<Bound, DriverError> {
             Some(Protocol::UDP),
         )
         .map_err(err)?;
-        let rcvbuf = match spec.role {
-            crate::direct::SocketRole::CallerSip | crate::direct::SocketRole::CalleeSip => {
-                SIP_RCVBUF
-            }
-            _ => RTP_RCVBUF,
+        let buf = match spec.kind {
+            SocketKind::Sip => SIP_RCVBUF,
+            SocketKind::Rtp => RTP_RCVBUF,
         };
         // A smaller buffer than asked is not an error; drops are counted either way.
-        let _ = sock.set_recv_buffer_size(rcvbuf);
-        let _ = sock.set_send_buffer_size(rcvbuf);
+        let _ = sock.set_recv_buffer_size(buf);
+        let _ = sock.set_send_buffer_size(buf);
         sock.set_nonblocking(true).map_err(err)?;
         sock.bind(&spec.addr.into()).map_err(err)?;
         let std: std::net::UdpSocket = sock.into();
+        let state = quinn_udp::UdpSocketState::new((&std).into()).map_err(err)?;
         ports.insert(spec.addr.port());
-        sockets.push(UdpSocket::from_std(std));
+        out.push(Bound {
+            socket: UdpSocket::from_std(std),
+            state,
+        });
     }
-    Ok(Bound { sockets, ports })
+    Ok((out, ports))
 }
 
-/// Runs `engine` to its end on real sockets, handing records and intervals to `sink`.
-pub fn run(
-    engine: &mut DirectEngine,
+/// What a loop sends the coordinating thread.
+enum LoopMsg {
+    Bound(HashSet<u16>),
+    Record(CallRecord),
+    Interval {
+        seq: u64,
+        figures: FiguresData,
+        cpu: Duration,
+        active: u32,
+        started: u64,
+    },
+    Done {
+        totals: LoopTotals,
+        figures: Box<Figures>,
+        stray: u64,
+    },
+    Failed(DriverError),
+}
+
+/// Whether a loop runs calls (and ends when its engine has finished) or serves them (the
+/// embedded platform: ends when every call loop has).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LoopRole {
+    Calls,
+    Service,
+}
+
+struct LoopCtx {
+    id: usize,
+    role: LoopRole,
     origin: Instant,
     interval: Duration,
-    stop: &StopFlag,
-    sink: &mut dyn RunSink,
-) -> Result<RunTotals, DriverError> {
-    let mut bound = bind_all(engine.sockets())?;
+    stop: StopFlag,
+    calls_done: Arc<AtomicBool>,
+    tx: mpsc::Sender<(usize, LoopMsg)>,
+}
+
+fn clock(origin: Instant) -> Time {
+    Time::from_duration(origin.elapsed())
+}
+
+/// Runs one engine on this thread until it is finished (or, for a service, until the
+/// call loops are).
+fn run_loop(engine: &mut dyn Engine, ctx: &LoopCtx) -> Result<(), DriverError> {
+    let send = |m: LoopMsg| {
+        let _ = ctx.tx.send((ctx.id, m));
+    };
+    let (mut bound, ports) = bind_all(engine.sockets())?;
+    send(LoopMsg::Bound(ports));
     let mut poll = Poll::new()?;
-    for (i, s) in bound.sockets.iter_mut().enumerate() {
-        poll.registry().register(s, Token(i), Interest::READABLE)?;
+    for (i, b) in bound.iter_mut().enumerate() {
+        poll.registry()
+            .register(&mut b.socket, Token(i), Interest::READABLE)?;
     }
+    let timer = TimerFd::new(
+        ClockId::CLOCK_MONOTONIC,
+        TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
+    )
+    .map_err(std::io::Error::from)?;
+    poll.registry()
+        .register(&mut SourceFd(&timer.as_fd_raw()), TIMER, Interest::READABLE)?;
     let mut events = Events::with_capacity(4096);
-    let mut buf = vec![0u8; MAX_DATAGRAM];
-    let clock = |origin: Instant| Time::from_duration(origin.elapsed());
-    let drops_at_start = udp_drops(&bound.ports);
+    let batch = quinn_udp::BATCH_SIZE.max(1);
+    let mut storage: Vec<Vec<u8>> = (0..batch).map(|_| vec![0u8; RECV_BUF]).collect();
+    let mut bufs: Vec<IoSliceMut<'_>> = storage
+        .iter_mut()
+        .map(|b| IoSliceMut::new(b.as_mut_slice()))
+        .collect();
+    let mut meta = vec![quinn_udp::RecvMeta::default(); batch];
     let cpu_at_start = thread_cpu();
-    let mut last_interval = Instant::now();
+    let mut seq = 1u64;
     let mut cpu_at_interval = cpu_at_start;
-    let mut drops_at_interval = drops_at_start;
     let mut stop_seen = 0u8;
+    let mut armed: Option<Time> = None;
     loop {
-        let now = clock(origin);
-        let level = stop.level();
+        let now = clock(ctx.origin);
+        let level = ctx.stop.level();
         if level > stop_seen {
             stop_seen = level;
             if level == 1 {
@@ -202,69 +315,93 @@ pub fn run(
         if engine.poll_timeout().is_some_and(|t| t <= now) {
             engine.handle_timeout(now);
         }
-        flush(engine, &bound.sockets);
+        flush(engine, &bound);
         while let Some(rec) = engine.poll_record() {
-            sink.record(&rec);
+            send(LoopMsg::Record(rec));
         }
-        if last_interval.elapsed() >= interval || engine.is_finished() {
-            let length = last_interval.elapsed();
-            last_interval = Instant::now();
+        let finished = match ctx.role {
+            LoopRole::Calls => engine.is_finished(),
+            LoopRole::Service => ctx.calls_done.load(Ordering::SeqCst),
+        };
+        let boundary = ctx.interval.saturating_mul(seq as u32);
+        if ctx.origin.elapsed() >= boundary || finished {
             let cpu = thread_cpu();
-            let drops = udp_drops(&bound.ports);
-            let health = Health {
-                cpu_share: cpu.saturating_sub(cpu_at_interval).as_secs_f64()
-                    / length.as_secs_f64().max(1e-6),
-                receive_drops: match (drops, drops_at_interval) {
-                    (Some(a), Some(b)) => a.saturating_sub(b),
-                    _ => 0,
-                },
-                drops_readable: drops.is_some(),
-            };
-            cpu_at_interval = cpu;
-            drops_at_interval = drops;
-            let figures = engine.stats().take_interval();
-            sink.interval(&Interval {
-                at: origin.elapsed(),
-                length,
-                figures: &figures,
+            send(LoopMsg::Interval {
+                seq,
+                figures: engine.take_interval(),
+                cpu: cpu.saturating_sub(cpu_at_interval),
                 active: engine.active(),
                 started: engine.started(),
-                health,
             });
+            cpu_at_interval = cpu;
+            seq += 1;
         }
-        if engine.is_finished() {
+        if finished {
             break;
         }
-        let now = clock(origin);
-        let until_interval = interval.saturating_sub(last_interval.elapsed());
-        let wait = engine
+        let now = clock(ctx.origin);
+        let next_interval = Time::from_duration(ctx.interval.saturating_mul(seq as u32));
+        let deadline = engine
             .poll_timeout()
-            .map_or(until_interval, |t| t.saturating_duration_since(now))
-            .min(until_interval)
-            .min(Duration::from_millis(100));
-        // Wake a millisecond early (mio rounds up to whole ms) and poll until due.
-        let sleep = Duration::from_millis(wait.as_millis().saturating_sub(1) as u64);
-        match poll.poll(&mut events, Some(sleep)) {
+            .map_or(next_interval, |t| t.min(next_interval));
+        // Service loops look at the calls-done flag at least every 50 ms.
+        let deadline = deadline.min(now + Duration::from_millis(50));
+        let timeout = if deadline <= now {
+            Some(Duration::ZERO)
+        } else {
+            if armed != Some(deadline) {
+                let wait = deadline.saturating_duration_since(now);
+                timer
+                    .set(
+                        Expiration::OneShot(TimeSpec::from_duration(wait)),
+                        TimerSetTimeFlags::empty(),
+                    )
+                    .map_err(std::io::Error::from)?;
+                armed = Some(deadline);
+            }
+            // The timer wakes the loop; the bound is a safety net only.
+            Some(Duration::from_millis(200))
+        };
+        match poll.poll(&mut events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e.into()),
         }
-        let mut now = clock(origin);
+        let mut now = clock(ctx.origin);
+        if armed.is_some_and(|t| t <= now) {
+            armed = None;
+        }
         let mut handled = 0u32;
         for ev in events.iter() {
             let Token(i) = ev.token();
-            let Some(sock) = bound.sockets.get(i) else {
+            let Some(b) = bound.get(i) else {
                 continue;
             };
-            let id = crate::direct::SocketId(i as u32);
+            let id = crate::engine::SocketId(i as u32);
             loop {
-                match sock.recv_from(&mut buf) {
-                    Ok((n, from)) => {
-                        engine.handle_datagram(now, id, from, buf.get(..n).unwrap_or(&[]));
-                        handled += 1;
-                        if handled.is_multiple_of(CLOCK_EVERY) {
-                            now = clock(origin);
-                            flush(engine, &bound.sockets);
+                match b.state.recv((&b.socket).into(), &mut bufs, &mut meta) {
+                    Ok(n) => {
+                        for (m, buf) in meta.iter().zip(bufs.iter()).take(n) {
+                            let data = buf.get(..m.len).unwrap_or(&[]);
+                            let stride = m.stride.max(1);
+                            for chunk in data.chunks(stride) {
+                                engine.handle_datagram(now, id, m.addr, chunk);
+                                handled += 1;
+                                if handled.is_multiple_of(CLOCK_EVERY) {
+                                    // Keep the send schedule while a long batch of
+                                    // arrivals is handled.
+                                    now = clock(ctx.origin);
+                                    if engine.poll_timeout().is_some_and(|t| t <= now) {
+                                        engine.handle_timeout(now);
+                                    }
+                                    flush(engine, &bound);
+                                }
+                            }
+                        }
+                        // Fewer than a full batch: the queue was empty when read, and any
+                        // later arrival raises a new edge.
+                        if n < batch {
+                            break;
                         }
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
@@ -275,36 +412,294 @@ pub fn run(
                 }
             }
         }
-        flush(engine, &bound.sockets);
+        flush(engine, &bound);
     }
-    let drops_end = udp_drops(&bound.ports);
-    Ok(RunTotals {
-        elapsed: origin.elapsed(),
-        cpu: thread_cpu().saturating_sub(cpu_at_start),
-        receive_drops: match (drops_end, drops_at_start) {
-            (Some(a), Some(b)) => a.saturating_sub(b),
-            _ => 0,
+    send(LoopMsg::Done {
+        totals: LoopTotals {
+            cpu: thread_cpu().saturating_sub(cpu_at_start),
+            // Filled in by the coordinator, which reads the kernel's counters.
+            receive_drops: 0,
+            drops_readable: false,
+            sockets: bound.len(),
         },
-        drops_readable: drops_end.is_some(),
-        max_rss_bytes: max_rss(),
-        interrupted: stop_seen > 0,
-    })
+        figures: Box::new(engine.totals().clone()),
+        stray: engine.stray(),
+    });
+    Ok(())
 }
 
-fn flush(engine: &mut DirectEngine, sockets: &[UdpSocket]) {
+trait RawTimer {
+    fn as_fd_raw(&self) -> i32;
+}
+
+impl RawTimer for TimerFd {
+    fn as_fd_raw(&self) -> i32 {
+        std::os::fd::AsFd::as_fd(self).as_raw_fd()
+    }
+}
+
+fn flush(engine: &mut dyn Engine, sockets: &[Bound]) {
     let mut errors = 0;
     while let Some(t) = engine.poll_transmit() {
-        let Some(sock) = sockets.get(t.socket.0 as usize) else {
+        let Some(b) = sockets.get(t.socket.0 as usize) else {
             errors += 1;
             continue;
         };
-        if sock.send_to(&t.payload, t.to).is_err() {
+        if b.socket.send_to(&t.payload, t.to).is_err() {
             errors += 1;
         }
     }
     if errors > 0 {
-        engine.stats().both(|f| f.send_errors += errors);
+        engine.count_send_errors(errors);
     }
+}
+
+/// Runs `engines` (one thread and event loop each) to their end, with `services` (the
+/// embedded platform, one loop each) running beside them until the last call loop ends.
+/// Judged calls and merged intervals go to `sink` on this thread.
+pub fn run(
+    engines: Vec<Box<dyn Engine + Send>>,
+    services: Vec<Box<dyn Engine + Send>>,
+    origin: Instant,
+    interval: Duration,
+    stop: &StopFlag,
+    sink: &mut dyn RunSink,
+) -> Result<RunTotals, DriverError> {
+    let (tx, rx) = mpsc::channel::<(usize, LoopMsg)>();
+    let calls_done = Arc::new(AtomicBool::new(false));
+    let n_calls = engines.len();
+    let n_all = n_calls + services.len();
+    std::thread::scope(|scope| {
+        for (id, (mut engine, role)) in engines
+            .into_iter()
+            .map(|e| (e, LoopRole::Calls))
+            .chain(services.into_iter().map(|e| (e, LoopRole::Service)))
+            .enumerate()
+        {
+            let ctx = LoopCtx {
+                id,
+                role,
+                origin,
+                interval,
+                stop: stop.clone(),
+                calls_done: calls_done.clone(),
+                tx: tx.clone(),
+            };
+            std::thread::Builder::new()
+                .name(format!("recproof-loop-{id}"))
+                .spawn_scoped(scope, move || {
+                    if let Err(e) = run_loop(engine.as_mut(), &ctx) {
+                        let _ = ctx.tx.send((ctx.id, LoopMsg::Failed(e)));
+                    }
+                })
+                .map_err(DriverError::Poll)?;
+        }
+        drop(tx);
+        coordinate(
+            rx,
+            n_calls,
+            n_all,
+            &calls_done,
+            origin,
+            interval,
+            stop,
+            sink,
+        )
+    })
+}
+
+/// Collects the loops' messages: records to the sink at once, intervals merged by
+/// sequence number once every loop still running has reported it.
+#[allow(clippy::too_many_arguments)]
+fn coordinate(
+    rx: mpsc::Receiver<(usize, LoopMsg)>,
+    n_calls: usize,
+    n_all: usize,
+    calls_done: &AtomicBool,
+    origin: Instant,
+    interval: Duration,
+    stop: &StopFlag,
+    sink: &mut dyn RunSink,
+) -> Result<RunTotals, DriverError> {
+    struct Pending {
+        figures: Figures,
+        reported: usize,
+        cpu_max: f64,
+        service_cpu: f64,
+        active: Vec<u32>,
+    }
+    // Kernel drop counters: each loop's ports, the reading when it bound them, and the
+    // last reading (for the interval's share).
+    let mut ports: Vec<HashSet<u16>> = vec![HashSet::new(); n_all];
+    let mut baseline: Vec<Option<u64>> = vec![None; n_all];
+    let mut last_drops: Option<u64> = None;
+    let read_all = |ports: &[HashSet<u16>]| -> Vec<Option<u64>> {
+        let tables: Vec<String> = ["/proc/net/udp", "/proc/net/udp6"]
+            .iter()
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .collect();
+        ports
+            .iter()
+            .map(|set| (!tables.is_empty()).then(|| tables.iter().map(|t| drops_in(t, set)).sum()))
+            .collect()
+    };
+    let mut pending: BTreeMap<u64, Pending> = BTreeMap::new();
+    let mut done: Vec<Option<LoopTotals>> = vec![None; n_all];
+    let mut last_started = vec![0u64; n_all];
+    let mut totals = RunTotals::default();
+    let mut failure = None;
+    let mut calls_left = n_calls;
+    let secs = interval.as_secs_f64().max(1e-6);
+    for (id, msg) in rx {
+        match msg {
+            LoopMsg::Bound(set) => {
+                let one = read_all(std::slice::from_ref(&set));
+                baseline[id] = one.first().copied().flatten();
+                if let Some(slot) = ports.get_mut(id) {
+                    *slot = set;
+                }
+            }
+            LoopMsg::Record(r) => sink.record(&r),
+            LoopMsg::Interval {
+                seq,
+                figures,
+                cpu,
+                active,
+                started,
+            } => {
+                let p = pending.entry(seq).or_insert_with(|| Pending {
+                    figures: Figures::default(),
+                    reported: 0,
+                    cpu_max: 0.0,
+                    service_cpu: 0.0,
+                    active: vec![0; n_all],
+                });
+                p.figures.merge(&figures.figures());
+                p.reported += 1;
+                let share = cpu.as_secs_f64() / secs;
+                if id < n_calls {
+                    p.cpu_max = p.cpu_max.max(share);
+                } else {
+                    p.service_cpu += share;
+                }
+                p.active[id] = active;
+                last_started[id] = started;
+            }
+            LoopMsg::Done {
+                totals: mut t,
+                figures,
+                stray,
+            } => {
+                let now = read_all(std::slice::from_ref(&ports[id]));
+                if let (Some(Some(a)), Some(b)) = (now.first(), baseline[id]) {
+                    t.receive_drops = a.saturating_sub(b);
+                    t.drops_readable = true;
+                }
+                done[id] = Some(t);
+                if id < n_calls {
+                    totals.figures.merge(&figures);
+                    totals.stray += stray;
+                    calls_left -= 1;
+                    if calls_left == 0 {
+                        calls_done.store(true, Ordering::SeqCst);
+                    }
+                }
+            }
+            LoopMsg::Failed(e) => {
+                failure.get_or_insert(e);
+                // The other loops stop starting calls and hang up: the run is broken.
+                stop.press();
+                stop.press();
+                done[id] = Some(LoopTotals::default());
+                if id < n_calls {
+                    calls_left = calls_left.saturating_sub(1);
+                    if calls_left == 0 {
+                        calls_done.store(true, Ordering::SeqCst);
+                    }
+                }
+            }
+        }
+        // An interval is complete when every loop still running has reported it.
+        let running = done.iter().filter(|d| d.is_none()).count();
+        while let Some((&seq, p)) = pending.iter().next() {
+            if p.reported < running.max(1) && running > 0 {
+                break;
+            }
+            let Some(p) = pending.remove(&seq) else {
+                break;
+            };
+            let active = p.active.iter().sum::<u32>();
+            let reading: Option<u64> = {
+                let all = read_all(&ports);
+                all.iter()
+                    .any(Option::is_some)
+                    .then(|| all.iter().flatten().sum())
+            };
+            let since = match (
+                reading,
+                last_drops.or_else(|| {
+                    baseline
+                        .iter()
+                        .any(Option::is_some)
+                        .then(|| baseline.iter().flatten().sum())
+                }),
+            ) {
+                (Some(a), Some(b)) => Some(a.saturating_sub(b)),
+                _ => None,
+            };
+            if reading.is_some() {
+                last_drops = reading;
+            }
+            let at = interval.saturating_mul(seq as u32).min(origin.elapsed());
+            let length = at.saturating_sub(interval.saturating_mul(seq as u32 - 1));
+            sink.interval(&Interval {
+                at,
+                length: if length.is_zero() { interval } else { length },
+                figures: &p.figures,
+                active,
+                started: last_started.iter().sum(),
+                health: Health {
+                    cpu_share: p.cpu_max,
+                    service_cpu_share: p.service_cpu,
+                    receive_drops: since.unwrap_or(0),
+                    drops_readable: since.is_some(),
+                },
+            });
+        }
+    }
+    // Whatever intervals are still pending (a loop ended between reports) go out as
+    // they are.
+    for (seq, p) in std::mem::take(&mut pending) {
+        let at = interval.saturating_mul(seq as u32).min(origin.elapsed());
+        sink.interval(&Interval {
+            at,
+            length: interval,
+            figures: &p.figures,
+            active: p.active.iter().sum(),
+            started: last_started.iter().sum(),
+            health: Health {
+                cpu_share: p.cpu_max,
+                service_cpu_share: p.service_cpu,
+                receive_drops: 0,
+                drops_readable: false,
+            },
+        });
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    for (id, d) in done.into_iter().enumerate() {
+        let d = d.ok_or(DriverError::LoopLost(id))?;
+        if id < n_calls {
+            totals.loops.push(d);
+        } else {
+            totals.services.push(d);
+        }
+    }
+    totals.elapsed = origin.elapsed();
+    totals.max_rss_bytes = max_rss();
+    totals.interrupted = stop.level() > 0;
+    Ok(totals)
 }
 
 /// CPU time (user + system) of the calling thread.

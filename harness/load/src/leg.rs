@@ -18,7 +18,7 @@ use media::FRAME_SAMPLES;
 use media::g711::Law;
 use media::rtp::{RtpSender, Ssrc, extend_ts};
 use media::signal::{DecoderConfig, FrameDecoder, Modem, PartyId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sip::time::Time;
 use std::sync::Arc;
 
@@ -89,7 +89,7 @@ impl LegSender {
 }
 
 /// What a receiver counted, for the call's record and verdicts.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LegCounts {
     /// RTP packets taken in (parsed, right SSRC).
     pub packets: u64,

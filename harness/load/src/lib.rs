@@ -15,12 +15,14 @@
 
 pub mod direct;
 pub mod driver;
+pub mod engine;
 pub mod frames;
 pub mod hold;
 pub mod leg;
 pub mod record;
+pub mod results;
 pub mod schedule;
 pub mod stats;
 
 pub use hold::{Hold, HoldParseError};
-pub use schedule::{CallSchedule, CallStart, LoadPlan, PlanError};
+pub use schedule::{CallSchedule, CallStart, LoadPlan, PlanError, Share, ShareParseError};

@@ -10,10 +10,10 @@
 //! Must not touch: sockets, clocks, aggregation (see [`crate::stats`]).
 
 use crate::leg::{LegCounts, TAIL_ALLOWANCE};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Why a call failed, for the failure-class counters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "class", rename_all = "snake_case")]
 pub enum Failure {
     /// No final response to the INVITE (Timer B), or the call never ended by itself.
@@ -62,7 +62,7 @@ impl Failure {
 }
 
 /// Pass or fail of one check on one call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// What was observed meets the rule.
@@ -72,10 +72,13 @@ pub enum Verdict {
 }
 
 /// One check on one call: its id, verdict and what was observed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallCheck {
     /// Check id, e.g. `media.delivered[caller->callee]`.
     pub id: String,
+    /// The requirement it judges (`POL-04`, `RP-CALL`...), when it judges one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requirement: Option<String>,
     /// The verdict.
     pub verdict: Verdict,
     /// What was observed, in words.
@@ -83,10 +86,10 @@ pub struct CallCheck {
 }
 
 /// One direction of a call's audio, as recorded in the call's line.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LegRecord {
     /// `caller->callee` or `callee->caller`.
-    pub direction: &'static str,
+    pub direction: String,
     /// Frames the sending party emitted.
     pub sent: u64,
     /// What the receiving party counted.
@@ -95,7 +98,7 @@ pub struct LegRecord {
 }
 
 /// One line of the result log.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallRecord {
     /// Call number in the run, from 0.
     pub index: u64,
@@ -113,8 +116,17 @@ pub struct CallRecord {
     pub bye_status: Option<u16>,
     /// How far behind its due time the call started, ms (harness or concurrency limit).
     pub start_lateness_ms: f64,
-    /// The audio of each direction (empty with `--no-media`).
+    /// The audio of each direction (empty with `--no-media`, and for calls judged by the
+    /// suite's checks, whose media figures are in their verdicts).
+    #[serde(default)]
     pub legs: Vec<LegRecord>,
+    /// Where the policy records the call: whether every recording verdict passed.
+    /// `None` when no recording was expected (a direct run, a Never user).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_ok: Option<bool>,
+    /// Where the call's evidence (pcap, WAV) was kept, relative to the run directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
     /// Every check made on the call.
     pub checks: Vec<CallCheck>,
     /// Why the call failed; `None` when it passed.
@@ -147,7 +159,7 @@ impl Default for LegRules {
 /// The media checks of one leg: every frame sent was heard (up to the allowance), the
 /// first frame heard was frame 0 (no front clipping), and no other party's audio was heard.
 pub fn judge_leg(leg: &LegRecord, rules: LegRules) -> Vec<CallCheck> {
-    let dir = leg.direction;
+    let dir = &leg.direction;
     let c = &leg.counts;
     let mut out = Vec::with_capacity(3);
     let allowed = TAIL_ALLOWANCE + (rules.max_frame_loss * leg.sent as f64).floor() as u64;
@@ -208,9 +220,14 @@ pub fn judge_leg(leg: &LegRecord, rules: LegRules) -> Vec<CallCheck> {
     out
 }
 
+/// recproof's requirement ID for the load checks on the call and its media: the test
+/// call happened, with every frame delivered in order and from the right party.
+pub const RP_CALL: &str = "RP-CALL";
+
 fn check(id: String, (verdict, observed): (Verdict, String)) -> CallCheck {
     CallCheck {
         id,
+        requirement: Some(RP_CALL.to_owned()),
         verdict,
         observed,
     }
@@ -222,7 +239,7 @@ mod tests {
 
     fn leg(sent: u64, frames: u64, first: Option<u64>, foreign: Option<u8>) -> LegRecord {
         LegRecord {
-            direction: "caller->callee",
+            direction: "caller->callee".into(),
             sent,
             counts: LegCounts {
                 packets: frames,

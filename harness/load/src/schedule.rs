@@ -11,6 +11,12 @@
 //! and the calls owed catch up back to back (as SIPp does); each start reports how late
 //! it is against its due time, so the driver can report the shortfall instead of hiding it.
 //!
+//! Shares: a run can be split into `n` shares ([`Share`]), one per event loop or per
+//! machine (`--shard i/n`). Share `i` takes the calls whose global index `k` has
+//! `k % n == i`, each at the due time the whole plan gives it, so the shares together
+//! start exactly the calls of the unsplit plan at the same times; the concurrency limit is
+//! divided among them.
+//!
 //! Must not touch: what a call does once started, or any clock: time is an input.
 
 use sip::time::Time;
@@ -19,6 +25,93 @@ use std::time::Duration;
 /// The highest rate accepted, in calls per second (above it the schedule's microsecond
 /// resolution no longer separates starts).
 pub const MAX_RATE_CPS: f64 = 100_000.0;
+
+/// Which share of a split run a schedule runs: share `index` of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Share {
+    /// This share, from 0.
+    pub index: u32,
+    /// Shares in all (at least 1).
+    pub count: u32,
+}
+
+impl Share {
+    /// The whole run, unsplit.
+    pub const WHOLE: Share = Share { index: 0, count: 1 };
+
+    /// Share `index` of `count`, or `None` when `index >= count` or `count == 0`.
+    pub fn new(index: u32, count: u32) -> Option<Self> {
+        (index < count).then_some(Self { index, count })
+    }
+
+    /// The global index of this share's `local`-th call.
+    pub fn global(&self, local: u64) -> u64 {
+        u64::from(self.index) + local * u64::from(self.count.max(1))
+    }
+
+    /// How many of the first `total` global indices fall to this share.
+    pub fn count_of(&self, total: u64) -> u64 {
+        let n = u64::from(self.count.max(1));
+        let i = u64::from(self.index);
+        if total <= i {
+            0
+        } else {
+            (total - i).div_ceil(n)
+        }
+    }
+
+    /// This share's part of a concurrency limit (the remainder goes to the first shares;
+    /// every share gets at least 1).
+    pub fn limit_of(&self, limit: u32) -> u32 {
+        let n = self.count.max(1);
+        (limit / n + u32::from(self.index < limit % n)).max(1)
+    }
+
+    /// This share's part of `0..len` when a range is cut into `count` equal consecutive
+    /// pieces: (offset, length).
+    pub fn slice_of(&self, len: u32) -> (u32, u32) {
+        let n = self.count.max(1);
+        let piece = len / n;
+        (self.index * piece, piece)
+    }
+
+    /// Splits this share into `k` shares of the global index space (for `k` event loops
+    /// inside one shard of a multi-machine run): share `j` of the result is global share
+    /// `index * k + j` of `count * k`.
+    pub fn split(&self, k: u32) -> Vec<Share> {
+        let k = k.max(1);
+        (0..k)
+            .map(|j| Share {
+                index: self.index * k + j,
+                count: self.count.max(1) * k,
+            })
+            .collect()
+    }
+}
+
+impl std::fmt::Display for Share {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// Why a `--shard` text was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--shard {0}: give INDEX/COUNT with 0 <= INDEX < COUNT, e.g. 0/4")]
+pub struct ShareParseError(pub String);
+
+impl std::str::FromStr for Share {
+    type Err = ShareParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || ShareParseError(s.to_owned());
+        let (i, n) = s.split_once('/').ok_or_else(err)?;
+        let (i, n) = (
+            i.trim().parse().map_err(|_| err())?,
+            n.trim().parse().map_err(|_| err())?,
+        );
+        Share::new(i, n).ok_or_else(err)
+    }
+}
 
 /// What the user asked for. Built from the CLI flags; checked by [`CallSchedule::new`].
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +126,9 @@ pub struct LoadPlan {
     pub calls: Option<u64>,
     /// No call starts this long or longer after the run's start (`--duration`).
     pub duration: Option<Duration>,
+    /// The share of the run this schedule starts ([`Share::WHOLE`] unless split). `calls`
+    /// and `concurrency` are for the whole run; the schedule takes its part.
+    pub share: Share,
 }
 
 /// Why a plan was refused; the message names the flag and what to give instead.
@@ -55,12 +151,16 @@ pub enum PlanError {
         "neither --calls nor --duration is given: a load run must end by itself; give one (or both)"
     )]
     Unbounded,
+    /// The share is not one of its count.
+    #[error("share {0}: the index must be below the count")]
+    Share(String),
 }
 
 /// One call the driver must start now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CallStart {
-    /// The call's number in the run, from 0 (the key of its hold draw and identifiers).
+    /// The call's number in the whole run, from 0 (the key of its hold draw and
+    /// identifiers; with shares, the global index).
     pub index: u64,
     /// When it was due.
     pub due: Time,
@@ -97,6 +197,9 @@ impl CallSchedule {
         if plan.calls.is_none() && plan.duration.is_none() {
             return Err(PlanError::Unbounded);
         }
+        if plan.share.count == 0 || plan.share.index >= plan.share.count {
+            return Err(PlanError::Share(plan.share.to_string()));
+        }
         Ok(Self {
             plan,
             start,
@@ -130,11 +233,19 @@ impl CallSchedule {
     /// due at or after the duration, or [`Self::stop`] was called.
     pub fn done_starting(&self) -> bool {
         self.stopped
-            || self.plan.calls.is_some_and(|m| self.started >= m)
+            || self
+                .plan
+                .calls
+                .is_some_and(|m| self.started >= self.plan.share.count_of(m))
             || self
                 .plan
                 .duration
-                .is_some_and(|d| self.due_offset(self.started) >= d)
+                .is_some_and(|d| self.due_offset(self.next_global()) >= d)
+    }
+
+    /// The global index of the next call this schedule starts.
+    fn next_global(&self) -> u64 {
+        self.plan.share.global(self.started)
     }
 
     /// True when every call that will start has started and ended.
@@ -143,7 +254,12 @@ impl CallSchedule {
     }
 
     fn at_limit(&self) -> bool {
-        self.plan.concurrency.is_some_and(|l| self.active >= l)
+        self.limit().is_some_and(|l| self.active >= l)
+    }
+
+    /// This schedule's concurrency limit (its share of the plan's).
+    pub fn limit(&self) -> Option<u32> {
+        self.plan.concurrency.map(|l| self.plan.share.limit_of(l))
     }
 
     /// The next call to start at `now`, if one is due and the limit admits it. Call it
@@ -152,12 +268,13 @@ impl CallSchedule {
         if self.done_starting() || self.at_limit() {
             return None;
         }
-        let due = self.due(self.started);
+        let index = self.next_global();
+        let due = self.due(index);
         if due > now {
             return None;
         }
         let start = CallStart {
-            index: self.started,
+            index,
             due,
             lateness: now.saturating_duration_since(due),
         };
@@ -173,7 +290,7 @@ impl CallSchedule {
         if self.done_starting() || self.at_limit() {
             return None;
         }
-        Some(self.due(self.started))
+        Some(self.due(self.next_global()))
     }
 
     /// A started call has ended (however it ended), freeing its slot.
@@ -186,7 +303,7 @@ impl CallSchedule {
         self.stopped = true;
     }
 
-    /// Calls started so far.
+    /// Calls this schedule started so far.
     pub fn started(&self) -> u64 {
         self.started
     }

@@ -11,7 +11,7 @@
 
 use crate::record::{CallRecord, Verdict};
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Highest value a histogram holds, µs (one hour).
@@ -24,9 +24,11 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, HIST_MAX_US, 3).expect("constant histogram bounds")
 }
 
-/// Counts and distributions over some span of a run.
-#[derive(Debug, Clone)]
-pub struct Figures {
+/// Counts and distributions over some span of a run. `H` is how a distribution is held:
+/// a live [`Histogram`] while the run counts, or its stored form
+/// ([`crate::results::HistogramData`]) in the result files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Figures<H = Histogram<u64>> {
     /// Calls whose INVITE left.
     pub started: u64,
     /// Calls whose INVITE got a 2xx.
@@ -39,6 +41,13 @@ pub struct Figures {
     pub failed_by_class: BTreeMap<String, u64>,
     /// Calls with a failed check, per check id.
     pub failed_checks: BTreeMap<String, u64>,
+    /// Calls with a failed verdict, per requirement ID (`POL-04`, `RP-CALL`...).
+    pub failed_requirements: BTreeMap<String, u64>,
+    /// Ended calls the policy expected to be recorded.
+    pub recording_expected: u64,
+    /// Of those, calls whose recording was judged present and complete (every recording
+    /// verdict passed).
+    pub recorded_ok: u64,
     /// RTP packets sent.
     pub rtp_sent: u64,
     /// Datagrams received on RTP ports.
@@ -50,13 +59,50 @@ pub struct Figures {
     /// Datagrams the driver could not send (socket buffer full or an error).
     pub send_errors: u64,
     /// INVITE to 2xx, µs.
-    pub setup_us: Histogram<u64>,
+    pub setup_us: H,
     /// Mouth-to-ear latency of every decoded frame, µs.
-    pub mouth_to_ear_us: Histogram<u64>,
+    pub mouth_to_ear_us: H,
     /// How late each RTP packet left against its schedule, µs.
-    pub send_lateness_us: Histogram<u64>,
+    pub send_lateness_us: H,
     /// How late each call started against its due time, µs.
-    pub start_lateness_us: Histogram<u64>,
+    pub start_lateness_us: H,
+    /// Answer to the first party media heard, per party, µs.
+    pub answer_to_media_us: H,
+    /// Party-to-recorder latency of every recorded frame, µs.
+    pub party_to_recorder_us: H,
+}
+
+impl<H> Figures<H> {
+    /// The same counts with every distribution converted by `f`.
+    pub fn map<T>(&self, f: impl Fn(&H) -> T) -> Figures<T> {
+        Figures {
+            started: self.started,
+            answered: self.answered,
+            ended: self.ended,
+            passed: self.passed,
+            failed_by_class: self.failed_by_class.clone(),
+            failed_checks: self.failed_checks.clone(),
+            failed_requirements: self.failed_requirements.clone(),
+            recording_expected: self.recording_expected,
+            recorded_ok: self.recorded_ok,
+            rtp_sent: self.rtp_sent,
+            rtp_received: self.rtp_received,
+            sip_sent: self.sip_sent,
+            sip_received: self.sip_received,
+            send_errors: self.send_errors,
+            setup_us: f(&self.setup_us),
+            mouth_to_ear_us: f(&self.mouth_to_ear_us),
+            send_lateness_us: f(&self.send_lateness_us),
+            start_lateness_us: f(&self.start_lateness_us),
+            answer_to_media_us: f(&self.answer_to_media_us),
+            party_to_recorder_us: f(&self.party_to_recorder_us),
+        }
+    }
+
+    /// Failed calls in all.
+    pub fn failed(&self) -> u64 {
+        self.failed_by_class.values().sum()
+    }
 }
 
 impl Default for Figures {
@@ -68,6 +114,9 @@ impl Default for Figures {
             passed: 0,
             failed_by_class: BTreeMap::new(),
             failed_checks: BTreeMap::new(),
+            failed_requirements: BTreeMap::new(),
+            recording_expected: 0,
+            recorded_ok: 0,
             rtp_sent: 0,
             rtp_received: 0,
             sip_sent: 0,
@@ -77,14 +126,39 @@ impl Default for Figures {
             mouth_to_ear_us: new_histogram(),
             send_lateness_us: new_histogram(),
             start_lateness_us: new_histogram(),
+            answer_to_media_us: new_histogram(),
+            party_to_recorder_us: new_histogram(),
         }
     }
 }
 
 impl Figures {
-    /// Failed calls in all.
-    pub fn failed(&self) -> u64 {
-        self.failed_by_class.values().sum()
+    /// Back to zero, keeping the histograms' memory.
+    pub fn reset(&mut self) {
+        self.started = 0;
+        self.answered = 0;
+        self.ended = 0;
+        self.passed = 0;
+        self.failed_by_class.clear();
+        self.failed_checks.clear();
+        self.failed_requirements.clear();
+        self.recording_expected = 0;
+        self.recorded_ok = 0;
+        self.rtp_sent = 0;
+        self.rtp_received = 0;
+        self.sip_sent = 0;
+        self.sip_received = 0;
+        self.send_errors = 0;
+        for h in [
+            &mut self.setup_us,
+            &mut self.mouth_to_ear_us,
+            &mut self.send_lateness_us,
+            &mut self.start_lateness_us,
+            &mut self.answer_to_media_us,
+            &mut self.party_to_recorder_us,
+        ] {
+            h.reset();
+        }
     }
 
     fn count_call(&mut self, rec: &CallRecord) {
@@ -93,8 +167,21 @@ impl Figures {
             None => self.passed += 1,
             Some(f) => *self.failed_by_class.entry(f.class_key()).or_default() += 1,
         }
+        let mut requirements: Vec<&str> = Vec::new();
         for c in rec.checks.iter().filter(|c| c.verdict == Verdict::Fail) {
             *self.failed_checks.entry(c.id.clone()).or_default() += 1;
+            if let Some(r) = c.requirement.as_deref()
+                && !requirements.contains(&r)
+            {
+                requirements.push(r);
+            }
+        }
+        for r in requirements {
+            *self.failed_requirements.entry(r.to_owned()).or_default() += 1;
+        }
+        if let Some(ok) = rec.recording_ok {
+            self.recording_expected += 1;
+            self.recorded_ok += u64::from(ok);
         }
     }
 
@@ -110,6 +197,11 @@ impl Figures {
         for (k, v) in &other.failed_checks {
             *self.failed_checks.entry(k.clone()).or_default() += v;
         }
+        for (k, v) in &other.failed_requirements {
+            *self.failed_requirements.entry(k.clone()).or_default() += v;
+        }
+        self.recording_expected += other.recording_expected;
+        self.recorded_ok += other.recorded_ok;
         self.rtp_sent += other.rtp_sent;
         self.rtp_received += other.rtp_received;
         self.sip_sent += other.sip_sent;
@@ -120,6 +212,8 @@ impl Figures {
         let _ = self.mouth_to_ear_us.add(&other.mouth_to_ear_us);
         let _ = self.send_lateness_us.add(&other.send_lateness_us);
         let _ = self.start_lateness_us.add(&other.start_lateness_us);
+        let _ = self.answer_to_media_us.add(&other.answer_to_media_us);
+        let _ = self.party_to_recorder_us.add(&other.party_to_recorder_us);
     }
 
     /// The quantile summary of a histogram, in ms.
@@ -177,9 +271,12 @@ impl Stats {
         self.interval.count_call(rec);
     }
 
-    /// The interval's figures, starting a new interval.
-    pub fn take_interval(&mut self) -> Figures {
-        std::mem::take(&mut self.interval)
+    /// The interval's figures, starting a new interval. The interval's histograms are
+    /// emptied in place (no allocation on the loop's thread) and handed out sparse.
+    pub fn take_interval(&mut self) -> crate::results::FiguresData {
+        let data = crate::results::FiguresData::of(&self.interval);
+        self.interval.reset();
+        data
     }
 }
 
@@ -199,9 +296,12 @@ mod tests {
             bye_status: None,
             start_lateness_ms: 0.0,
             legs: vec![],
+            recording_ok: None,
+            evidence: None,
             checks: failed_check
                 .map(|id| CallCheck {
                     id: id.to_owned(),
+                    requirement: Some("RP-CALL".into()),
                     verdict: Verdict::Fail,
                     observed: String::new(),
                 })
@@ -223,7 +323,7 @@ mod tests {
             Some("media.front[caller->callee]"),
         ));
         s.record(|f| &mut f.setup_us, 1_500);
-        let i = s.take_interval();
+        let i = s.take_interval().figures();
         assert_eq!((i.ended, i.passed, i.failed()), (3, 1, 2));
         assert_eq!(i.failed_by_class.get("rejected 503"), Some(&1));
         assert_eq!(i.failed_checks.get("media.front[caller->callee]"), Some(&1));

@@ -2,9 +2,10 @@
 //! heard, and each media check fails when the network breaks what it judges.
 
 use media::signal::{Modem, SignalConfig};
-use recproof_load::direct::{DirectConfig, DirectEngine, SocketId, Transmit};
+use recproof_load::direct::{DirectConfig, DirectEngine};
+use recproof_load::engine::{Engine, SocketId, Transmit};
 use recproof_load::record::{CallRecord, Failure, LegRules, Verdict};
-use recproof_load::{Hold, LoadPlan};
+use recproof_load::{Hold, LoadPlan, Share};
 use sip::time::Time;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -28,6 +29,7 @@ fn config(calls: u64, hold: &str, media: bool) -> DirectConfig {
             concurrency: None,
             calls: Some(calls),
             duration: None,
+            share: Share::WHOLE,
         },
         hold: hold.parse::<Hold>().expect("hold"),
         seed: 7,

@@ -4,7 +4,7 @@
 //! Little's law), the limit, the bounds, Ctrl-C, and the ramp's arrival curve.
 
 use proptest::prelude::*;
-use recproof_load::{CallSchedule, Hold, LoadPlan, PlanError};
+use recproof_load::{CallSchedule, Hold, LoadPlan, PlanError, Share};
 use sip::time::Time;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -16,6 +16,22 @@ struct Run {
     starts: Vec<Time>,
     peak_active: u32,
     max_lateness: Duration,
+}
+
+/// The global indices and due times a schedule starts when nothing holds it back.
+fn starts_of(plan: LoadPlan) -> Vec<(u64, Time)> {
+    let mut schedule = CallSchedule::new(plan, Time::ZERO).expect("plan");
+    let mut out = Vec::new();
+    for _ in 0..1_000_000 {
+        let Some(t) = schedule.poll_timeout() else {
+            return out;
+        };
+        while let Some(s) = schedule.poll_start(t) {
+            out.push((s.index, s.due));
+            schedule.call_ended();
+        }
+    }
+    panic!("the schedule did not end");
 }
 
 /// Runs `plan` to its end with every call held `hold` (drawn with seed 1), stopping new
@@ -64,6 +80,7 @@ fn plan(rate: f64) -> LoadPlan {
         concurrency: None,
         calls: None,
         duration: None,
+        share: Share::WHOLE,
     }
 }
 
@@ -229,6 +246,7 @@ proptest! {
             concurrency: limit,
             calls: Some(calls),
             duration: None,
+            share: Share::WHOLE,
         };
         let schedule = CallSchedule::new(plan.clone(), Time::ZERO).expect("plan");
         let run = simulate(plan, Hold::Fixed(Duration::from_millis(hold_ms)), None);
@@ -244,4 +262,41 @@ proptest! {
             prop_assert!(schedule.due_offset(k) >= schedule.due_offset(k - 1));
         }
     }
+}
+
+#[test]
+fn shares_together_start_exactly_the_calls_of_the_whole_plan() {
+    let whole = LoadPlan {
+        calls: Some(1_001),
+        ramp: Duration::from_secs(3),
+        concurrency: Some(10),
+        ..plan(250.0)
+    };
+    let all = starts_of(whole.clone());
+    assert_eq!(all.len(), 1_001);
+    for n in [2u32, 3, 7] {
+        let mut merged: Vec<(u64, Time)> = (0..n)
+            .flat_map(|i| {
+                let share = Share::new(i, n).expect("share");
+                let limit = share.limit_of(10);
+                assert!(limit >= 1);
+                starts_of(LoadPlan {
+                    share,
+                    ..whole.clone()
+                })
+            })
+            .collect();
+        merged.sort();
+        assert_eq!(merged, all, "{n} shares");
+        let limits: u32 = (0..n)
+            .map(|i| Share { index: i, count: n }.limit_of(10))
+            .sum();
+        assert_eq!(limits, 10, "the limits of {n} shares add up to the whole");
+    }
+    // Loops inside a shard are shares of the global space too.
+    let inner = Share::new(1, 2).expect("share").split(3);
+    assert_eq!(inner[2], Share { index: 5, count: 6 });
+    assert_eq!("3/4".parse::<Share>(), Ok(Share { index: 3, count: 4 }));
+    assert!("4/4".parse::<Share>().is_err());
+    assert!("x".parse::<Share>().is_err());
 }

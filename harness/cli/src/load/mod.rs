@@ -1,0 +1,393 @@
+//! `recproof load`: the traffic simulator's command line. Parses SIPp-style flags, builds
+//! one engine per event loop (each a share of the run), runs them with the load driver,
+//! and writes the run directory ([`output`]). `recproof load merge` adds shards' run
+//! directories up ([`merge`]). The engines judge; this module only wires and writes.
+
+mod merge;
+mod output;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use load::direct::{DirectConfig, DirectEngine};
+use load::driver::StopFlag;
+use load::engine::Engine;
+use load::record::LegRules;
+use load::results::{PlanData, TargetData, Thresholds};
+use load::{Hold, LoadPlan, Share};
+use media::signal::{Modem, SignalConfig};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Arguments of `recproof load`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct LoadArgs {
+    #[command(subcommand)]
+    command: Option<LoadCommand>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum LoadCommand {
+    /// Merge the run directories of a sharded run (`--shard i/n`) into one: counts
+    /// summed, histograms merged losslessly, thresholds judged again.
+    Merge(merge::MergeArgs),
+}
+
+/// The flags of a load run.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Caller to callee with no platform in between (the baseline against SIPp uac/uas).
+    #[arg(long)]
+    direct: bool,
+    /// Calls started per second (SIPp -r).
+    #[arg(short = 'r', long, default_value_t = 10.0)]
+    rate: f64,
+    /// Most calls open at once (SIPp -l); default: rate x (mean hold + 2 s) x 1.5.
+    #[arg(short = 'l', long)]
+    concurrency: Option<u32>,
+    /// Calls to place in all (SIPp -m).
+    #[arg(short = 'm', long)]
+    calls: Option<u64>,
+    /// Start no call after this many seconds.
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Seconds over which the rate climbs from 0 to --rate.
+    #[arg(long, default_value_t = 0.0)]
+    ramp: f64,
+    /// Call length after the answer: seconds, or uniform:A-B, exp:MEAN, normal:MEAN,SD.
+    /// With media, calls are held at least 1 s.
+    #[arg(long, default_value = "20")]
+    hold: String,
+    /// Signalling only: no RTP (the SDP offers an inactive stream).
+    #[arg(long)]
+    no_media: bool,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// This process runs share INDEX of COUNT of the run (e.g. 0/4): its own calls, port
+    /// range and Call-ID space; `recproof load merge` adds the shards' run directories up.
+    #[arg(long, default_value = "0/1")]
+    shard: String,
+    /// Event loops (threads) in this process, each running its share of the calls;
+    /// default: one per core.
+    #[arg(long)]
+    threads: Option<u32>,
+    /// Caller-side SIP address (loop k uses the port + 4k).
+    #[arg(long, default_value = "127.0.0.1:15060")]
+    caller_sip: String,
+    /// Callee-side SIP address (loop k uses the port + 4k).
+    #[arg(long, default_value = "127.0.0.1:15062")]
+    callee_sip: String,
+    /// RTP port range FIRST-LAST for both parties' pools (even ports are used); a shard
+    /// takes its slice of it, and each loop a slice of that.
+    #[arg(long, default_value = "20000-60000")]
+    rtp_ports: String,
+    /// Highest fraction of a leg's frames that may go unheard before the leg fails.
+    #[arg(long, default_value_t = 0.0)]
+    max_frame_loss: f64,
+    /// Threshold: highest fraction of failed calls (0 = any failed call fails the run).
+    #[arg(long, default_value_t = 0.0)]
+    max_failed_ratio: f64,
+    /// Threshold: highest p99 setup time (INVITE to 2xx), ms.
+    #[arg(long)]
+    max_setup_p99_ms: Option<f64>,
+    /// Threshold: highest p99 mouth-to-ear latency, ms.
+    #[arg(long)]
+    max_mouth_to_ear_p99_ms: Option<f64>,
+    /// Threshold: highest p99 party-to-recorder latency, ms.
+    #[arg(long)]
+    max_party_to_recorder_p99_ms: Option<f64>,
+    /// Threshold: highest p99 answer-to-media time, ms.
+    #[arg(long)]
+    max_answer_to_media_p99_ms: Option<f64>,
+    /// Threshold: lowest fraction of to-be-recorded calls whose recording passed.
+    #[arg(long)]
+    min_recorded_ratio: Option<f64>,
+    /// Seconds between rows of stats.csv and updates of the live status.
+    #[arg(long, default_value_t = 1.0)]
+    interval: f64,
+    /// A CSV file: one row every second (as --interval) with the live figures.
+    #[arg(long)]
+    stats_csv: Option<PathBuf>,
+    /// Run directory (default reports/load-<timestamp>/).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Runs `recproof load` or `recproof load merge`.
+pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
+    match &args.command {
+        Some(LoadCommand::Merge(m)) => merge::run(m),
+        None => run_load(&args.run),
+    }
+}
+
+/// The flags every target shares, checked.
+pub(crate) struct Common {
+    hold: Hold,
+    plan: LoadPlan,
+    share: Share,
+    loops: u32,
+    thresholds: Thresholds,
+    interval: Duration,
+    out: PathBuf,
+}
+
+fn parse_port_range(text: &str) -> anyhow::Result<(u16, u16)> {
+    text.split_once('-')
+        .and_then(|(a, b)| Some((a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?)))
+        .filter(|(a, b)| a < b)
+        .with_context(|| format!("--rtp-ports {text}: give FIRST-LAST, e.g. 20000-60000"))
+}
+
+fn common(args: &RunArgs) -> anyhow::Result<Common> {
+    let hold: Hold = args
+        .hold
+        .parse()
+        .with_context(|| format!("--hold {}", args.hold))?;
+    let share: Share = args.shard.parse()?;
+    for (name, v) in [
+        ("--max-frame-loss", args.max_frame_loss),
+        ("--max-failed-ratio", args.max_failed_ratio),
+        (
+            "--min-recorded-ratio",
+            args.min_recorded_ratio.unwrap_or(1.0),
+        ),
+    ] {
+        if !(0.0..=1.0).contains(&v) {
+            bail!("{name} {v}: give a fraction between 0 and 1");
+        }
+    }
+    if !(args.interval > 0.0 && args.interval <= 60.0) {
+        bail!(
+            "--interval {}: give seconds between 0 and 60",
+            args.interval
+        );
+    }
+    let mean_hold = hold
+        .mean()
+        .as_secs_f64()
+        .max(if args.no_media { 0.0 } else { 1.0 });
+    let concurrency = args
+        .concurrency
+        .unwrap_or_else(|| ((args.rate * (mean_hold + 2.0) * 1.5).ceil() as u32).clamp(1, 100_000));
+    let loops = match args.threads {
+        Some(0) => bail!("--threads 0: give at least 1"),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+    }
+    // Never more loops than calls a loop could hold.
+    .min(concurrency.max(1));
+    let plan = LoadPlan {
+        rate_cps: args.rate,
+        ramp: Duration::try_from_secs_f64(args.ramp).context("--ramp: give seconds")?,
+        concurrency: Some(concurrency),
+        calls: args.calls,
+        duration: args
+            .duration
+            .map(Duration::try_from_secs_f64)
+            .transpose()
+            .context("--duration: give seconds")?,
+        share,
+    };
+    // The whole plan is checked once here, so a bad flag is reported before any socket.
+    load::CallSchedule::new(plan.clone(), sip::time::Time::ZERO)?;
+    let out = match &args.out {
+        Some(p) => p.clone(),
+        None => PathBuf::from("reports").join(format!(
+            "load-{}{}",
+            jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ"),
+            if share.count > 1 {
+                format!("-shard{}of{}", share.index, share.count)
+            } else {
+                String::new()
+            }
+        )),
+    };
+    Ok(Common {
+        hold,
+        plan,
+        share,
+        loops,
+        thresholds: Thresholds {
+            max_failed_ratio: args.max_failed_ratio,
+            max_setup_p99_ms: args.max_setup_p99_ms,
+            max_mouth_to_ear_p99_ms: args.max_mouth_to_ear_p99_ms,
+            max_party_to_recorder_p99_ms: args.max_party_to_recorder_p99_ms,
+            max_answer_to_media_p99_ms: args.max_answer_to_media_p99_ms,
+            min_recorded_ratio: args.min_recorded_ratio,
+        },
+        interval: Duration::from_secs_f64(args.interval),
+        out,
+    })
+}
+
+/// `addr` with its port moved up by `by`.
+fn port_plus(addr: SocketAddr, by: u32, flag: &str) -> anyhow::Result<SocketAddr> {
+    let port = u32::from(addr.port()) + by;
+    let port = u16::try_from(port)
+        .ok()
+        .with_context(|| format!("{flag} {addr}: loop ports past 65535; give a lower port"))?;
+    Ok(SocketAddr::new(addr.ip(), port))
+}
+
+/// The `k`-th of `n` equal slices of the port range `lo..hi`, aligned to even ports.
+fn port_slice((lo, hi): (u16, u16), k: u32, n: u32) -> (u16, u16) {
+    let len = u32::from(hi - lo);
+    let piece = len / n.max(1);
+    let a = u32::from(lo) + k * piece;
+    let a = a + a % 2;
+    let b = u32::from(lo) + (k + 1) * piece;
+    (a.min(65_535) as u16, b.min(65_535) as u16)
+}
+
+fn run_load(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    if !args.direct {
+        bail!(
+            "only `recproof load --direct` is built so far (caller to callee, no platform); \
+             give --direct"
+        );
+    }
+    let c = common(args)?;
+    let rtp_range = parse_port_range(&args.rtp_ports)?;
+    let caller_sip: SocketAddr = args
+        .caller_sip
+        .parse()
+        .context("--caller-sip: give IP:PORT")?;
+    let callee_sip: SocketAddr = args
+        .callee_sip
+        .parse()
+        .context("--callee-sip: give IP:PORT")?;
+    let modem = Arc::new(Modem::new(&SignalConfig::default()).context("instrumented signal")?);
+    let shard_range = port_slice(rtp_range, c.share.index, c.share.count);
+    if !args.no_media {
+        // One RTP port per party per open call, every second port: checked for the whole
+        // shard before it is cut up per loop, so the message speaks of the flags given.
+        let open = c.plan.concurrency.map_or(1, |l| c.share.limit_of(l));
+        let need = open * 2 + 2 * c.loops;
+        let have = u32::from(shard_range.1 - shard_range.0) / 2;
+        if have < need {
+            bail!(
+                "--rtp-ports {} gives this shard {have} RTP ports (every 2nd port of its                  slice), but {open} concurrent calls with media need {} (one per party per                  call) plus slack for {} event loop(s): widen the range or lower                  --concurrency",
+                args.rtp_ports,
+                open * 2,
+                c.loops
+            );
+        }
+    }
+    let mut engines: Vec<Box<dyn Engine + Send>> = Vec::new();
+    for (k, share) in c.share.split(c.loops).into_iter().enumerate() {
+        let k = k as u32;
+        let plan = LoadPlan {
+            share,
+            ..c.plan.clone()
+        };
+        let slots = plan.concurrency.map(|l| share.limit_of(l)).unwrap_or(1);
+        let cfg = DirectConfig {
+            plan,
+            hold: c.hold,
+            seed: args.seed,
+            media: !args.no_media,
+            caller_sip: port_plus(caller_sip, 4 * k, "--caller-sip")?,
+            callee_sip: port_plus(callee_sip, 4 * k, "--callee-sip")?,
+            rtp_ip: callee_sip.ip(),
+            rtp_ports: port_slice(shard_range, k, c.loops),
+            slots,
+            rules: LegRules {
+                max_frame_loss: args.max_frame_loss,
+            },
+        };
+        let engine = DirectEngine::new(cfg, modem.clone(), sip::time::Time::ZERO).map_err(|e| {
+            anyhow::anyhow!(
+                "{e}{}",
+                if c.loops > 1 || c.share.count > 1 {
+                    format!(
+                        " (the range is split over {} shard(s) x {} event loop(s))",
+                        c.share.count, c.loops
+                    )
+                } else {
+                    String::new()
+                }
+            )
+        })?;
+        engines.push(Box::new(engine));
+    }
+    let target = TargetData {
+        mode: "direct".into(),
+        sut: None,
+        media: !args.no_media,
+        fault: None,
+    };
+    run_engines(args, &c, target, engines, Vec::new())
+}
+
+/// Runs the engines (and services) with Ctrl-C handling and the output sink; writes the
+/// results and maps the thresholds to the exit code.
+fn run_engines(
+    args: &RunArgs,
+    c: &Common,
+    target: TargetData,
+    engines: Vec<Box<dyn Engine + Send>>,
+    services: Vec<Box<dyn Engine + Send>>,
+) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(&c.out).with_context(|| format!("creating {}", c.out.display()))?;
+    let stop = StopFlag::default();
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || stop.press()).context("installing the Ctrl-C handler")?;
+    }
+    let plan = PlanData {
+        rate_cps: c.plan.rate_cps,
+        concurrency: c.plan.concurrency,
+        calls: c.plan.calls,
+        duration_s: c.plan.duration.map(|d| d.as_secs_f64()),
+        ramp_s: c.plan.ramp.as_secs_f64(),
+        hold: args.hold.clone(),
+        seed: args.seed,
+        shards: vec![c.share.to_string()],
+        loops: c.loops,
+        mix: None,
+    };
+    let mut sink = output::FileSink::new(&c.out, args.rate, args.stats_csv.as_deref())?;
+    eprintln!(
+        "recproof load ({}): {} calls/s, up to {} at once, hold {}, {}; shard {}, {} event \
+         loop(s); writing {}",
+        target.mode,
+        args.rate,
+        c.plan.concurrency.unwrap_or(0),
+        args.hold,
+        if args.no_media {
+            "no media"
+        } else {
+            "media both ways, every frame decoded"
+        },
+        c.share,
+        c.loops,
+        c.out.display()
+    );
+    let started_at = jiff::Timestamp::now().to_string();
+    let origin = Instant::now();
+    let totals = load::driver::run(engines, services, origin, c.interval, &stop, &mut sink)?;
+    let intervals = sink.finish()?;
+    let results = output::results(
+        target,
+        plan,
+        started_at,
+        &totals,
+        &intervals,
+        c.hold.mean().as_secs_f64(),
+        c.thresholds.clone(),
+    );
+    output::write_results(&c.out, &results)?;
+    eprintln!("{}", output::summary(&results));
+    Ok(if results.passed() {
+        crate::exit::OK
+    } else {
+        crate::exit::FAILED
+    })
+}
