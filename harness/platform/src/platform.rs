@@ -71,7 +71,8 @@ use siprec::metadata::announcement::{
     Announcement, AnnouncementEvent, AnnouncementTarget, announcement_update,
 };
 use std::any::Any;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -306,9 +307,19 @@ struct Call {
     overlays: Vec<Overlay>,
     recs: Vec<UserRec>,
     end_at: Option<Time>,
+    /// The deadline this call has a live entry for in the platform's heap.
+    queued: Option<Time>,
 }
 
 impl Call {
+    /// The earliest of the ring timeout, the release time and the next media tick.
+    fn next_deadline(&self) -> Option<Time> {
+        [self.ring_deadline, self.end_at, self.tick_time(self.tick)]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
     fn leg(&mut self, side: Side) -> &mut Leg {
         match side {
             Side::Caller => &mut self.a,
@@ -361,6 +372,14 @@ pub struct Platform {
     free_ports: BTreeSet<u16>,
     calls: BTreeMap<u64, Call>,
     keys: HashMap<(Ua, CallKey), (u64, Role)>,
+    /// Live dialog keys per call: a call is reaped once it ended and this is zero.
+    keys_per_call: HashMap<u64, u32>,
+    /// Calls that ended and wait to be reaped.
+    ended: Vec<u64>,
+    /// Each call's next deadline (ring timeout, release, media tick), earliest first.
+    /// Entries go stale when a call's deadline moves; [`Call::queued`] tells which entry
+    /// is live. One heap for all calls, so a timeout costs O(log calls), not a scan.
+    deadlines: BinaryHeap<Reverse<(Time, u64)>>,
     ports: HashMap<u16, (u64, Side)>,
     next_call: u64,
     next_rs: u64,
@@ -492,6 +511,9 @@ impl Platform {
             free_ports,
             calls: BTreeMap::new(),
             keys: HashMap::new(),
+            keys_per_call: HashMap::new(),
+            ended: Vec::new(),
+            deadlines: BinaryHeap::new(),
             ports: HashMap::new(),
             next_call: 1,
             next_rs: 1,
@@ -955,8 +977,7 @@ impl Platform {
         let mut a = Leg::new(ports[0], &mut self.rng);
         let b = Leg::new(ports[1], &mut self.rng);
         a.key = Some(key);
-        self.keys
-            .insert((Ua::B2bua, key), (id, Role::Leg(Side::Caller)));
+        self.key_insert((Ua::B2bua, key), (id, Role::Leg(Side::Caller)));
         self.ports.insert(ports[0], (id, Side::Caller));
         self.ports.insert(ports[1], (id, Side::Callee));
 
@@ -1013,6 +1034,7 @@ impl Platform {
             overlays: Vec::new(),
             recs,
             end_at: None,
+            queued: None,
         };
         match self
             .ep
@@ -1020,14 +1042,14 @@ impl Platform {
         {
             Ok(bkey) => {
                 call.b.key = Some(bkey);
-                self.keys
-                    .insert((Ua::B2bua, bkey), (id, Role::Leg(Side::Callee)));
+                self.key_insert((Ua::B2bua, bkey), (id, Role::Leg(Side::Callee)));
             }
             Err(e) => {
                 self.note(now, "call_rejected", format!("call={id} 500: {e}"));
                 let _ = self.ep.answer(now, tx, 500, Extra::new());
                 call.a_tx = None;
                 call.phase = Phase::Ended;
+                self.mark_ended(id);
             }
         }
         let recorded: Vec<String> = call
@@ -1036,6 +1058,7 @@ impl Platform {
             .map(|r| format!("{}:{}", r.ext, r.settings.mode))
             .collect();
         self.calls.insert(id, call);
+        self.schedule(id);
         self.note(
             now,
             "call_routed",
@@ -1108,6 +1131,7 @@ impl Platform {
         c.media_start = Some(now);
         c.tick = 0;
         c.ring_deadline = None;
+        self.schedule(id);
         true
     }
 
@@ -1207,7 +1231,7 @@ impl Platform {
     }
 
     fn on_terminated(&mut self, now: Time, ua: Ua, key: CallKey, reason: &EndReason) {
-        let Some((id, role)) = self.keys.remove(&(ua, key)) else {
+        let Some((id, role)) = self.key_remove(&(ua, key)) else {
             return;
         };
         match role {
@@ -1330,6 +1354,10 @@ impl Platform {
         c.media_start = None;
         c.ring_deadline = None;
         c.end_at = None;
+        self.mark_ended(id);
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
         let (akey, bkey, atx) = (c.a.key, c.b.key, c.a_tx.take());
         let n = c.recs.len();
         if let Some(tx) = atx {
@@ -1362,14 +1390,17 @@ impl Platform {
 
     /// Removes ended calls whose dialogs are all gone and frees their ports.
     fn reap(&mut self) {
-        let done: Vec<u64> = self
-            .calls
-            .values()
-            .filter(|c| c.phase == Phase::Ended)
-            .filter(|c| !self.keys.values().any(|(id, _)| *id == c.id))
-            .map(|c| c.id)
-            .collect();
-        for id in done {
+        if self.ended.is_empty() {
+            return;
+        }
+        let ended = std::mem::take(&mut self.ended);
+        for id in ended {
+            if self.keys_per_call.get(&id).is_some_and(|n| *n > 0) {
+                // A dialog of the call is still closing; reaped when it is gone.
+                self.ended.push(id);
+                continue;
+            }
+            self.keys_per_call.remove(&id);
             if let Some(c) = self.calls.remove(&id) {
                 let mut ports = vec![c.a.port, c.b.port];
                 for r in c.recs {
@@ -1378,6 +1409,48 @@ impl Platform {
                     }
                 }
                 self.release(&ports);
+            }
+        }
+    }
+
+    /// Ties a dialog to a call (and counts it, so the call is not reaped under it).
+    fn key_insert(&mut self, k: (Ua, CallKey), v: (u64, Role)) {
+        if let Some((old, _)) = self.keys.insert(k, v) {
+            self.key_uncount(old);
+        }
+        *self.keys_per_call.entry(v.0).or_default() += 1;
+    }
+
+    /// Unties a dialog from its call.
+    fn key_remove(&mut self, k: &(Ua, CallKey)) -> Option<(u64, Role)> {
+        let v = self.keys.remove(k)?;
+        self.key_uncount(v.0);
+        Some(v)
+    }
+
+    fn key_uncount(&mut self, id: u64) {
+        if let Some(n) = self.keys_per_call.get_mut(&id) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// Marks a call ended (reaped once its dialogs are gone).
+    fn mark_ended(&mut self, id: u64) {
+        if !self.ended.contains(&id) {
+            self.ended.push(id);
+        }
+    }
+
+    /// Puts the call's next deadline in the heap if it moved.
+    fn schedule(&mut self, id: u64) {
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let next = c.next_deadline();
+        if next != c.queued {
+            c.queued = next;
+            if let Some(t) = next {
+                self.deadlines.push(Reverse((t, id)));
             }
         }
     }
@@ -1457,7 +1530,7 @@ impl Platform {
                 return;
             }
         };
-        self.keys.insert((Ua::Src, key), (id, Role::Rs(idx)));
+        self.key_insert((Ua::Src, key), (id, Role::Rs(idx)));
         let mut senders = Vec::new();
         for _ in 0..nstreams {
             senders.push(RtpSender::new(
@@ -1776,7 +1849,7 @@ impl Platform {
                 } else {
                     // The `no-rs-bye-at-call-end` fault: the dialog is left open at the
                     // recorder; forget it here so the call can be reaped.
-                    self.keys.remove(&(Ua::Src, key));
+                    self.key_remove(&(Ua::Src, key));
                 }
             }
             return;
@@ -1890,6 +1963,7 @@ impl Platform {
         if !self.b.applies_failure_behaviour {
             // The fault: whatever is configured, the call is dropped at once, silently.
             c.end_at = Some(now);
+            self.schedule(id);
             self.note(
                 now,
                 "recording_failed",
@@ -1911,6 +1985,7 @@ impl Platform {
                 );
             }
         }
+        self.schedule(id);
         self.note(now, "recording_failed", detail);
     }
 
@@ -2042,9 +2117,19 @@ impl Platform {
         }
     }
 
+    /// Handles every call whose deadline is due: voicemail on a ring timeout, release
+    /// after a failure announcement, and the media ticks up to `now`.
     fn ticks(&mut self, now: Time) {
-        let ids: Vec<u64> = self.calls.keys().copied().collect();
-        for id in ids {
+        while let Some(&Reverse((t, id))) = self.deadlines.peek() {
+            if t > now {
+                break;
+            }
+            self.deadlines.pop();
+            match self.calls.get_mut(&id) {
+                // A stale entry: the call's deadline moved since it was queued.
+                Some(c) if c.queued == Some(t) => c.queued = None,
+                _ => continue,
+            }
             if let Some(c) = self.calls.get(&id)
                 && c.phase == Phase::Ringing
                 && c.ring_deadline.is_some_and(|t| t <= now)
@@ -2069,6 +2154,7 @@ impl Platform {
             {
                 self.tick(id, t);
             }
+            self.schedule(id);
         }
     }
 
@@ -2270,16 +2356,16 @@ impl Node for Platform {
     }
 
     fn poll_timeout(&self) -> Option<Time> {
-        let calls = self.calls.values().flat_map(|c| {
-            [c.ring_deadline, c.end_at, c.tick_time(c.tick)]
-                .into_iter()
-                .flatten()
-        });
-        [self.ep.poll_timeout(), self.src.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .chain(calls)
-            .min()
+        // The heap's top may be a stale entry (earlier than any live deadline): waking
+        // early is harmless, and the wake-up drops it.
+        [
+            self.ep.poll_timeout(),
+            self.src.poll_timeout(),
+            self.deadlines.peek().map(|Reverse((t, _))| *t),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn poll_observation(&mut self) -> Option<Observation> {

@@ -78,8 +78,11 @@ use sip::sdp::{Codec, Direction, SdpBuilder, SessionDescription, StreamSpec};
 use sip::time::Time;
 use sip::transaction::TxKey;
 use std::any::Any;
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Reverse;
+use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Media types the emulator takes in request bodies (its `Accept` header).
@@ -106,6 +109,29 @@ pub enum SrsBehaviour {
     },
     /// Never answers anything (no 100 Trying either): the SRC's Timer B runs out.
     Silent,
+}
+
+/// Which harness call a new recording session belongs to, and the media knowledge its
+/// streams are decoded with (the party registry of that call's phones, so
+/// party-to-recorder latency is measured against the right senders).
+#[derive(Debug, Clone)]
+pub struct SessionBinding {
+    /// Call label of every observation of the session (its SIP, metadata and streams).
+    pub call_label: String,
+    /// The media context of the call.
+    pub media: MediaContext,
+}
+
+/// Decides, from an RS INVITE (its metadata names the participants), which harness call
+/// a new session belongs to; `None` keeps [`SrsConfig::call_label`]. Set by a driver
+/// whose one emulator records many calls at once (the load engine).
+#[derive(Clone)]
+pub struct SessionBinder(pub Arc<dyn Fn(&SipMessage) -> Option<SessionBinding> + Send + Sync>);
+
+impl std::fmt::Debug for SessionBinder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionBinder")
+    }
 }
 
 /// Settings of an [`SrsEmulator`].
@@ -135,6 +161,9 @@ pub struct SrsConfig {
     pub seed: u64,
     /// Keep each stream's decoded PCM for [`SrsEmulator::take_recordings`].
     pub keep_pcm: bool,
+    /// Ties each new session to a harness call (its own call label and media context);
+    /// without it every observation carries [`SrsConfig::call_label`].
+    pub binder: Option<SessionBinder>,
 }
 
 impl SrsConfig {
@@ -152,6 +181,7 @@ impl SrsConfig {
             call_label: None,
             seed: 0x5252,
             keep_pcm: false,
+            binder: None,
         }
     }
 
@@ -242,12 +272,32 @@ struct RecStream {
     direction: Direction,
     declined: bool,
     listen: ListenStream,
+    /// The wake-up this stream has a live entry for in the emulator's timer heap (never
+    /// later than what the stream asks for).
+    queued: Option<Time>,
+}
+
+impl RecStream {
+    /// Queues the stream's next wake-up in `heap` unless an entry at or before it is
+    /// already there.
+    fn requeue(&mut self, heap: &mut BinaryHeap<Reverse<(Time, u16)>>) {
+        let Some(d) = self.listen.poll_timeout() else {
+            return;
+        };
+        if self.queued.is_some_and(|q| q <= d) {
+            return;
+        }
+        self.queued = Some(d);
+        heap.push(Reverse((d, self.port)));
+    }
 }
 
 #[derive(Debug)]
 struct Session {
     ordinal: u64,
     rs_call_id: String,
+    /// The media context its streams decode with (the binder's, else the emulator's).
+    media: MediaContext,
     streams: Vec<RecStream>,
     sdp_version: u64,
     metadata_documents: usize,
@@ -280,6 +330,10 @@ pub struct SrsEmulator {
     sessions: BTreeMap<CallKey, Session>,
     /// Our RTP port → the session owning it.
     ports: BTreeMap<u16, CallKey>,
+    /// Streams' wake-ups by port, earliest first (entries may be stale; see
+    /// [`RecStream::queued`]). One heap for every stream, so a timeout costs O(log
+    /// streams), not a scan of every session.
+    timers: BinaryHeap<Reverse<(Time, u16)>>,
     free_ports: BTreeSet<u16>,
     rejects: Vec<PendingReject>,
     /// Stream names used, per call label.
@@ -287,7 +341,16 @@ pub struct SrsEmulator {
     accepted: u64,
     recordings: Vec<Recording>,
     stray_rtp: u64,
+    /// With a binder: the call label of each RS Call-ID seen in an INVITE.
+    labels: HashMap<String, String>,
+    /// With a binder: the media context of a bound INVITE whose session is not set up yet.
+    pending_media: HashMap<String, MediaContext>,
+    /// Labels of ended sessions, and when to forget them.
+    retired: VecDeque<(Time, String)>,
 }
+
+/// How long the label of an ended session is kept for its last responses.
+const LABEL_LINGER: Duration = Duration::from_secs(32);
 
 impl std::fmt::Debug for SrsEmulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -336,10 +399,14 @@ impl SrsEmulator {
             ports: BTreeMap::new(),
             sessions: BTreeMap::new(),
             rejects: Vec::new(),
+            timers: BinaryHeap::new(),
             used_names: BTreeSet::new(),
             accepted: 0,
             recordings: Vec::new(),
             stray_rtp: 0,
+            labels: HashMap::new(),
+            pending_media: HashMap::new(),
+            retired: VecDeque::new(),
             ctx,
             cfg,
         })
@@ -467,6 +534,47 @@ impl SrsEmulator {
         self.cfg.call_label.clone()
     }
 
+    /// The call label of the RS with this Call-ID (the bound one, else the default).
+    fn label_of(&self, rs_call_id: &str) -> Option<String> {
+        self.labels
+            .get(rs_call_id)
+            .cloned()
+            .or_else(|| self.cfg.call_label.clone())
+    }
+
+    /// With a binder: the label of the message in `bytes`, binding a new RS INVITE first.
+    fn bind_message(&mut self, bytes: &bytes::Bytes) -> Option<String> {
+        let Some(binder) = self.cfg.binder.clone() else {
+            return self.label();
+        };
+        let Ok(msg) = SipMessage::parse(bytes.clone()) else {
+            return self.label();
+        };
+        let Ok(id) = msg.call_id() else {
+            return self.label();
+        };
+        if !self.labels.contains_key(id)
+            && msg.method() == Some(&Method::Invite)
+            && msg.to_header().is_ok_and(|t| t.tag().is_none())
+            && let Some(b) = (binder.0)(&msg)
+        {
+            if self.labels.len() > 4 * self.sessions.len() + 4096 {
+                // Bound INVITEs that never became sessions (refused, lost): forget them
+                // so a long run's memory stays flat.
+                let live: BTreeSet<&str> = self
+                    .sessions
+                    .values()
+                    .map(|s| s.rs_call_id.as_str())
+                    .collect();
+                self.labels.retain(|k, _| live.contains(k.as_str()));
+                self.pending_media.retain(|k, _| live.contains(k.as_str()));
+            }
+            self.labels.insert(id.to_owned(), b.call_label);
+            self.pending_media.insert(id.to_owned(), b.media);
+        }
+        self.label_of(id)
+    }
+
     fn key_of(&self, rs_call_id: &str) -> Result<CallKey, SrsError> {
         self.sessions
             .iter()
@@ -488,9 +596,10 @@ impl SrsEmulator {
         request: &SipMessage,
         reason: String,
     ) {
+        let label = self.label_of(request.call_id().unwrap_or_default());
         self.wire.note(
             now,
-            self.label(),
+            label,
             Event::SipMalformed {
                 transport: "udp".to_owned(),
                 remote: from.to_string(),
@@ -514,10 +623,11 @@ impl SrsEmulator {
         let method = request
             .method()
             .map_or_else(String::new, |m| m.as_str().to_owned());
+        let label = self.label_of(&rs_call_id);
         for (ct, xml) in &parts.metadata {
             self.wire.note(
                 now,
-                self.label(),
+                label.clone(),
                 Event::Metadata {
                     rs_call_id: rs_call_id.clone(),
                     method: method.clone(),
@@ -659,9 +769,15 @@ impl SrsEmulator {
                     return;
                 };
                 self.accepted += 1;
+                let rs_call_id = request.call_id().unwrap_or_default().to_owned();
+                let media = self
+                    .pending_media
+                    .remove(&rs_call_id)
+                    .unwrap_or_else(|| self.ctx.clone());
                 let session = Session {
                     ordinal: self.accepted,
-                    rs_call_id: request.call_id().unwrap_or_default().to_owned(),
+                    rs_call_id,
+                    media,
                     streams: Vec::new(),
                     sdp_version: 0,
                     metadata_documents: parts.metadata.len(),
@@ -685,9 +801,10 @@ impl SrsEmulator {
                     .map(|f| f.uri.text)
                     .unwrap_or_default();
                 let callee = request.to_header().map(|t| t.uri.text).unwrap_or_default();
+                let label = self.label_of(request.call_id().unwrap_or_default());
                 self.wire.note(
                     now,
-                    self.label(),
+                    label,
                     Event::CallStarted {
                         caller,
                         callee,
@@ -745,7 +862,14 @@ impl SrsEmulator {
         offer: &SessionDescription,
     ) -> Result<SessionDescription, u16> {
         let media = offer.media();
-        let label = self.label();
+        let label = self
+            .sessions
+            .get(&key)
+            .map_or_else(|| self.label(), |s| self.label_of(&s.rs_call_id));
+        let ctx = self
+            .sessions
+            .get(&key)
+            .map_or_else(|| self.ctx.clone(), |s| s.media.clone());
         let ordinal = self.sessions.get(&key).map_or(0, |s| s.ordinal);
         let initial = self
             .sessions
@@ -798,7 +922,7 @@ impl SrsEmulator {
                                         SocketAddr::new(self.cfg.media_ip, p),
                                     )
                                 },
-                                &self.ctx,
+                                &ctx,
                             );
                             match listen {
                                 Ok(listen) => {
@@ -811,6 +935,7 @@ impl SrsEmulator {
                                             direction,
                                             declined: false,
                                             listen,
+                                            queued: None,
                                         });
                                         s.streams.sort_by_key(|r| r.index);
                                     }
@@ -927,6 +1052,7 @@ impl SrsEmulator {
     /// Removes a session that never got going (its INVITE was refused).
     fn release(&mut self, key: CallKey) {
         if let Some(s) = self.sessions.remove(&key) {
+            self.pending_media.remove(&s.rs_call_id);
             for r in s.streams {
                 self.ports.remove(&r.port);
                 self.free_ports.insert(r.port);
@@ -955,8 +1081,15 @@ impl SrsEmulator {
             self.free_ports.insert(r.port);
         }
         let reason = reason.to_string();
-        self.wire
-            .note(now, self.label(), Event::CallEnded { reason });
+        let label = self.label_of(&s.rs_call_id);
+        self.wire.note(now, label, Event::CallEnded { reason });
+        self.pending_media.remove(&s.rs_call_id);
+        if self.labels.contains_key(&s.rs_call_id) {
+            // Kept while the dialog's last responses may still be sent or retransmitted
+            // (Timer J, 32 s), so they carry the call's label too.
+            self.retired
+                .push_back((now + LABEL_LINGER, s.rs_call_id.clone()));
+        }
     }
 
     fn send_due_rejects(&mut self, now: Time) {
@@ -982,9 +1115,19 @@ impl SrsEmulator {
         while let Some(ev) = self.ep.poll_event() {
             self.on_event(now, ev);
         }
-        let label = self.label();
-        self.wire.drain(now, label, &mut self.ep);
-        self.drain_media();
+        let labels = &self.labels;
+        let default = &self.cfg.call_label;
+        self.wire.drain_labelled(now, &mut self.ep, |bytes| {
+            if labels.is_empty() {
+                return default.clone();
+            }
+            SipMessage::parse(bytes::Bytes::copy_from_slice(bytes))
+                .ok()
+                .and_then(|m| m.call_id().ok().and_then(|id| labels.get(id).cloned()))
+                .or_else(|| default.clone())
+        });
+        // Streams are drained where they are fed (a datagram, a timer, their end), so a
+        // SIP message does not cost a walk over every stream of every session.
     }
 }
 
@@ -1071,7 +1214,8 @@ impl Node for SrsEmulator {
 
     fn handle_datagram(&mut self, now: Time, datagram: Datagram) {
         if datagram.to == self.cfg.sip_addr {
-            self.wire.received(now, self.label(), &datagram);
+            let label = self.bind_message(&datagram.bytes);
+            self.wire.received(now, label, &datagram);
             self.ep
                 .handle_datagram(now, datagram.from, datagram.transport, &datagram.bytes);
         } else if datagram.transport == Transport::Udp
@@ -1084,6 +1228,10 @@ impl Node for SrsEmulator {
         {
             r.listen
                 .handle_datagram(now, datagram.from, &datagram.bytes);
+            r.requeue(&mut self.timers);
+            while let Some(o) = r.listen.poll_observation() {
+                self.wire.obs.push_back(o);
+            }
         } else {
             self.stray_rtp += 1;
         }
@@ -1091,12 +1239,37 @@ impl Node for SrsEmulator {
     }
 
     fn handle_timeout(&mut self, now: Time) {
+        while self.retired.front().is_some_and(|(t, _)| *t <= now) {
+            if let Some((_, id)) = self.retired.pop_front() {
+                self.labels.remove(&id);
+            }
+        }
         self.ep.handle_timeout(now);
         self.pump(now);
         self.send_due_rejects(now);
-        for s in self.sessions.values_mut() {
-            for r in &mut s.streams {
-                r.listen.handle_timeout(now);
+        while let Some(&Reverse((t, port))) = self.timers.peek() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(key) = self.ports.get(&port).copied() else {
+                continue;
+            };
+            let Some(r) = self
+                .sessions
+                .get_mut(&key)
+                .and_then(|s| s.streams.iter_mut().find(|r| r.port == port))
+            else {
+                continue;
+            };
+            if r.queued != Some(t) {
+                continue;
+            }
+            r.queued = None;
+            r.listen.handle_timeout(now);
+            r.requeue(&mut self.timers);
+            while let Some(o) = r.listen.poll_observation() {
+                self.wire.obs.push_back(o);
             }
         }
         self.pump(now);
@@ -1107,12 +1280,8 @@ impl Node for SrsEmulator {
     }
 
     fn poll_timeout(&self) -> Option<Time> {
-        let streams = self
-            .sessions
-            .values()
-            .flat_map(|s| s.streams.iter())
-            .filter_map(|r| r.listen.poll_timeout())
-            .min();
+        // The heap's top may be stale (early): waking early is harmless.
+        let streams = self.timers.peek().map(|Reverse((t, _))| *t);
         let rejects = self.rejects.iter().map(|r| r.at).min();
         [self.ep.poll_timeout(), streams, rejects]
             .into_iter()

@@ -61,10 +61,21 @@ impl Wire {
 
     /// Sends everything the endpoint queued, logging each message.
     pub(crate) fn drain(&mut self, now: Time, call: Option<String>, ep: &mut Endpoint) {
+        self.drain_labelled(now, ep, |_| call.clone());
+    }
+
+    /// [`Self::drain`] with each message's call label chosen by `label_of` from its bytes
+    /// (a role serving several harness calls at once).
+    pub(crate) fn drain_labelled(
+        &mut self,
+        now: Time,
+        ep: &mut Endpoint,
+        label_of: impl Fn(&[u8]) -> Option<String>,
+    ) {
         while let Some(t) = ep.poll_transmit() {
             self.note(
                 now,
-                call.clone(),
+                label_of(&t.bytes),
                 Event::SipSent {
                     transport: transport_name(t.transport),
                     local: self.sip.to_string(),

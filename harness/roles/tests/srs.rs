@@ -7,7 +7,9 @@ use media::g711::Law;
 use media::signal::PartyId;
 use observe::{Actor, Event, Observation, Source};
 use recproof_roles::media_io::{AudioSource, MediaContext, SendConfig, SendStream};
-use recproof_roles::srs::{SnapshotVia, SrsBehaviour, SrsConfig, SrsEmulator};
+use recproof_roles::srs::{
+    SessionBinder, SessionBinding, SnapshotVia, SrsBehaviour, SrsConfig, SrsEmulator,
+};
 use sim::{Datagram, LinkProfile, Node, NodeId, Transport, World};
 use sip::endpoint::{CallKey, EndReason, Endpoint, EndpointConfig, EndpointEvent, Extra};
 use sip::message::{Method, SipMessage};
@@ -339,6 +341,10 @@ struct Setup {
 }
 
 fn setup(behaviour: SrsBehaviour, keep_pcm: bool) -> Setup {
+    setup_with(behaviour, keep_pcm, None)
+}
+
+fn setup_with(behaviour: SrsBehaviour, keep_pcm: bool, binder: Option<SessionBinder>) -> Setup {
     let ctx = MediaContext::with_default_signal().expect("signal");
     let mut world = World::new(42);
     world.set_default_link(LinkProfile::latency(Duration::from_millis(10)));
@@ -347,6 +353,7 @@ fn setup(behaviour: SrsBehaviour, keep_pcm: bool) -> Setup {
     cfg.behaviour = behaviour;
     cfg.call_label = Some("call-0001".to_owned());
     cfg.keep_pcm = keep_pcm;
+    cfg.binder = binder;
     let srs = world.add(Box::new(SrsEmulator::new(cfg, ctx).expect("srs")));
     Setup { world, src, srs }
 }
@@ -1028,4 +1035,61 @@ fn webex_dialect_invite_is_accepted_with_metadata_first() {
         .expect("metadata");
     assert_eq!(doc.as_bytes(), xml.as_slice());
     assert!(doc.contains("urn:ietf:params:xml:ns:siprec"));
+}
+
+/// One emulator recording many calls (the load engine's case): a binder ties a session to
+/// its call from the INVITE, and every observation of that session carries the call's
+/// label: its SIP both ways, its metadata, its streams and its end.
+#[test]
+fn a_binder_labels_every_observation_of_a_session_with_its_call() {
+    let binder = SessionBinder(std::sync::Arc::new(|invite: &SipMessage| {
+        let body = String::from_utf8_lossy(invite.body()).into_owned();
+        body.contains("Alice").then(|| SessionBinding {
+            call_label: "load-call-7".to_owned(),
+            media: MediaContext::with_default_signal().expect("signal"),
+        })
+    }));
+    let mut s = setup_with(SrsBehaviour::Accept, false, Some(binder));
+    let (sdp, xml) = rfc_vector_parts();
+    src(&mut s, |n, now| n.invite(now, &sdp, Some(&xml)));
+    s.world.run_until(Time::from_secs(3));
+    src(&mut s, |n, now| n.bye(now));
+    s.world.run_until(Time::from_secs(5));
+    let obs = s.world.take_observations();
+    let srs: Vec<&Observation> = obs.iter().filter(|o| o.actor == Actor::Srs).collect();
+    assert!(srs.len() > 8, "{srs:?}");
+    for o in &srs {
+        assert_eq!(o.call.as_deref(), Some("load-call-7"), "{o:?}");
+    }
+    let kinds: Vec<&str> = srs
+        .iter()
+        .map(|o| match &o.event {
+            Event::SipReceived { .. } => "sip_received",
+            Event::SipSent { .. } => "sip_sent",
+            Event::Metadata { .. } => "metadata",
+            Event::PartyFrames { .. } => "party_frames",
+            Event::CallEnded { .. } => "call_ended",
+            _ => "other",
+        })
+        .collect();
+    for k in [
+        "sip_received",
+        "sip_sent",
+        "metadata",
+        "party_frames",
+        "call_ended",
+    ] {
+        assert!(kinds.contains(&k), "no {k} in {kinds:?}");
+    }
+    // A session the binder does not claim keeps the emulator's own label.
+    let binder = SessionBinder(std::sync::Arc::new(|_: &SipMessage| None));
+    let mut s = setup_with(SrsBehaviour::Accept, false, Some(binder));
+    src(&mut s, |n, now| n.invite(now, &sdp, Some(&xml)));
+    s.world.run_until(Time::from_secs(2));
+    let obs = s.world.take_observations();
+    assert!(
+        obs.iter()
+            .filter(|o| o.actor == Actor::Srs)
+            .all(|o| o.call.as_deref() == Some("call-0001"))
+    );
 }
