@@ -126,7 +126,10 @@ pub struct SessionBinding {
 /// a new session belongs to; `None` keeps [`SrsConfig::call_label`]. Set by a driver
 /// whose one emulator records many calls at once (the load engine).
 #[derive(Clone)]
-pub struct SessionBinder(pub Arc<dyn Fn(&SipMessage) -> Option<SessionBinding> + Send + Sync>);
+pub struct SessionBinder(pub Arc<BindFn>);
+
+/// The function behind a [`SessionBinder`].
+pub type BindFn = dyn Fn(&SipMessage) -> Option<SessionBinding> + Send + Sync;
 
 impl std::fmt::Debug for SessionBinder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
