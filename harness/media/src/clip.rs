@@ -62,50 +62,53 @@ pub struct ClipMatch {
 
 const PRE_EMPHASIS: f32 = 0.95;
 
-/// Sans-IO detector for one reference clip.
-pub struct ClipDetector {
+/// What every detector of one clip shares: the pre-emphasised reference's conjugate
+/// spectrum, its norm and the FFT plans. Preparing it costs two large FFT plans (their
+/// twiddle tables) and a forward FFT of the clip, so it is done once per clip and process
+/// ([`ClipReference::shared`]) and not once per listening stream: a load run opens
+/// thousands of streams that all look for the same announcements.
+pub struct ClipReference {
     cfg: ClipConfig,
     len: usize,
     fft_len: usize,
     hop: usize,
     fft: Arc<dyn Fft<f32>>,
     ifft: Arc<dyn Fft<f32>>,
+    scratch_len: usize,
     ref_spec: Vec<Complex<f32>>,
     ref_norm: f64,
-    work: Vec<Complex<f32>>,
-    scratch: Vec<Complex<f32>>,
-    /// Pre-emphasised stream samples from `buf_start`.
-    buf: Vec<f32>,
-    buf_start: u64,
-    last_raw: f32,
-    started: bool,
     min_energy: f64,
-    /// Best candidate of the current above-threshold cluster: (position, score, left, right).
-    cand: Option<(u64, f64, f64, f64)>,
-    prev_score: (f64, f64),
-    events: VecDeque<ClipMatch>,
+    /// The clip as given, to tell a cache hit from a hash collision.
+    samples: Vec<i16>,
 }
 
-impl std::fmt::Debug for ClipDetector {
+impl std::fmt::Debug for ClipReference {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClipDetector")
+        f.debug_struct("ClipReference")
             .field("len", &self.len)
             .field("fft_len", &self.fft_len)
-            .field("buf_start", &self.buf_start)
             .finish()
     }
 }
 
-fn pre_emphasis(x: &[i16], last: &mut f32, out: &mut Vec<f32>) {
-    for &s in x {
-        let v = f32::from(s);
-        out.push(v - PRE_EMPHASIS * *last);
-        *last = v;
-    }
+/// Clips prepared so far in this process, by (length, content hash). Bounded: past
+/// [`MAX_SHARED_CLIPS`] distinct clips, references are prepared without being kept.
+static SHARED: std::sync::Mutex<Vec<SharedEntry>> = std::sync::Mutex::new(Vec::new());
+
+/// A prepared clip in [`SHARED`], under (length, content hash).
+type SharedEntry = ((usize, u64), Arc<ClipReference>);
+/// Most distinct clips kept prepared (a run looks for a handful of announcements).
+const MAX_SHARED_CLIPS: usize = 64;
+
+fn content_hash(x: &[i16]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    x.hash(&mut h);
+    h.finish()
 }
 
-impl ClipDetector {
-    /// A detector for `reference` (8 kHz PCM).
+impl ClipReference {
+    /// Prepares `reference` (8 kHz PCM).
     pub fn new(reference: &[i16], cfg: ClipConfig) -> Result<Self, ClipError> {
         if reference.len() < 400 {
             return Err(ClipError::TooShort(reference.len()));
@@ -146,10 +149,89 @@ impl ClipDetector {
             hop,
             fft,
             ifft,
+            scratch_len,
             ref_spec,
             ref_norm,
-            work: vec![Complex::new(0.0, 0.0); fft_len],
-            scratch,
+            samples: reference.to_vec(),
+        })
+    }
+
+    /// The prepared reference for `reference` and `cfg`, prepared once per process and
+    /// shared by every detector of the same clip.
+    pub fn shared(reference: &[i16], cfg: ClipConfig) -> Result<Arc<Self>, ClipError> {
+        let key = (reference.len(), content_hash(reference));
+        let mut cache = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, r)) = cache
+            .iter()
+            .find(|(k, r)| *k == key && r.cfg == cfg && r.samples == reference)
+        {
+            return Ok(r.clone());
+        }
+        let r = Arc::new(Self::new(reference, cfg)?);
+        if cache.len() < MAX_SHARED_CLIPS {
+            cache.push((key, r.clone()));
+        }
+        Ok(r)
+    }
+}
+
+thread_local! {
+    /// The FFT work and scratch buffers of every detector on this thread: they are only
+    /// used inside one block's processing, and at a full FFT length each (half a MB for a
+    /// 3 s clip) they would dominate the memory of a run with thousands of streams.
+    static WORK: std::cell::RefCell<WorkBuffers> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// The FFT work buffer and its scratch.
+type WorkBuffers = (Vec<Complex<f32>>, Vec<Complex<f32>>);
+
+/// Sans-IO detector for one reference clip.
+pub struct ClipDetector {
+    reference: Arc<ClipReference>,
+    /// Pre-emphasised stream samples from `buf_start`.
+    buf: Vec<f32>,
+    buf_start: u64,
+    last_raw: f32,
+    started: bool,
+    /// Best candidate of the current above-threshold cluster: (position, score, left, right).
+    cand: Option<(u64, f64, f64, f64)>,
+    prev_score: (f64, f64),
+    events: VecDeque<ClipMatch>,
+    /// Per-position energies, then scores, of the block being processed (kept to reuse
+    /// the allocation).
+    scores: Vec<f64>,
+}
+
+impl std::fmt::Debug for ClipDetector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClipDetector")
+            .field("len", &self.reference.len)
+            .field("fft_len", &self.reference.fft_len)
+            .field("buf_start", &self.buf_start)
+            .finish()
+    }
+}
+
+fn pre_emphasis(x: &[i16], last: &mut f32, out: &mut Vec<f32>) {
+    for &s in x {
+        let v = f32::from(s);
+        out.push(v - PRE_EMPHASIS * *last);
+        *last = v;
+    }
+}
+
+impl ClipDetector {
+    /// A detector for `reference` (8 kHz PCM); the prepared reference is shared with
+    /// every other detector of the same clip ([`ClipReference::shared`]).
+    pub fn new(reference: &[i16], cfg: ClipConfig) -> Result<Self, ClipError> {
+        Ok(Self::with_reference(ClipReference::shared(reference, cfg)?))
+    }
+
+    /// A detector for an already prepared reference.
+    pub fn with_reference(reference: Arc<ClipReference>) -> Self {
+        Self {
+            reference,
             buf: Vec::new(),
             buf_start: 0,
             last_raw: 0.0,
@@ -157,12 +239,13 @@ impl ClipDetector {
             cand: None,
             prev_score: (0.0, 0.0),
             events: VecDeque::new(),
-        })
+            scores: Vec::new(),
+        }
     }
 
     /// Length of the reference, in samples.
     pub fn clip_len(&self) -> usize {
-        self.len
+        self.reference.len
     }
 
     /// Feed samples. Gaps are filled with silence; overlapping samples are skipped.
@@ -182,15 +265,15 @@ impl ClipDetector {
             pcm = pcm.get(skip..).unwrap_or(&[]);
         }
         pre_emphasis(pcm, &mut self.last_raw, &mut self.buf);
-        while self.buf.len() >= self.fft_len {
-            self.process_block(self.hop);
+        while self.buf.len() >= self.reference.fft_len {
+            self.process_block(self.reference.hop);
         }
     }
 
     /// End of stream: score the remaining whole-clip positions and report the last match.
     pub fn finish(&mut self) {
-        if self.buf.len() >= self.len {
-            let positions = self.buf.len() - self.len + 1;
+        if self.buf.len() >= self.reference.len {
+            let positions = self.buf.len() - self.reference.len + 1;
             self.process_block(positions);
         }
         self.close_candidate();
@@ -203,51 +286,55 @@ impl ClipDetector {
 
     /// Score `positions` positions starting at `buf_start` (at most `hop`), then drop them.
     fn process_block(&mut self, positions: usize) {
-        let positions = positions.min(self.hop);
-        let avail = self.buf.len().min(self.fft_len);
-        for (i, w) in self.work.iter_mut().enumerate() {
-            *w = Complex::new(
-                self.buf
-                    .get(i)
-                    .copied()
-                    .filter(|_| i < avail)
-                    .unwrap_or(0.0),
-                0.0,
-            );
-        }
-        self.fft
-            .process_with_scratch(&mut self.work, &mut self.scratch);
-        for (w, r) in self.work.iter_mut().zip(&self.ref_spec) {
-            *w *= *r;
-        }
-        self.ifft
-            .process_with_scratch(&mut self.work, &mut self.scratch);
-        let scale = 1.0 / self.fft_len as f64;
-        // Running energy of the stream window under the clip.
-        let mut e: f64 = self
-            .buf
-            .iter()
-            .take(self.len)
-            .map(|&x| f64::from(x) * f64::from(x))
-            .sum();
-        for t in 0..positions {
-            if t > 0 {
-                let out = self.buf.get(t - 1).copied().map_or(0.0, f64::from);
-                let inn = self
-                    .buf
-                    .get(t - 1 + self.len)
-                    .copied()
-                    .map_or(0.0, f64::from);
-                e = (e - out * out + inn * inn).max(0.0);
+        let r = self.reference.clone();
+        let positions = positions.min(r.hop);
+        let avail = self.buf.len().min(r.fft_len);
+        WORK.with_borrow_mut(|(work, scratch)| {
+            work.clear();
+            work.extend(self.buf[..avail].iter().map(|x| Complex::new(*x, 0.0)));
+            work.resize(r.fft_len, Complex::new(0.0, 0.0));
+            scratch.resize(r.scratch_len.max(scratch.len()), Complex::new(0.0, 0.0));
+            let scratch = &mut scratch[..r.scratch_len];
+            r.fft.process_with_scratch(work, scratch);
+            for (w, c) in work.iter_mut().zip(&r.ref_spec) {
+                *w *= *c;
             }
-            let c = f64::from(self.work.get(t).map_or(0.0, |c| c.re)) * scale;
-            let score = if e > self.min_energy {
-                c / (self.ref_norm * e.sqrt())
+            r.ifft.process_with_scratch(work, scratch);
+            self.process_scores(&r, work, positions);
+        });
+    }
+
+    /// Scores every position of the block from the correlation in `work` and picks the
+    /// peaks; then drops the positions from the buffer.
+    fn process_scores(&mut self, r: &ClipReference, work: &[Complex<f32>], positions: usize) {
+        let scale = 1.0 / r.fft_len as f64;
+        // Running energy of the stream window under the clip, then every position's
+        // score in a loop of its own (no branches on the data path, so it vectorises),
+        // then the peak picking: this block is most of what a listening stream costs.
+        let sq = |x: f32| f64::from(x) * f64::from(x);
+        let buf = &self.buf;
+        let at = |i: usize| buf.get(i).copied().unwrap_or(0.0);
+        self.scores.clear();
+        let mut e: f64 = buf.iter().take(r.len).map(|&x| sq(x)).sum();
+        self.scores.push(e);
+        for t in 1..positions {
+            e = (e - sq(at(t - 1)) + sq(at(t - 1 + r.len))).max(0.0);
+            self.scores.push(e);
+        }
+        for (s, w) in self.scores.iter_mut().zip(work) {
+            let e = *s;
+            let c = f64::from(w.re) * scale;
+            *s = if e > r.min_energy {
+                c / (r.ref_norm * e.sqrt())
             } else {
                 0.0
             };
+        }
+        let scores = std::mem::take(&mut self.scores);
+        for (t, &score) in scores.iter().enumerate() {
             self.observe(self.buf_start + t as u64, score);
         }
+        self.scores = scores;
         self.buf.drain(..positions.min(self.buf.len()));
         self.buf_start += positions as u64;
     }
@@ -255,10 +342,11 @@ impl ClipDetector {
     fn observe(&mut self, pos: u64, score: f64) {
         // Local maxima above threshold, one per clip length.
         let (p1, p0) = self.prev_score; // score at pos-2, pos-1
-        if p0 >= self.cfg.threshold && p0 >= p1 && p0 > score {
+        let half = self.reference.len as u64 / 2;
+        if p0 >= self.reference.cfg.threshold && p0 >= p1 && p0 > score {
             let peak = pos - 1;
             match self.cand {
-                Some((cpos, cscore, ..)) if peak - cpos < self.len as u64 / 2 => {
+                Some((cpos, cscore, ..)) if peak - cpos < half => {
                     if p0 > cscore {
                         self.cand = Some((peak, p0, p1, score));
                     }
@@ -271,7 +359,7 @@ impl ClipDetector {
             }
         }
         if let Some((cpos, ..)) = self.cand
-            && pos > cpos + self.len as u64 / 2
+            && pos > cpos + half
         {
             self.close_candidate();
         }
