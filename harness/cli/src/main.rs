@@ -61,7 +61,7 @@ enum Command {
     /// Place many calls at once (SIPp-style -r, -l, -m), every call carrying instrumented
     /// audio both ways and judged; writes calls.jsonl, stats.csv, results.json and
     /// junit.xml (thresholds as test cases); exit 1 when a threshold fails.
-    Load(load::LoadArgs),
+    Load(Box<load::LoadArgs>),
 }
 
 fn main() -> ExitCode {

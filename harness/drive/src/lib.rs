@@ -2,6 +2,7 @@
 //!
 //! Owns the path from "what a scenario wants" to "the observation log of the calls":
 //! - [`settings`]: the recording settings in force, rendered as a Webex-style policy;
+//! - [`expectation`]: what the checks expect of a call under those settings;
 //! - [`plan`]: what one call does (answer, keys, talk time);
 //! - [`script`]: when a driver dials, presses keys, hangs up and drains (sans-IO, shared
 //!   by both drivers);
@@ -14,6 +15,7 @@
 //! together and records what they observe.
 
 pub mod embedded;
+pub mod expectation;
 pub mod external;
 pub mod plan;
 pub mod script;

@@ -114,70 +114,16 @@ impl Settings {
 
     /// The policy YAML for these settings (the format of `scenarios/*.yaml`).
     pub fn to_yaml(&self) -> String {
-        let mut y = String::new();
-        let _ = writeln!(y, "organization:\n  name: recproof suite\n  region: US");
-        let _ = writeln!(y, "  callRecording:\n    vendor: {}", self.org_provider);
-        if let Some(fb) = &self.failure_behavior {
-            let _ = writeln!(y, "    failureBehavior: {fb}");
-        }
-        let _ = writeln!(y, "providers:");
-        for p in PROVIDERS {
-            if let Some(addr) = provider_srs_addr(p) {
-                let _ = writeln!(y, "  {p}:\n    srs: \"sip:{}@{addr}\"", p.to_lowercase());
-            }
-        }
-        let _ = writeln!(y, "dialect: {}", self.dialect);
-        let _ = writeln!(y, "locations:\n  - id: hq\n    name: Headquarters");
-        if let Some(v) = &self.location_override {
-            let _ = writeln!(
-                y,
-                "  - id: branch\n    name: Branch\n    callRecording:\n      orgDefaultEnabled: false\n      vendor: {v}"
-            );
-        }
-        let _ = writeln!(y, "people:");
-        let _ = writeln!(
-            y,
-            "  - extension: \"{CALLEE_EXTENSION}\"\n    displayName: Callee Recorded\n    location: {}",
-            self.callee_location()
-        );
-        let _ = writeln!(y, "    callRecording:\n      enabled: true");
-        let _ = writeln!(y, "      record: {}", self.mode);
-        let _ = writeln!(y, "      recordVoicemailEnabled: {}", self.record_voicemail);
-        let a = self.start_stop_announcement;
-        let _ = writeln!(
-            y,
-            "      startStopAnnouncementEnabled: {a}\n      startStopAnnouncement:\n        internalCallsEnabled: {a}\n        pstnCallsEnabled: {a}"
-        );
-        match &self.notification {
-            Some(kind) => {
-                let _ = writeln!(
-                    y,
-                    "      notification:\n        enabled: true\n        type: {kind}"
-                );
-            }
-            None => {
-                let _ = writeln!(y, "      notification:\n        enabled: false");
-            }
-        }
-        match self.reminder {
-            Reminder::Off => {
-                let _ = writeln!(y, "      repeat:\n        enabled: false");
-            }
-            Reminder::DefaultInterval => {
-                let _ = writeln!(y, "      repeat:\n        enabled: true");
-            }
-            Reminder::Every(n) => {
-                let _ = writeln!(
-                    y,
-                    "      repeat:\n        enabled: true\n        interval: {n}"
-                );
-            }
-        }
-        let _ = writeln!(
-            y,
-            "      serviceProvider: RECPROOFSP\n      externalGroup: RECPROOFGRP\n      externalIdentifier: callee@recproof.invalid"
-        );
-        y
+        let providers: Vec<(String, SocketAddr)> = PROVIDERS
+            .iter()
+            .filter_map(|p| Some(((*p).to_owned(), provider_srs_addr(p)?)))
+            .collect();
+        let callee = Person {
+            extension: CALLEE_EXTENSION.to_owned(),
+            display_name: "Callee Recorded".to_owned(),
+            external_id: "callee@recproof.invalid".to_owned(),
+        };
+        policy_yaml(self, &[(self, &[callee])], &providers)
     }
 
     /// Parses [`Self::to_yaml`] with the policy crate (every rule of the file format
@@ -185,6 +131,117 @@ impl Settings {
     pub fn policy(&self) -> Result<policy::Policy, policy::PolicyErrors> {
         policy::parse(&self.to_yaml(), "scenario settings")
     }
+}
+
+/// A person of a generated policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    /// Extension (what callers dial).
+    pub extension: String,
+    /// Display name.
+    pub display_name: String,
+    /// BroadWorks external identifier (carried in the recording metadata).
+    pub external_id: String,
+}
+
+impl Person {
+    /// A person known only by an extension (`Recorded <ext>`, `<ext>@recproof.invalid`).
+    pub fn numbered(extension: &str) -> Self {
+        Self {
+            extension: extension.to_owned(),
+            display_name: format!("Recorded {extension}"),
+            external_id: format!("{extension}@recproof.invalid"),
+        }
+    }
+}
+
+/// A policy in the format of `scenarios/*.yaml` with many people: the organisation's
+/// settings from `org` (provider, failure behaviour, dialect, a location override),
+/// every extension of each group with that group's personal settings (mode,
+/// announcement, notification, reminder, voicemail), and the given providers' recorder
+/// addresses. What the load simulator gives the embedded platform.
+pub fn policy_yaml(
+    org: &Settings,
+    people: &[(&Settings, &[Person])],
+    providers: &[(String, SocketAddr)],
+) -> String {
+    let mut y = String::new();
+    let _ = writeln!(y, "organization:\n  name: recproof suite\n  region: US");
+    let _ = writeln!(y, "  callRecording:\n    vendor: {}", org.org_provider);
+    if let Some(fb) = &org.failure_behavior {
+        let _ = writeln!(y, "    failureBehavior: {fb}");
+    }
+    let _ = writeln!(y, "providers:");
+    for (p, addr) in providers {
+        let _ = writeln!(y, "  {p}:\n    srs: \"sip:{}@{addr}\"", p.to_lowercase());
+    }
+    let _ = writeln!(y, "dialect: {}", org.dialect);
+    let _ = writeln!(y, "locations:\n  - id: hq\n    name: Headquarters");
+    if let Some(v) = people
+        .iter()
+        .find_map(|(s, _)| s.location_override.as_deref())
+    {
+        let _ = writeln!(
+            y,
+            "  - id: branch\n    name: Branch\n    callRecording:\n      orgDefaultEnabled: false\n      vendor: {v}"
+        );
+    }
+    let _ = writeln!(y, "people:");
+    for (settings, persons) in people {
+        for p in persons.iter() {
+            person_yaml(&mut y, settings, p);
+        }
+    }
+    y
+}
+
+/// One person of [`policy_yaml`] with `s`'s personal settings.
+fn person_yaml(y: &mut String, s: &Settings, p: &Person) {
+    let _ = writeln!(
+        y,
+        "  - extension: \"{}\"\n    displayName: {}\n    location: {}",
+        p.extension,
+        p.display_name,
+        s.callee_location()
+    );
+    let _ = writeln!(y, "    callRecording:\n      enabled: true");
+    let _ = writeln!(y, "      record: {}", s.mode);
+    let _ = writeln!(y, "      recordVoicemailEnabled: {}", s.record_voicemail);
+    let a = s.start_stop_announcement;
+    let _ = writeln!(
+        y,
+        "      startStopAnnouncementEnabled: {a}\n      startStopAnnouncement:\n        internalCallsEnabled: {a}\n        pstnCallsEnabled: {a}"
+    );
+    match &s.notification {
+        Some(kind) => {
+            let _ = writeln!(
+                y,
+                "      notification:\n        enabled: true\n        type: {kind}"
+            );
+        }
+        None => {
+            let _ = writeln!(y, "      notification:\n        enabled: false");
+        }
+    }
+    match s.reminder {
+        Reminder::Off => {
+            let _ = writeln!(y, "      repeat:\n        enabled: false");
+        }
+        Reminder::DefaultInterval => {
+            let _ = writeln!(y, "      repeat:\n        enabled: true");
+        }
+        Reminder::Every(n) => {
+            let _ = writeln!(
+                y,
+                "      repeat:\n        enabled: true\n        interval: {n}"
+            );
+        }
+    }
+    let _ = writeln!(
+        y,
+        "      serviceProvider: RECPROOFSP\n      externalGroup: RECPROOFGRP\n      externalIdentifier: {}",
+        p.external_id
+    );
 }
 
 #[cfg(test)]

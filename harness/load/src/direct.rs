@@ -20,9 +20,7 @@ use crate::engine::{Engine, SocketId, SocketKind, SocketSpec, Transmit};
 use crate::frames::{DEFAULT_BANK_BYTES, FrameBank, Payload};
 use crate::hold::Hold;
 use crate::leg::{LegReceiver, LegSender};
-use crate::record::{
-    CallCheck, CallRecord, Failure, LegRecord, LegRules, RP_CALL, Verdict, judge_leg,
-};
+use crate::record::{CallCheck, CallRecord, Failure, LegRecord, LegRules, Verdict, judge_leg};
 use crate::results::FiguresData;
 use crate::schedule::{CallSchedule, CallStart, LoadPlan, PlanError};
 use crate::stats::{Figures, Stats};
@@ -464,24 +462,12 @@ impl DirectEngine {
         let Some(slot) = self.free.pop_front() else {
             // Cannot happen while the schedule's limit equals the slot count; counted as
             // the harness's failure if it ever does.
-            let rec = CallRecord {
-                index: start.index,
-                call_id: None,
-                start_ms: ms(now),
-                setup_ms: None,
-                hold_ms: 0.0,
-                duration_ms: 0.0,
-                bye_status: None,
-                start_lateness_ms: start.lateness.as_secs_f64() * 1000.0,
-                legs: vec![],
-                recording_ok: None,
-                evidence: None,
-                checks: vec![],
-                failure: Some(Failure::Harness {
-                    what: "no free call slot".into(),
-                }),
-            };
-            self.stats.count_call(&rec);
+            let rec = CallRecord::harness_failure(
+                start.index,
+                ms(now),
+                start.lateness.as_secs_f64() * 1000.0,
+                "no free call slot",
+            );
             self.records.push_back(rec);
             self.schedule.call_ended();
             return;
@@ -645,9 +631,7 @@ impl DirectEngine {
                             .and_then(|sdp| rtp_target(&sdp));
                         call.caller_remote_rtp = remote;
                         let (hold, epoch) = (call.hold, call.epoch);
-                        self.stats.both(|f| f.answered += 1);
-                        self.stats
-                            .record(|f| &mut f.setup_us, setup.as_micros() as u64);
+
                         if self.cfg.media {
                             if remote.is_none() {
                                 self.fail(
@@ -946,31 +930,29 @@ impl DirectEngine {
         self.schedule.call_ended();
         let mut checks = Vec::new();
         let established = call.setup.is_some();
-        checks.push(CallCheck {
-            id: "call.answered".into(),
-            requirement: Some(RP_CALL.into()),
-            verdict: if established {
+        checks.push(CallCheck::own(
+            "call.answered",
+            if established {
                 Verdict::Pass
             } else {
                 Verdict::Fail
             },
-            observed: match (call.setup, &call.failure) {
+            match (call.setup, &call.failure) {
                 (Some(s), _) => format!("2xx {:.1} ms after the INVITE", s.as_secs_f64() * 1000.0),
                 (None, Some(f)) => format!("no 2xx: {}", f.class_key()),
                 (None, None) => "no 2xx".into(),
             },
-        });
+        ));
         if established {
             let ok = call.bye_status.is_some_and(|c| (200..300).contains(&c));
-            checks.push(CallCheck {
-                id: "call.hung_up".into(),
-                requirement: Some(RP_CALL.into()),
-                verdict: if ok { Verdict::Pass } else { Verdict::Fail },
-                observed: match call.bye_status {
+            checks.push(CallCheck::own(
+                "call.hung_up",
+                if ok { Verdict::Pass } else { Verdict::Fail },
+                match call.bye_status {
                     Some(c) => format!("the BYE got {c}"),
                     None => "the BYE got no final response".into(),
                 },
-            });
+            ));
         }
         let mut legs = Vec::new();
         if self.cfg.media && established {
@@ -992,7 +974,7 @@ impl DirectEngine {
         if call.failure.is_none() {
             let failed: Vec<String> = checks
                 .iter()
-                .filter(|c| c.verdict == Verdict::Fail)
+                .filter(|c| c.fails_call)
                 .map(|c| c.id.clone())
                 .collect();
             if !failed.is_empty() {
@@ -1015,10 +997,12 @@ impl DirectEngine {
             legs,
             recording_ok: None,
             evidence: None,
+            observations: None,
+            latency: Default::default(),
+            judgement: None,
             checks,
             failure: call.failure.take(),
         };
-        self.stats.count_call(&rec);
         self.records.push_back(rec);
     }
 }

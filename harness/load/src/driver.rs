@@ -7,18 +7,21 @@
 //! at microsecond precision (`epoll_wait` only takes whole milliseconds, and a loop that
 //! polled until its deadline would burn the core the other loops and the embedded
 //! platform share), Ctrl-C, and the harness's self-health readings: CPU time of each
-//! loop's thread (`getrusage`), and receive drops of the run's sockets, read once per
-//! interval from the kernel's `/proc/net/udp` and `/proc/net/udp6` drop counters (the
-//! sockets' `sk_drops`, each counted once). Reading those tables takes milliseconds with
-//! thousands of sockets open, so the coordinating thread reads them, never a loop: a
-//! loop that did would stall its own send schedule once per interval.
+//! loop's thread (`getrusage`), and receive drops of the run's sockets. Every socket has
+//! `SO_RXQ_OVFL` on, so each datagram read carries its socket's drop counter (the
+//! socket's `sk_drops`, the same counter `/proc/net/udp` shows): a loop counts the drops
+//! of its own sockets as it reads, for free. The kernel's tables are read only when a
+//! loop binds and when it ends (by the coordinating thread, never a loop: with
+//! thousands of sockets a read takes milliseconds), so drops that no later datagram
+//! reported are counted in the totals too.
 //!
-//! Batched I/O: every socket is read with `recvmmsg` through `quinn-udp` (all queued
-//! datagrams in one system call, split again where the kernel coalesced them with GRO).
-//! Sends are one `sendto` each: every call's RTP leaves from its own port (the one its
-//! SDP announced, as symmetric RTP requires), so consecutive datagrams rarely share a
-//! socket and `sendmmsg` would batch nothing; batching across sockets needs io_uring,
-//! which the crate's `forbid(unsafe_code)` rules out.
+//! Batched I/O: every socket is read with `recvmmsg` (all queued datagrams in one system
+//! call, each with its drop counter; `quinn-udp`, which batches too, does not hand out
+//! that control message, so nix's safe `recvmmsg` is used). Sends are one `sendto` each:
+//! every call's RTP leaves from its own port (the one its SDP announced, as symmetric RTP
+//! requires), so consecutive datagrams rarely share a socket and `sendmmsg` would batch
+//! nothing; batching across sockets needs io_uring, which the crate's
+//! `forbid(unsafe_code)` rules out.
 //!
 //! The loops report to the calling thread over a channel: judged calls as they end, and
 //! each interval's figures, which the caller merges (interval `k` of every loop covers
@@ -33,6 +36,9 @@ use crate::stats::Figures;
 use mio::net::UdpSocket;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
+use nix::sys::socket::{
+    ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, setsockopt, sockopt,
+};
 use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 use sip::time::Time;
@@ -52,6 +58,10 @@ pub const SIP_RCVBUF: usize = 4 << 20;
 pub const RTP_RCVBUF: usize = 256 << 10;
 /// Bytes per receive buffer: the largest UDP datagram.
 const RECV_BUF: usize = 65_536;
+/// Control-message room per datagram read.
+const CMSG_BYTES: usize = 64;
+/// Datagrams read with one `recvmmsg` at most.
+const RECV_BATCH: usize = 32;
 /// Datagrams handled before the clock is read again.
 const CLOCK_EVERY: u32 = 16;
 /// The token of the loop's timer.
@@ -165,6 +175,8 @@ pub struct RunTotals {
     pub figures: Figures,
     /// Messages that matched no call, over the loops.
     pub stray: u64,
+    /// Recording sessions tied to no call, over the loops.
+    pub unattributed: u64,
 }
 
 impl RunTotals {
@@ -186,10 +198,101 @@ impl RunTotals {
     }
 }
 
-/// A bound socket with its batched-receive state.
+/// A bound socket and the last drop count it reported.
 struct Bound {
     socket: UdpSocket,
-    state: quinn_udp::UdpSocketState,
+    drops_seen: u32,
+    v6: bool,
+}
+
+/// Reads up to a batch of datagrams from one socket with `recvmmsg`, each with the
+/// socket's drop counter (`SO_RXQ_OVFL`).
+///
+/// The kernel writes back each header's control length (and address length) after a
+/// read, and nix's `recvmmsg` does not reset them for the next one, so a header that last
+/// carried a datagram without the counter (the kernel adds it only once drops happened)
+/// has no room for it the next time: that read comes back truncated. The counter is
+/// cumulative, so nothing is lost by skipping it once; the headers are rebuilt before
+/// the next read (and whenever the address family changes).
+struct BatchReceiver {
+    headers: MultiHeaders<SockaddrStorage>,
+    storage: Vec<Vec<u8>>,
+    got: Vec<(Option<SocketAddr>, usize, Option<u32>)>,
+    rebuild: bool,
+    last_v6: bool,
+}
+
+impl BatchReceiver {
+    fn new(batch: usize) -> Self {
+        Self {
+            headers: Self::headers(batch),
+            storage: (0..batch).map(|_| vec![0u8; RECV_BUF]).collect(),
+            got: Vec::with_capacity(batch),
+            rebuild: false,
+            last_v6: false,
+        }
+    }
+
+    fn headers(batch: usize) -> MultiHeaders<SockaddrStorage> {
+        MultiHeaders::preallocate(batch, Some(Vec::with_capacity(CMSG_BYTES)))
+    }
+
+    fn batch(&self) -> usize {
+        self.storage.len()
+    }
+
+    /// Reads what is queued on `fd` (without blocking); the datagrams are then
+    /// [`Self::datagram`] `0..n`.
+    fn recv(&mut self, fd: std::os::fd::RawFd, v6: bool) -> std::io::Result<usize> {
+        self.got.clear();
+        if self.rebuild || v6 != self.last_v6 {
+            self.headers = Self::headers(self.storage.len());
+            self.rebuild = false;
+            self.last_v6 = v6;
+        }
+        let mut iovs: Vec<[IoSliceMut<'_>; 1]> = self
+            .storage
+            .iter_mut()
+            .map(|b| [IoSliceMut::new(b.as_mut_slice())])
+            .collect();
+        let res = recvmmsg(
+            fd,
+            &mut self.headers,
+            iovs.iter_mut(),
+            MsgFlags::MSG_DONTWAIT,
+            None,
+        )
+        .map_err(std::io::Error::from)?;
+        let mut rebuild = false;
+        for r in res {
+            rebuild |= r.flags.contains(MsgFlags::MSG_CTRUNC);
+            let addr = r.address.as_ref().and_then(std_addr);
+            let ovfl = r.cmsgs().ok().and_then(|mut c| {
+                c.find_map(|m| match m {
+                    ControlMessageOwned::RxqOvfl(n) => Some(n),
+                    _ => None,
+                })
+            });
+            self.got.push((addr, r.bytes, ovfl));
+        }
+        self.rebuild = rebuild;
+        Ok(self.got.len())
+    }
+
+    /// Datagram `i` of the last read: source, bytes and the drop counter it carried.
+    fn datagram(&self, i: usize) -> Option<(Option<SocketAddr>, &[u8], Option<u32>)> {
+        let (addr, len, ovfl) = *self.got.get(i)?;
+        let buf = self.storage.get(i)?;
+        Some((addr, buf.get(..len).unwrap_or(buf), ovfl))
+    }
+}
+
+fn std_addr(a: &SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = a.as_sockaddr_in() {
+        return Some(SocketAddr::V4(std::net::SocketAddrV4::from(*v4)));
+    }
+    a.as_sockaddr_in6()
+        .map(|v6| SocketAddr::V6(std::net::SocketAddrV6::from(*v6)))
 }
 
 fn bind_all(specs: &[SocketSpec]) -> Result<(Vec<Bound>, HashSet<u16>), DriverError> {
@@ -215,13 +318,15 @@ fn bind_all(specs: &[SocketSpec]) -> Result<(Vec<Bound>, HashSet<u16>), DriverEr
         let _ = sock.set_recv_buffer_size(buf);
         let _ = sock.set_send_buffer_size(buf);
         sock.set_nonblocking(true).map_err(err)?;
+        // Every datagram read then carries the socket's drop counter.
+        setsockopt(&sock, sockopt::RxqOvfl, &1).map_err(|e| err(e.into()))?;
         sock.bind(&spec.addr.into()).map_err(err)?;
         let std: std::net::UdpSocket = sock.into();
-        let state = quinn_udp::UdpSocketState::new((&std).into()).map_err(err)?;
         ports.insert(spec.addr.port());
         out.push(Bound {
             socket: UdpSocket::from_std(std),
-            state,
+            drops_seen: 0,
+            v6: spec.addr.is_ipv6(),
         });
     }
     Ok((out, ports))
@@ -235,6 +340,7 @@ enum LoopMsg {
         seq: u64,
         figures: FiguresData,
         cpu: Duration,
+        drops: u64,
         active: u32,
         started: u64,
     },
@@ -242,6 +348,7 @@ enum LoopMsg {
         totals: LoopTotals,
         figures: Box<Figures>,
         stray: u64,
+        unattributed: u64,
     },
     Failed(DriverError),
 }
@@ -289,13 +396,8 @@ fn run_loop(engine: &mut dyn Engine, ctx: &LoopCtx) -> Result<(), DriverError> {
     poll.registry()
         .register(&mut SourceFd(&timer.as_fd_raw()), TIMER, Interest::READABLE)?;
     let mut events = Events::with_capacity(4096);
-    let batch = quinn_udp::BATCH_SIZE.max(1);
-    let mut storage: Vec<Vec<u8>> = (0..batch).map(|_| vec![0u8; RECV_BUF]).collect();
-    let mut bufs: Vec<IoSliceMut<'_>> = storage
-        .iter_mut()
-        .map(|b| IoSliceMut::new(b.as_mut_slice()))
-        .collect();
-    let mut meta = vec![quinn_udp::RecvMeta::default(); batch];
+    let mut rx = BatchReceiver::new(RECV_BATCH);
+    let mut drops_in_interval = 0u64;
     let cpu_at_start = thread_cpu();
     let mut seq = 1u64;
     let mut cpu_at_interval = cpu_at_start;
@@ -330,6 +432,7 @@ fn run_loop(engine: &mut dyn Engine, ctx: &LoopCtx) -> Result<(), DriverError> {
                 seq,
                 figures: engine.take_interval(),
                 cpu: cpu.saturating_sub(cpu_at_interval),
+                drops: std::mem::take(&mut drops_in_interval),
                 active: engine.active(),
                 started: engine.started(),
             });
@@ -374,33 +477,39 @@ fn run_loop(engine: &mut dyn Engine, ctx: &LoopCtx) -> Result<(), DriverError> {
         let mut handled = 0u32;
         for ev in events.iter() {
             let Token(i) = ev.token();
-            let Some(b) = bound.get(i) else {
+            let Some((fd, v6)) = bound.get(i).map(|b| (b.socket.as_raw_fd(), b.v6)) else {
                 continue;
             };
             let id = crate::engine::SocketId(i as u32);
             loop {
-                match b.state.recv((&b.socket).into(), &mut bufs, &mut meta) {
+                match rx.recv(fd, v6) {
                     Ok(n) => {
-                        for (m, buf) in meta.iter().zip(bufs.iter()).take(n) {
-                            let data = buf.get(..m.len).unwrap_or(&[]);
-                            let stride = m.stride.max(1);
-                            for chunk in data.chunks(stride) {
-                                engine.handle_datagram(now, id, m.addr, chunk);
-                                handled += 1;
-                                if handled.is_multiple_of(CLOCK_EVERY) {
-                                    // Keep the send schedule while a long batch of
-                                    // arrivals is handled.
-                                    now = clock(ctx.origin);
-                                    if engine.poll_timeout().is_some_and(|t| t <= now) {
-                                        engine.handle_timeout(now);
-                                    }
-                                    flush(engine, &bound);
+                        for k in 0..n {
+                            let Some((from, data, ovfl)) = rx.datagram(k) else {
+                                continue;
+                            };
+                            if let (Some(c), Some(b)) = (ovfl, bound.get_mut(i)) {
+                                drops_in_interval += u64::from(c.wrapping_sub(b.drops_seen));
+                                b.drops_seen = c;
+                            }
+                            let Some(from) = from else {
+                                continue;
+                            };
+                            engine.handle_datagram(now, id, from, data);
+                            handled += 1;
+                            if handled.is_multiple_of(CLOCK_EVERY) {
+                                // Keep the send schedule while a long batch of
+                                // arrivals is handled.
+                                now = clock(ctx.origin);
+                                if engine.poll_timeout().is_some_and(|t| t <= now) {
+                                    engine.handle_timeout(now);
                                 }
+                                flush(engine, &bound);
                             }
                         }
                         // Fewer than a full batch: the queue was empty when read, and any
                         // later arrival raises a new edge.
-                        if n < batch {
+                        if n < rx.batch() {
                             break;
                         }
                     }
@@ -424,6 +533,7 @@ fn run_loop(engine: &mut dyn Engine, ctx: &LoopCtx) -> Result<(), DriverError> {
         },
         figures: Box::new(engine.totals().clone()),
         stray: engine.stray(),
+        unattributed: engine.unattributed(),
     });
     Ok(())
 }
@@ -526,13 +636,13 @@ fn coordinate(
         reported: usize,
         cpu_max: f64,
         service_cpu: f64,
+        drops: u64,
         active: Vec<u32>,
     }
-    // Kernel drop counters: each loop's ports, the reading when it bound them, and the
-    // last reading (for the interval's share).
+    // Kernel drop tables: each loop's ports and the reading when it bound them (the
+    // totals; intervals use the counters the loops read with every datagram).
     let mut ports: Vec<HashSet<u16>> = vec![HashSet::new(); n_all];
     let mut baseline: Vec<Option<u64>> = vec![None; n_all];
-    let mut last_drops: Option<u64> = None;
     let read_all = |ports: &[HashSet<u16>]| -> Vec<Option<u64>> {
         let tables: Vec<String> = ["/proc/net/udp", "/proc/net/udp6"]
             .iter()
@@ -547,6 +657,10 @@ fn coordinate(
     let mut done: Vec<Option<LoopTotals>> = vec![None; n_all];
     let mut last_started = vec![0u64; n_all];
     let mut totals = RunTotals::default();
+    // The calls' outcomes are counted here as their records arrive (judged on this
+    // thread); the loops count packets and schedules.
+    let mut calls_interval = Figures::default();
+    let mut calls_total = Figures::default();
     let mut failure = None;
     let mut calls_left = n_calls;
     let secs = interval.as_secs_f64().max(1e-6);
@@ -559,11 +673,18 @@ fn coordinate(
                     *slot = set;
                 }
             }
-            LoopMsg::Record(r) => sink.record(&r),
+            LoopMsg::Record(mut r) => {
+                // Judged here, not on the loop: see `CallRecord::judgement`.
+                crate::judge::complete(&mut r);
+                calls_interval.count_call(&r);
+                calls_total.count_call(&r);
+                sink.record(&r);
+            }
             LoopMsg::Interval {
                 seq,
                 figures,
                 cpu,
+                drops,
                 active,
                 started,
             } => {
@@ -572,8 +693,10 @@ fn coordinate(
                     reported: 0,
                     cpu_max: 0.0,
                     service_cpu: 0.0,
+                    drops: 0,
                     active: vec![0; n_all],
                 });
+                p.drops += drops;
                 p.figures.merge(&figures.figures());
                 p.reported += 1;
                 let share = cpu.as_secs_f64() / secs;
@@ -589,7 +712,9 @@ fn coordinate(
                 totals: mut t,
                 figures,
                 stray,
+                unattributed,
             } => {
+                totals.unattributed += unattributed;
                 let now = read_all(std::slice::from_ref(&ports[id]));
                 if let (Some(Some(a)), Some(b)) = (now.first(), baseline[id]) {
                     t.receive_drops = a.saturating_sub(b);
@@ -625,31 +750,12 @@ fn coordinate(
             if p.reported < running.max(1) && running > 0 {
                 break;
             }
-            let Some(p) = pending.remove(&seq) else {
+            let Some(mut p) = pending.remove(&seq) else {
                 break;
             };
+            p.figures.merge(&calls_interval);
+            calls_interval.reset();
             let active = p.active.iter().sum::<u32>();
-            let reading: Option<u64> = {
-                let all = read_all(&ports);
-                all.iter()
-                    .any(Option::is_some)
-                    .then(|| all.iter().flatten().sum())
-            };
-            let since = match (
-                reading,
-                last_drops.or_else(|| {
-                    baseline
-                        .iter()
-                        .any(Option::is_some)
-                        .then(|| baseline.iter().flatten().sum())
-                }),
-            ) {
-                (Some(a), Some(b)) => Some(a.saturating_sub(b)),
-                _ => None,
-            };
-            if reading.is_some() {
-                last_drops = reading;
-            }
             let at = interval.saturating_mul(seq as u32).min(origin.elapsed());
             let length = at.saturating_sub(interval.saturating_mul(seq as u32 - 1));
             sink.interval(&Interval {
@@ -661,15 +767,17 @@ fn coordinate(
                 health: Health {
                     cpu_share: p.cpu_max,
                     service_cpu_share: p.service_cpu,
-                    receive_drops: since.unwrap_or(0),
-                    drops_readable: since.is_some(),
+                    receive_drops: p.drops,
+                    drops_readable: true,
                 },
             });
         }
     }
     // Whatever intervals are still pending (a loop ended between reports) go out as
     // they are.
-    for (seq, p) in std::mem::take(&mut pending) {
+    for (seq, mut p) in std::mem::take(&mut pending) {
+        p.figures.merge(&calls_interval);
+        calls_interval.reset();
         let at = interval.saturating_mul(seq as u32).min(origin.elapsed());
         sink.interval(&Interval {
             at,
@@ -680,8 +788,8 @@ fn coordinate(
             health: Health {
                 cpu_share: p.cpu_max,
                 service_cpu_share: p.service_cpu,
-                receive_drops: 0,
-                drops_readable: false,
+                receive_drops: p.drops,
+                drops_readable: true,
             },
         });
     }
@@ -696,6 +804,7 @@ fn coordinate(
             totals.services.push(d);
         }
     }
+    totals.figures.merge(&calls_total);
     totals.elapsed = origin.elapsed();
     totals.max_rss_bytes = max_rss();
     totals.interrupted = stop.level() > 0;
@@ -751,6 +860,59 @@ pub fn drops_in(text: &str, ports: &HashSet<u16>) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A socket flooded past its receive buffer reports, with the next datagram read,
+    /// how many the kernel dropped: the loops count drops from this, for free.
+    #[test]
+    fn a_flooded_socket_reports_its_drops_with_the_next_datagram() {
+        let spec = SocketSpec {
+            id: crate::engine::SocketId(0),
+            addr: "127.0.0.1:0".parse().expect("addr"),
+            kind: SocketKind::Rtp,
+            owner: "test",
+        };
+        let (bound, _) = bind_all(std::slice::from_ref(&spec)).expect("bind");
+        let to = bound[0].socket.local_addr().expect("local");
+        let tx = std::net::UdpSocket::bind("127.0.0.1:0").expect("sender");
+        let payload = [0u8; 1200];
+        let mut sent = 0u32;
+        for _ in 0..20_000 {
+            if tx.send_to(&payload, to).is_ok() {
+                sent += 1;
+            }
+        }
+        let mut rx = BatchReceiver::new(RECV_BATCH);
+        let fd = bound[0].socket.as_raw_fd();
+        let drain = |rx: &mut BatchReceiver| {
+            let (mut read, mut drops) = (0u32, None);
+            while let Ok(n) = rx.recv(fd, false) {
+                if n == 0 {
+                    break;
+                }
+                for k in 0..n {
+                    let (from, data, ovfl) = rx.datagram(k).expect("datagram");
+                    assert_eq!(data.len(), 1200);
+                    assert!(from.is_some());
+                    // The kernel adds the counter only once it is not zero.
+                    drops = ovfl.or(drops);
+                    read += 1;
+                }
+            }
+            (read, drops)
+        };
+        let (read, _) = drain(&mut rx);
+        assert!(read > 0 && read < sent, "read {read} of {sent}");
+        // The next datagrams queued carry the drops so far (the first read after a
+        // header carried no counter may come back truncated; the counter is cumulative).
+        tx.send_to(&payload, to).expect("one more");
+        tx.send_to(&payload, to).expect("and another");
+        let (two, first) = drain(&mut rx);
+        tx.send_to(&payload, to).expect("one more");
+        let (one, drops) = drain(&mut rx);
+        assert_eq!(two + one, 3);
+        let drops = drops.or(first).expect("the counter reports the overflow");
+        assert_eq!(read + drops, sent, "every datagram is read or counted");
+    }
 
     #[test]
     fn drops_are_summed_for_our_ports_only() {

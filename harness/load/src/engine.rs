@@ -86,6 +86,10 @@ pub trait Engine {
     fn stray(&self) -> u64 {
         0
     }
+    /// Recording sessions that could be tied to no call (a recorded-call engine).
+    fn unattributed(&self) -> u64 {
+        0
+    }
     /// The datagrams the driver could not send are counted by the engine.
     fn count_send_errors(&mut self, errors: u64);
 }

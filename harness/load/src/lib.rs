@@ -7,19 +7,30 @@
 //! - [`leg`]: one direction of one call's audio, sent and analysed frame by frame;
 //! - [`record`]: a call's verdicts and its line in the result log; [`stats`]: the run's
 //!   counters and histograms;
-//! - [`direct`]: the engine of `recproof load --direct` (caller to callee, no platform).
+//! - [`direct`]: the engine of `recproof load --direct` (caller to callee, no platform);
+//! - [`recorded`]: the engine of a run through a platform (the embedded reference
+//!   platform or `--sut`): the suite's phones and recorder, every call judged by the
+//!   suite's checks ([`judge`]), recording sessions tied to their calls by
+//!   [`attribution`];
+//! - [`host`]: a host of role nodes (the embedded platform) as a service loop's engine;
+//! - [`results`]: the typed results every run writes and `merge` adds up.
 //!
-//! The I/O: [`driver`] binds the sockets an engine asks for and runs it on one thread
-//! with one readiness poll (no task or thread per call or stream). It is the only module
-//! here that touches sockets or the clock.
+//! The I/O: [`driver`] binds the sockets each engine asks for ([`engine`] is the
+//! contract) and runs each on an event loop of its own thread (no task or thread per call
+//! or stream). It is the only module here that touches sockets or the clock.
 
+pub mod attribution;
 pub mod direct;
 pub mod driver;
 pub mod engine;
 pub mod frames;
 pub mod hold;
+pub mod host;
+pub mod judge;
 pub mod leg;
+pub mod mix;
 pub mod record;
+pub mod recorded;
 pub mod results;
 pub mod schedule;
 pub mod stats;

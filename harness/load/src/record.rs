@@ -61,14 +61,20 @@ impl Failure {
     }
 }
 
-/// Pass or fail of one check on one call.
+/// The outcome of one check on one call (the suite's statuses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// What was observed meets the rule.
     Pass,
     /// It does not.
     Fail,
+    /// Non-standard but allowed by the dialect.
+    Warn,
+    /// Recorded, not judged.
+    Info,
+    /// The rule did not apply to what happened on the call.
+    NotApplicable,
 }
 
 /// One check on one call: its id, verdict and what was observed.
@@ -81,8 +87,30 @@ pub struct CallCheck {
     pub requirement: Option<String>,
     /// The verdict.
     pub verdict: Verdict,
+    /// True when the call's plan claims this check (a claim must pass: NOT APPLICABLE or
+    /// INFO on it fails the call).
+    #[serde(default)]
+    pub asserted: bool,
+    /// True when this check is why the call failed: a FAIL, or an asserted check that did
+    /// not pass.
+    #[serde(default)]
+    pub fails_call: bool,
     /// What was observed, in words.
     pub observed: String,
+}
+
+impl CallCheck {
+    /// An asserted check of recproof's own: it fails the call exactly when it FAILs.
+    pub fn own(id: impl Into<String>, verdict: Verdict, observed: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            requirement: Some(RP_CALL.to_owned()),
+            verdict,
+            asserted: true,
+            fails_call: verdict == Verdict::Fail,
+            observed: observed.into(),
+        }
+    }
 }
 
 /// One direction of a call's audio, as recorded in the call's line.
@@ -124,16 +152,89 @@ pub struct CallRecord {
     /// `None` when no recording was expected (a direct run, a Never user).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording_ok: Option<bool>,
-    /// Where the call's evidence (pcap, WAV) was kept, relative to the run directory.
+    /// Where the call's evidence (its observation log) was kept, relative to the run
+    /// directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<String>,
+    /// The call's observations, handed to the run's sink with the record (which keeps
+    /// them as evidence for a failed or sampled call and drops them otherwise). Never in
+    /// the result log itself.
+    #[serde(skip)]
+    pub observations: Option<Vec<observe::Observation>>,
+    /// Latency figures the call's judgement measured (calls judged by the suite's
+    /// checks).
+    #[serde(default, skip_serializing_if = "CallLatency::is_empty")]
+    pub latency: CallLatency,
+    /// A call that still has to be judged: the engine hands the work to the coordinating
+    /// thread, so judging (milliseconds of metadata parsing and validation) never stalls
+    /// an event loop's send schedule. Never in the result log.
+    #[serde(skip)]
+    pub judgement: Option<Box<crate::judge::JudgeJob>>,
     /// Every check made on the call.
     pub checks: Vec<CallCheck>,
     /// Why the call failed; `None` when it passed.
     pub failure: Option<Failure>,
 }
 
+/// Latency figures of one call, as its judgement measured them: per party and per
+/// recorded stream (the checks summarise a stream's frames; these are those summaries).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CallLatency {
+    /// Answer to first media, per party, µs.
+    #[serde(default)]
+    pub answer_to_media_us: Vec<u64>,
+    /// Mouth-to-ear p95 of each party's heard stream, µs.
+    #[serde(default)]
+    pub mouth_to_ear_p95_us: Vec<u64>,
+    /// Party-to-recorder p95 of each recorded stream, µs.
+    #[serde(default)]
+    pub party_to_recorder_p95_us: Vec<u64>,
+}
+
+impl CallLatency {
+    /// True when nothing was measured.
+    pub fn is_empty(&self) -> bool {
+        self.answer_to_media_us.is_empty()
+            && self.mouth_to_ear_p95_us.is_empty()
+            && self.party_to_recorder_p95_us.is_empty()
+    }
+}
+
 impl CallRecord {
+    /// The record of call `index`, started `start_ms` after the run's start and
+    /// `lateness_ms` behind its due time, with nothing else known yet.
+    pub fn started(index: u64, start_ms: f64, lateness_ms: f64) -> Self {
+        Self {
+            index,
+            call_id: None,
+            start_ms,
+            setup_ms: None,
+            hold_ms: 0.0,
+            duration_ms: 0.0,
+            bye_status: None,
+            start_lateness_ms: lateness_ms,
+            legs: vec![],
+            recording_ok: None,
+            evidence: None,
+            observations: None,
+            latency: CallLatency::default(),
+            judgement: None,
+            checks: vec![],
+            failure: None,
+        }
+    }
+
+    /// A call the harness could not place as planned (no slot, no user, a phone that
+    /// could not be built): counted as the harness's failure, never the SUT's.
+    pub fn harness_failure(index: u64, start_ms: f64, lateness_ms: f64, what: &str) -> Self {
+        Self {
+            failure: Some(Failure::Harness {
+                what: what.to_owned(),
+            }),
+            ..Self::started(index, start_ms, lateness_ms)
+        }
+    }
+
     /// Whether the call passed.
     pub fn passed(&self) -> bool {
         self.failure.is_none()
@@ -225,12 +326,7 @@ pub fn judge_leg(leg: &LegRecord, rules: LegRules) -> Vec<CallCheck> {
 pub const RP_CALL: &str = "RP-CALL";
 
 fn check(id: String, (verdict, observed): (Verdict, String)) -> CallCheck {
-    CallCheck {
-        id,
-        requirement: Some(RP_CALL.to_owned()),
-        verdict,
-        observed,
-    }
+    CallCheck::own(id, verdict, observed)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 //! Must not touch: sockets, clocks, or how a call is judged (it counts what
 //! [`crate::record`] decided).
 
-use crate::record::{CallRecord, Verdict};
+use crate::record::CallRecord;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -161,14 +161,36 @@ impl Figures {
         }
     }
 
-    fn count_call(&mut self, rec: &CallRecord) {
+    /// Counts an ended (and judged) call: its outcome, the checks and requirements that
+    /// failed it, its recording, its setup time and latency figures.
+    pub fn count_call(&mut self, rec: &CallRecord) {
         self.ended += 1;
+        if let Some(ms) = rec.setup_ms {
+            self.answered += 1;
+            self.setup_us
+                .saturating_record(((ms * 1000.0).max(1.0)) as u64);
+        }
+        for (h, values) in [
+            (
+                &mut self.answer_to_media_us,
+                &rec.latency.answer_to_media_us,
+            ),
+            (&mut self.mouth_to_ear_us, &rec.latency.mouth_to_ear_p95_us),
+            (
+                &mut self.party_to_recorder_us,
+                &rec.latency.party_to_recorder_p95_us,
+            ),
+        ] {
+            for &v in values {
+                h.saturating_record(v.max(1));
+            }
+        }
         match &rec.failure {
             None => self.passed += 1,
             Some(f) => *self.failed_by_class.entry(f.class_key()).or_default() += 1,
         }
         let mut requirements: Vec<&str> = Vec::new();
-        for c in rec.checks.iter().filter(|c| c.verdict == Verdict::Fail) {
+        for c in rec.checks.iter().filter(|c| c.fails_call) {
             *self.failed_checks.entry(c.id.clone()).or_default() += 1;
             if let Some(r) = c.requirement.as_deref()
                 && !requirements.contains(&r)
@@ -265,12 +287,6 @@ impl Stats {
         pick(&mut self.interval).saturating_record(us.max(1));
     }
 
-    /// Counts an ended call in both spans.
-    pub fn count_call(&mut self, rec: &CallRecord) {
-        self.total.count_call(rec);
-        self.interval.count_call(rec);
-    }
-
     /// The interval's figures, starting a new interval. The interval's histograms are
     /// emptied in place (no allocation on the loop's thread) and handed out sparse.
     pub fn take_interval(&mut self) -> crate::results::FiguresData {
@@ -283,45 +299,37 @@ impl Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{CallCheck, Failure};
+    use crate::record::{CallCheck, Failure, Verdict};
 
     fn rec(failure: Option<Failure>, failed_check: Option<&str>) -> CallRecord {
         CallRecord {
-            index: 0,
-            call_id: None,
-            start_ms: 0.0,
-            setup_ms: None,
-            hold_ms: 0.0,
-            duration_ms: 0.0,
-            bye_status: None,
-            start_lateness_ms: 0.0,
-            legs: vec![],
-            recording_ok: None,
-            evidence: None,
             checks: failed_check
-                .map(|id| CallCheck {
-                    id: id.to_owned(),
-                    requirement: Some("RP-CALL".into()),
-                    verdict: Verdict::Fail,
-                    observed: String::new(),
-                })
+                .map(|id| CallCheck::own(id, Verdict::Fail, ""))
                 .into_iter()
                 .collect(),
             failure,
+            ..CallRecord::started(0, 0.0, 0.0)
         }
     }
 
     #[test]
     fn calls_are_counted_by_class_and_check_and_merge_adds_up() {
         let mut s = Stats::default();
-        s.count_call(&rec(None, None));
-        s.count_call(&rec(Some(Failure::Rejected { code: 503 }), None));
-        s.count_call(&rec(
-            Some(Failure::Verdict {
-                checks: vec!["media.front[caller->callee]".into()],
-            }),
-            Some("media.front[caller->callee]"),
-        ));
+        let both = |s: &mut Stats, r: CallRecord| {
+            s.total.count_call(&r);
+            s.interval.count_call(&r);
+        };
+        both(&mut s, rec(None, None));
+        both(&mut s, rec(Some(Failure::Rejected { code: 503 }), None));
+        both(
+            &mut s,
+            rec(
+                Some(Failure::Verdict {
+                    checks: vec!["media.front[caller->callee]".into()],
+                }),
+                Some("media.front[caller->callee]"),
+            ),
+        );
         s.record(|f| &mut f.setup_us, 1_500);
         let i = s.take_interval().figures();
         assert_eq!((i.ended, i.passed, i.failed()), (3, 1, 2));

@@ -120,6 +120,9 @@ pub struct SessionBinding {
     pub call_label: String,
     /// The media context of the call.
     pub media: MediaContext,
+    /// What the session's streams look for, when it differs from
+    /// [`SrsConfig::detectors`] (only the notices this call can play, say).
+    pub detectors: Option<Detectors>,
 }
 
 /// Decides, from an RS INVITE (its metadata names the participants), which harness call
@@ -301,6 +304,8 @@ struct Session {
     rs_call_id: String,
     /// The media context its streams decode with (the binder's, else the emulator's).
     media: MediaContext,
+    /// What its streams look for, when the binder chose (else [`SrsConfig::detectors`]).
+    detectors: Option<Detectors>,
     streams: Vec<RecStream>,
     sdp_version: u64,
     metadata_documents: usize,
@@ -346,8 +351,9 @@ pub struct SrsEmulator {
     stray_rtp: u64,
     /// With a binder: the call label of each RS Call-ID seen in an INVITE.
     labels: HashMap<String, String>,
-    /// With a binder: the media context of a bound INVITE whose session is not set up yet.
-    pending_media: HashMap<String, MediaContext>,
+    /// With a binder: the media context and detectors of a bound INVITE whose session is
+    /// not set up yet.
+    pending_media: HashMap<String, (MediaContext, Option<Detectors>)>,
     /// Labels of ended sessions, and when to forget them.
     retired: VecDeque<(Time, String)>,
 }
@@ -531,6 +537,27 @@ impl SrsEmulator {
         self.drain_media();
     }
 
+    /// Finishes the streams of one live session without any SIP (a driver that stops
+    /// waiting for the session to end, to judge its call): flushes and writes their
+    /// [`Event::PartyFrames`] and [`Event::RtpStats`]. The session stays; later RTP on it
+    /// is ignored. False when no live session has this Call-ID.
+    pub fn finish_session(&mut self, now: Time, rs_call_id: &str) -> bool {
+        let Some(s) = self
+            .sessions
+            .values_mut()
+            .find(|s| s.rs_call_id == rs_call_id)
+        else {
+            return false;
+        };
+        for r in &mut s.streams {
+            r.listen.finish(now);
+            while let Some(o) = r.listen.poll_observation() {
+                self.wire.obs.push_back(o);
+            }
+        }
+        true
+    }
+
     // ---- internals -----------------------------------------------------------------
 
     fn label(&self) -> Option<String> {
@@ -573,7 +600,8 @@ impl SrsEmulator {
                 self.pending_media.retain(|k, _| live.contains(k.as_str()));
             }
             self.labels.insert(id.to_owned(), b.call_label);
-            self.pending_media.insert(id.to_owned(), b.media);
+            self.pending_media
+                .insert(id.to_owned(), (b.media, b.detectors));
         }
         self.label_of(id)
     }
@@ -773,14 +801,15 @@ impl SrsEmulator {
                 };
                 self.accepted += 1;
                 let rs_call_id = request.call_id().unwrap_or_default().to_owned();
-                let media = self
+                let (media, detectors) = self
                     .pending_media
                     .remove(&rs_call_id)
-                    .unwrap_or_else(|| self.ctx.clone());
+                    .unwrap_or_else(|| (self.ctx.clone(), None));
                 let session = Session {
                     ordinal: self.accepted,
                     rs_call_id,
                     media,
+                    detectors,
                     streams: Vec::new(),
                     sdp_version: 0,
                     metadata_documents: parts.metadata.len(),
@@ -873,6 +902,11 @@ impl SrsEmulator {
             .sessions
             .get(&key)
             .map_or_else(|| self.ctx.clone(), |s| s.media.clone());
+        let detectors = self
+            .sessions
+            .get(&key)
+            .and_then(|s| s.detectors.clone())
+            .unwrap_or_else(|| self.cfg.detectors.clone());
         let ordinal = self.sessions.get(&key).map_or(0, |s| s.ordinal);
         let initial = self
             .sessions
@@ -916,7 +950,7 @@ impl SrsEmulator {
                                 self.stream_name(&label, ordinal, m.label.as_deref(), m.index);
                             let listen = ListenStream::new(
                                 ListenConfig {
-                                    detectors: self.cfg.detectors.clone(),
+                                    detectors: detectors.clone(),
                                     keep_pcm: self.cfg.keep_pcm,
                                     ..ListenConfig::new(
                                         &name,

@@ -1047,6 +1047,7 @@ fn a_binder_labels_every_observation_of_a_session_with_its_call() {
         body.contains("Alice").then(|| SessionBinding {
             call_label: "load-call-7".to_owned(),
             media: MediaContext::with_default_signal().expect("signal"),
+            detectors: None,
         })
     }));
     let mut s = setup_with(SrsBehaviour::Accept, false, Some(binder));

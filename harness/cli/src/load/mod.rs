@@ -3,6 +3,7 @@
 //! and writes the run directory ([`output`]). `recproof load merge` adds shards' run
 //! directories up ([`merge`]). The engines judge; this module only wires and writes.
 
+mod embedded;
 mod merge;
 mod output;
 
@@ -83,10 +84,37 @@ pub(crate) struct RunArgs {
     /// Callee-side SIP address (loop k uses the port + 4k).
     #[arg(long, default_value = "127.0.0.1:15062")]
     callee_sip: String,
-    /// RTP port range FIRST-LAST for both parties' pools (even ports are used); a shard
-    /// takes its slice of it, and each loop a slice of that.
-    #[arg(long, default_value = "20000-60000")]
-    rtp_ports: String,
+    /// RTP port range FIRST-LAST of the harness's phones (even ports are used); a shard
+    /// takes its slice of it, and each loop a slice of that. Default 20000-60000 with
+    /// --direct, else 20000-32000.
+    #[arg(long)]
+    rtp_ports: Option<String>,
+    /// Where the embedded platform takes calls (SIP).
+    #[arg(long, default_value = "127.0.0.1:15070")]
+    platform_sip: String,
+    /// The first recorder's SIP address (a recorder per provider, 2 ports apart).
+    #[arg(long, default_value = "127.0.0.1:15080")]
+    recorder_sip: String,
+    /// RTP port range of the harness's recorders (the platform records to them).
+    #[arg(long, default_value = "32000-44000")]
+    srs_rtp_ports: String,
+    /// RTP port range of the embedded platform (two legs and two recorded streams per
+    /// call).
+    #[arg(long, default_value = "44000-64000")]
+    platform_rtp_ports: String,
+    /// The call mix: a YAML file of weighted call kinds (recording settings of the person
+    /// called, answer, keys after answer); default: every call recorded Always with the
+    /// start announcement and a reminder tone every 10 s.
+    #[arg(long, value_name = "FILE")]
+    mix: Option<PathBuf>,
+    /// Run the embedded platform with this fault profile (each breaks one requirement;
+    /// `recproof platform --list-faults`).
+    #[arg(long, value_name = "NAME")]
+    fault: Option<String>,
+    /// Run the embedded platform with this legal variant (`recproof platform
+    /// --list-variants`).
+    #[arg(long, value_name = "NAME")]
+    variant: Option<String>,
     /// Highest fraction of a leg's frames that may go unheard before the leg fails.
     #[arg(long, default_value_t = 0.0)]
     max_frame_loss: f64,
@@ -114,6 +142,11 @@ pub(crate) struct RunArgs {
     /// A CSV file: one row every second (as --interval) with the live figures.
     #[arg(long)]
     stats_csv: Option<PathBuf>,
+    /// Which calls keep their evidence (the call's whole observation log, under
+    /// evidence/call-N/, judgeable again with `recproof judge`): failed, sample:N (failed
+    /// calls and every N-th), all or none.
+    #[arg(long, default_value = "failed")]
+    evidence: String,
     /// Run directory (default reports/load-<timestamp>/).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -247,14 +280,35 @@ fn port_slice((lo, hi): (u16, u16), k: u32, n: u32) -> (u16, u16) {
 }
 
 fn run_load(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let c = common(args)?;
     if !args.direct {
-        bail!(
-            "only `recproof load --direct` is built so far (caller to callee, no platform); \
-             give --direct"
+        if args.no_media {
+            bail!(
+                "--no-media is for --direct runs: a call through a platform is judged on its                  recording, which needs media"
+            );
+        }
+        let mix = match &args.mix {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading the mix {}", p.display()))?;
+                load::mix::Mix::parse(&text, &p.display().to_string())?
+            }
+            None => load::mix::Mix::default_mix(),
+        };
+        let (target, engines, services) = embedded::build(args, &c, &mix)?;
+        return run_engines(
+            args,
+            &c,
+            target,
+            engines,
+            services,
+            Some(mix.origin.clone()),
         );
     }
-    let c = common(args)?;
-    let rtp_range = parse_port_range(&args.rtp_ports)?;
+    if args.fault.is_some() || args.variant.is_some() || args.mix.is_some() {
+        bail!("--fault, --variant and --mix are for runs through a platform, not --direct");
+    }
+    let rtp_range = parse_port_range(args.rtp_ports.as_deref().unwrap_or("20000-60000"))?;
     let caller_sip: SocketAddr = args
         .caller_sip
         .parse()
@@ -274,7 +328,7 @@ fn run_load(args: &RunArgs) -> anyhow::Result<ExitCode> {
         if have < need {
             bail!(
                 "--rtp-ports {} gives this shard {have} RTP ports (every 2nd port of its                  slice), but {open} concurrent calls with media need {} (one per party per                  call) plus slack for {} event loop(s): widen the range or lower                  --concurrency",
-                args.rtp_ports,
+                args.rtp_ports.as_deref().unwrap_or("20000-60000"),
                 open * 2,
                 c.loops
             );
@@ -323,7 +377,7 @@ fn run_load(args: &RunArgs) -> anyhow::Result<ExitCode> {
         media: !args.no_media,
         fault: None,
     };
-    run_engines(args, &c, target, engines, Vec::new())
+    run_engines(args, &c, target, engines, Vec::new(), None)
 }
 
 /// Runs the engines (and services) with Ctrl-C handling and the output sink; writes the
@@ -334,6 +388,7 @@ fn run_engines(
     target: TargetData,
     engines: Vec<Box<dyn Engine + Send>>,
     services: Vec<Box<dyn Engine + Send>>,
+    mix: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&c.out).with_context(|| format!("creating {}", c.out.display()))?;
     let stop = StopFlag::default();
@@ -350,10 +405,29 @@ fn run_engines(
         hold: args.hold.clone(),
         seed: args.seed,
         shards: vec![c.share.to_string()],
-        loops: c.loops,
-        mix: None,
+        loops: engines.len() as u32,
+        mix,
     };
-    let mut sink = output::FileSink::new(&c.out, args.rate, args.stats_csv.as_deref())?;
+    let evidence: output::Evidence = args.evidence.parse().map_err(anyhow::Error::msg)?;
+    let run_started = observe::Observation {
+        t_us: 0,
+        call: None,
+        actor: observe::Actor::Harness,
+        event: observe::Event::RunStarted {
+            schema: observe::SCHEMA_VERSION,
+            seed: args.seed,
+            sut: target.sut.clone().unwrap_or_else(|| target.mode.clone()),
+            clock: observe::Clock::Real,
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        },
+    };
+    let mut sink = output::FileSink::new(
+        &c.out,
+        args.rate,
+        args.stats_csv.as_deref(),
+        evidence,
+        run_started,
+    )?;
     eprintln!(
         "recproof load ({}): {} calls/s, up to {} at once, hold {}, {}; shard {}, {} event \
          loop(s); writing {}",
@@ -367,13 +441,13 @@ fn run_engines(
             "media both ways, every frame decoded"
         },
         c.share,
-        c.loops,
+        engines.len(),
         c.out.display()
     );
     let started_at = jiff::Timestamp::now().to_string();
     let origin = Instant::now();
     let totals = load::driver::run(engines, services, origin, c.interval, &stop, &mut sink)?;
-    let intervals = sink.finish()?;
+    let (intervals, kept) = sink.finish()?;
     let results = output::results(
         target,
         plan,
@@ -385,6 +459,13 @@ fn run_engines(
     );
     output::write_results(&c.out, &results)?;
     eprintln!("{}", output::summary(&results));
+    if kept > 0 {
+        eprintln!(
+            "evidence of {kept} call(s) kept under {} (judge one again with `recproof judge \
+             DIR/evidence/call-N`)",
+            c.out.join("evidence").display()
+        );
+    }
     Ok(if results.passed() {
         crate::exit::OK
     } else {

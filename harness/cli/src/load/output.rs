@@ -20,8 +20,55 @@ const CSV_HEADER: &str = "elapsed_s,started,ended,passed,failed,active,achieved_
     setup_p99_ms,m2e_p50_ms,m2e_p99_ms,p2r_p50_ms,p2r_p99_ms,send_late_p50_ms,send_late_p99_ms,\
     send_late_max_ms,rtp_sent,rtp_received,receive_drops,send_errors,cpu_share,service_cpu_share";
 
+/// Which calls keep their evidence (`--evidence`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Evidence {
+    /// None.
+    None,
+    /// Every failed call.
+    Failed,
+    /// Every failed call and every N-th call.
+    Sample(u64),
+    /// Every call.
+    All,
+}
+
+impl std::str::FromStr for Evidence {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "none" => Ok(Self::None),
+            "failed" => Ok(Self::Failed),
+            "all" => Ok(Self::All),
+            _ => s
+                .strip_prefix("sample:")
+                .and_then(|n| n.parse::<u64>().ok())
+                .filter(|n| *n > 0)
+                .map(Self::Sample)
+                .ok_or_else(|| {
+                    format!("--evidence {s}: give failed, sample:N (N >= 1), all or none")
+                }),
+        }
+    }
+}
+
+impl Evidence {
+    fn keeps(self, rec: &CallRecord) -> bool {
+        match self {
+            Self::None => false,
+            Self::Failed => !rec.passed(),
+            Self::Sample(n) => !rec.passed() || rec.index.is_multiple_of(n),
+            Self::All => true,
+        }
+    }
+}
+
 /// The sink of a run: files and the live status.
 pub(crate) struct FileSink {
+    out: PathBuf,
+    evidence: Evidence,
+    run_started: observe::Observation,
+    kept: u64,
     calls: BufWriter<File>,
     intervals_file: BufWriter<File>,
     csv: Vec<BufWriter<File>>,
@@ -45,6 +92,8 @@ impl FileSink {
         out: &Path,
         target_rate: f64,
         stats_csv: Option<&Path>,
+        evidence: Evidence,
+        run_started: observe::Observation,
     ) -> anyhow::Result<Self> {
         let mut csv = vec![create(&out.join("stats.csv"))?];
         if let Some(p) = stats_csv {
@@ -59,6 +108,10 @@ impl FileSink {
             indicatif::ProgressBar::hidden()
         };
         Ok(Self {
+            out: out.to_owned(),
+            evidence,
+            run_started,
+            kept: 0,
             calls: create(&out.join("calls.jsonl"))?,
             intervals_file: create(&out.join("intervals.jsonl"))?,
             csv,
@@ -71,8 +124,9 @@ impl FileSink {
         })
     }
 
-    /// Flushes everything; returns the intervals for the results.
-    pub(crate) fn finish(mut self) -> anyhow::Result<Vec<IntervalRecord>> {
+    /// Flushes everything; returns the intervals for the results and how many calls kept
+    /// their evidence.
+    pub(crate) fn finish(mut self) -> anyhow::Result<(Vec<IntervalRecord>, u64)> {
         self.bar.finish_and_clear();
         self.calls.flush().context("writing calls.jsonl")?;
         self.intervals_file
@@ -84,7 +138,28 @@ impl FileSink {
         if let Some(e) = self.error {
             return Err(e).context("writing the run directory");
         }
-        Ok(self.intervals)
+        Ok((self.intervals, self.kept))
+    }
+
+    /// Writes a call's observation log under `evidence/`, returning its path in the run
+    /// directory.
+    fn write_evidence(&mut self, rec: &CallRecord) -> std::io::Result<Option<String>> {
+        let Some(obs) = rec.observations.as_ref().filter(|o| !o.is_empty()) else {
+            return Ok(None);
+        };
+        let rel = format!("evidence/call-{}/observations.jsonl", rec.index);
+        let path = self.out.join(&rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut w = observe::LogWriter::new(BufWriter::new(File::create(&path)?));
+        w.append(&self.run_started)?;
+        for o in obs {
+            w.append(o)?;
+        }
+        w.into_inner().flush()?;
+        self.kept += 1;
+        Ok(Some(rel))
     }
 
     fn keep(&mut self, r: std::io::Result<()>) {
@@ -108,6 +183,20 @@ impl RunSink for FileSink {
             self.completed += 1;
         } else {
             self.failed += 1;
+        }
+        let mut with_path;
+        let mut record = record;
+        if self.evidence.keeps(record) {
+            match self.write_evidence(record) {
+                Ok(Some(rel)) => {
+                    with_path = record.clone();
+                    with_path.evidence = Some(rel);
+                    with_path.observations = None;
+                    record = &with_path;
+                }
+                Ok(None) => {}
+                Err(e) => self.keep(Err(e)),
+            }
         }
         let r = serde_json::to_writer(&mut self.calls, record)
             .map_err(std::io::Error::other)
@@ -265,7 +354,7 @@ pub(crate) fn results(
                 .flatten(),
             interrupted: totals.interrupted,
             stray_messages: totals.stray,
-            unattributed_recordings: 0,
+            unattributed_recordings: totals.unattributed,
         },
         health: HealthVerdict::assess(intervals),
         thresholds,
