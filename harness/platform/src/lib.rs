@@ -28,10 +28,12 @@
 
 pub mod assets;
 mod behaviour;
+mod call;
 pub mod config;
 pub mod fault;
 pub mod platform;
 mod rs;
+mod shared;
 pub mod variant;
 
 pub use config::{PauseStyle, PlatformConfig};

@@ -44,8 +44,10 @@
 
 use crate::assets::{self, Assets, prompt};
 use crate::behaviour::{Behaviour, Feed};
+use crate::call::{Call, Calls, Phase, Role, Side, Ua};
 use crate::config::{PauseStyle, PlatformConfig};
 use crate::rs::{RsDocs, RsSdpState, RsShape, RsSubject, src_contact};
+use crate::shared::{Ports, Shared, action, law_of, sdp_of, secs, socket_of};
 use bytes::Bytes;
 use media::FRAME_SAMPLES;
 use media::dtmf::DtmfReceiver;
@@ -64,15 +66,14 @@ use sip::endpoint::{
     RequestContext,
 };
 use sip::message::{Method, SipMessage, Uri};
-use sip::sdp::{Codec, Negotiated, SdpBuilder, SessionDescription, StreamSpec};
+use sip::sdp::{Codec, SdpBuilder, SessionDescription, StreamSpec};
 use sip::time::Time;
 use sip::transaction::{PeerAddr, TxKey};
 use siprec::metadata::announcement::{
     Announcement, AnnouncementEvent, AnnouncementTarget, announcement_update,
 };
 use std::any::Any;
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,40 +101,10 @@ pub enum PlatformError {
     NoPorts,
 }
 
-/// Which side of a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Side {
-    Caller,
-    Callee,
-}
-
-/// Which of the platform's two user agents a dialog belongs to: the B2BUA (both call
-/// legs) or the SRC (recording sessions, with its own Contact carrying the SRC marker).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Ua {
-    B2bua,
-    Src,
-}
-
-/// What a dialog of the endpoint is to the platform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
-    Leg(Side),
-    Rs(usize),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Ringing,
-    Active,
-    Voicemail,
-    Ended,
-}
-
 /// One RTP leg towards a party.
-struct Leg {
+pub(crate) struct Leg {
     key: Option<CallKey>,
-    port: u16,
+    pub(crate) port: u16,
     remote: Option<SocketAddr>,
     law: Law,
     te: Option<u8>,
@@ -217,13 +188,13 @@ impl Leg {
 }
 
 /// Audio the platform plays over a call.
-struct Overlay {
-    first_tick: u64,
-    pcm: Arc<[i16]>,
-    to_caller: bool,
-    to_callee: bool,
+pub(crate) struct Overlay {
+    pub(crate) first_tick: u64,
+    pub(crate) pcm: Arc<[i16]>,
+    pub(crate) to_caller: bool,
+    pub(crate) to_callee: bool,
     /// A start/stop announcement (leaks into the recording with the fault).
-    announcement: bool,
+    pub(crate) announcement: bool,
 }
 
 /// A user's recording settings for one call (policy resolution plus faults).
@@ -251,10 +222,10 @@ enum RecState {
 }
 
 /// One recording session on the wire.
-struct Rs {
+pub(crate) struct Rs {
     key: Option<CallKey>,
     docs: RsDocs,
-    ports: Vec<u16>,
+    pub(crate) ports: Vec<u16>,
     /// Our offer awaiting an answer.
     offer: Option<SessionDescription>,
     established: bool,
@@ -278,164 +249,38 @@ struct Rs {
 }
 
 /// One recorded user's side of a call.
-struct UserRec {
+pub(crate) struct UserRec {
     ext: String,
     side: Side,
     settings: RecSettings,
     voicemail: bool,
     state: RecState,
-    rs: Option<Rs>,
+    pub(crate) rs: Option<Rs>,
     next_reminder: Option<Time>,
     fork_from: Time,
 }
 
-struct Call {
-    id: u64,
-    callee_ext: String,
-    caller_aor: String,
-    callee_aor: String,
-    phase: Phase,
-    a: Leg,
-    b: Leg,
-    a_tx: Option<TxKey>,
-    a_offer: Option<SessionDescription>,
-    b_offer: Option<SessionDescription>,
-    ringing_relayed: bool,
-    ring_deadline: Option<Time>,
-    media_start: Option<Time>,
-    tick: u64,
-    overlays: Vec<Overlay>,
-    recs: Vec<UserRec>,
-    end_at: Option<Time>,
-    /// The deadline this call has a live entry for in the platform's heap.
-    queued: Option<Time>,
-}
-
-impl Call {
-    /// The earliest of the ring timeout, the release time and the next media tick.
-    fn next_deadline(&self) -> Option<Time> {
-        [self.ring_deadline, self.end_at, self.tick_time(self.tick)]
-            .into_iter()
-            .flatten()
-            .min()
-    }
-
-    fn leg(&mut self, side: Side) -> &mut Leg {
-        match side {
-            Side::Caller => &mut self.a,
-            Side::Callee => &mut self.b,
-        }
-    }
-
-    fn tick_time(&self, n: u64) -> Option<Time> {
-        let start = self.media_start?;
-        Some(start + Duration::from_micros(n.saturating_mul(PTIME.as_micros() as u64)))
-    }
-
-    /// The next tick at or after `now` (where an overlay started now begins).
-    fn next_tick(&self) -> (u64, Time) {
-        (self.tick, self.tick_time(self.tick).unwrap_or(Time::ZERO))
-    }
-
-    /// Plays `pcm` from the next tick. The same clip already starting on that tick for
-    /// the same parties is not doubled (both parties recorded, both announced).
-    fn play(&mut self, pcm: &Arc<[i16]>, to_caller: bool, to_callee: bool, announcement: bool) {
-        let (first_tick, _) = self.next_tick();
-        if self.overlays.iter().any(|o| {
-            o.first_tick == first_tick
-                && Arc::ptr_eq(&o.pcm, pcm)
-                && o.to_caller == to_caller
-                && o.to_callee == to_callee
-        }) {
-            return;
-        }
-        self.overlays.push(Overlay {
-            first_tick,
-            pcm: pcm.clone(),
-            to_caller,
-            to_callee,
-            announcement,
-        });
-    }
-}
-
 /// The reference platform. See the [module docs](self) and the crate README.
 pub struct Platform {
-    cfg: PlatformConfig,
-    /// What the fault and variant make the platform do.
-    b: Behaviour,
-    assets: Assets,
+    /// Configuration, behaviour, assets, rng, RTP ports and the output queues.
+    cx: Shared,
+    /// The calls in progress, indexed by dialog and by deadline.
+    calls: Calls,
     ep: Endpoint,
     src: Endpoint,
     src_call_ids: HashSet<String>,
-    rng: SmallRng,
-    free_ports: BTreeSet<u16>,
-    calls: BTreeMap<u64, Call>,
-    keys: HashMap<(Ua, CallKey), (u64, Role)>,
-    /// Live dialog keys per call: a call is reaped once it ended and this is zero.
-    keys_per_call: HashMap<u64, u32>,
-    /// Calls that ended and wait to be reaped.
-    ended: Vec<u64>,
-    /// Each call's next deadline (ring timeout, release, media tick), earliest first.
-    /// Entries go stale when a call's deadline moves; [`Call::queued`] tells which entry
-    /// is live. One heap for all calls, so a timeout costs O(log calls), not a scan.
-    deadlines: BinaryHeap<Reverse<(Time, u64)>>,
-    ports: HashMap<u16, (u64, Side)>,
     next_call: u64,
     next_rs: u64,
-    out: VecDeque<Datagram>,
-    obs: VecDeque<Observation>,
     stray_rtp: u64,
 }
 
 impl std::fmt::Debug for Platform {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Platform")
-            .field("name", &self.cfg.name)
+            .field("name", &self.cx.cfg.name)
             .field("calls", &self.calls.len())
-            .field("fault", &self.cfg.fault)
+            .field("fault", &self.cx.cfg.fault)
             .finish()
-    }
-}
-
-fn action(now: Time, what: &str, detail: String) -> Observation {
-    Observation {
-        t_us: now.as_micros(),
-        call: None,
-        actor: Actor::Platform,
-        event: Event::PlatformAction {
-            action: what.to_owned(),
-            detail,
-        },
-    }
-}
-
-fn secs(t: Time) -> String {
-    t.to_string()
-}
-
-fn sdp_of(msg: &SipMessage) -> Option<SessionDescription> {
-    let ct = msg.content_type()?;
-    let media_type = sip::multipart::media_type_of(ct);
-    if media_type == sip::multipart::SDP {
-        return SessionDescription::parse(msg.body()).ok();
-    }
-    if media_type.starts_with("multipart/") {
-        let parsed = sip::multipart::parse(ct, msg.body()).ok()?;
-        return SessionDescription::parse(&parsed.sdp()?.body).ok();
-    }
-    None
-}
-
-fn socket_of(target: &(String, u16)) -> Option<SocketAddr> {
-    let ip: IpAddr = target.0.parse().ok()?;
-    (target.1 != 0).then(|| SocketAddr::new(ip, target.1))
-}
-
-fn law_of(n: &Negotiated) -> Law {
-    match n.codec {
-        Some(Codec::Pcma) => Law::Alaw,
-        _ => Law::Ulaw,
     }
 }
 
@@ -485,7 +330,6 @@ impl Platform {
         );
         src_cfg.contact = src_contact(cfg.dialect, b.src_marker, src_addr);
         src_cfg.user_agent = Some("recproof-platform-src".to_owned());
-        let free_ports = cfg.rtp_addresses().iter().map(SocketAddr::port).collect();
         let mut obs = VecDeque::new();
         if let Some(f) = cfg.fault {
             obs.push_back(action(
@@ -502,31 +346,28 @@ impl Platform {
             ));
         }
         Ok(Self {
-            b,
-            rng: SmallRng::seed_from_u64(cfg.seed ^ 0x005E_ED0F_F1A7),
+            cx: Shared {
+                b,
+                rng: SmallRng::seed_from_u64(cfg.seed ^ 0x005E_ED0F_F1A7),
+                assets,
+                ports: Ports::new(&cfg),
+                out: VecDeque::new(),
+                obs,
+                cfg,
+            },
+            calls: Calls::default(),
             ep: Endpoint::new(ep_cfg),
             src: Endpoint::new(src_cfg),
             src_call_ids: HashSet::new(),
-            assets,
-            free_ports,
-            calls: BTreeMap::new(),
-            keys: HashMap::new(),
-            keys_per_call: HashMap::new(),
-            ended: Vec::new(),
-            deadlines: BinaryHeap::new(),
-            ports: HashMap::new(),
             next_call: 1,
             next_rs: 1,
-            out: VecDeque::new(),
-            obs,
             stray_rtp: 0,
-            cfg,
         })
     }
 
     /// The configuration.
     pub fn config(&self) -> &PlatformConfig {
-        &self.cfg
+        &self.cx.cfg
     }
 
     /// Calls in progress (including ones still tearing down).
@@ -541,36 +382,7 @@ impl Platform {
 
     /// RTP ports currently free in the pool.
     pub fn free_ports(&self) -> usize {
-        self.free_ports.len()
-    }
-
-    // ---- ports and bookkeeping ---------------------------------------------------------
-
-    fn alloc_ports(&mut self, n: usize) -> Option<Vec<u16>> {
-        if self.free_ports.len() < n {
-            return None;
-        }
-        let v: Vec<u16> = self.free_ports.iter().take(n).copied().collect();
-        for p in &v {
-            self.free_ports.remove(p);
-        }
-        Some(v)
-    }
-
-    fn release(&mut self, ports: &[u16]) {
-        for p in ports {
-            self.ports.remove(p);
-            self.free_ports.insert(*p);
-        }
-    }
-
-    fn note(&mut self, now: Time, what: &str, detail: String) {
-        self.obs.push_back(action(now, what, detail));
-    }
-
-    fn epoch_at(&self, t: Time) -> jiff::Timestamp {
-        let d = jiff::SignedDuration::from_micros(t.as_micros().min(i64::MAX as u64) as i64);
-        self.cfg.epoch.checked_add(d).unwrap_or(self.cfg.epoch)
+        self.cx.ports.free_count()
     }
 
     // ---- policy --------------------------------------------------------------------------
@@ -582,7 +394,7 @@ impl Platform {
         // BroadWorks always has the three identity values (the schema requires them);
         // when the policy leaves them out, make them up the way a provisioning system
         // would: the organisation, the location, the user at the platform.
-        let p = &self.cfg.policy;
+        let p = &self.cx.cfg.policy;
         let org = p
             .organization
             .id
@@ -595,12 +407,12 @@ impl Platform {
         s.service_provider.get_or_insert(org.clone());
         s.external_group.get_or_insert(format!("{org}-{location}"));
         s.external_identifier
-            .get_or_insert(format!("{ext}@{}", self.cfg.sip_addr.ip()));
+            .get_or_insert(format!("{ext}@{}", self.cx.cfg.sip_addr.ip()));
         Some(s)
     }
 
     fn settings_for_inner(&self, ext: &str, call: CallType) -> Option<RecSettings> {
-        let p = &self.cfg.policy;
+        let p = &self.cx.cfg.policy;
         let user = p.resolve(ext)?;
         let person = p.person_by_extension(ext)?;
         let pcr = &person.call_recording;
@@ -611,7 +423,7 @@ impl Platform {
         let from_person = |srs: &policy::SrsEndpoint, mode: RecordMode| RecSettings {
             srs_uri: srs.srs.clone(),
             mode,
-            start_stop: start_stop_of(&pcr.start_stop_announcement) && self.b.offers_start_stop,
+            start_stop: start_stop_of(&pcr.start_stop_announcement) && self.cx.b.offers_start_stop,
             notification: (pcr.notification.enabled
                 && pcr.notification.kind != NotificationType::None)
                 .then_some(pcr.notification.kind),
@@ -628,17 +440,19 @@ impl Platform {
                 if !user.records(call) {
                     return None;
                 }
-                if !self.b.records_always_users && a.mode == RecordMode::Always {
+                if !self.cx.b.records_always_users && a.mode == RecordMode::Always {
                     return None;
                 }
                 let mut srs = a.srs.srs.clone();
-                if self.b.ignores_location_override && user.vendor_from == policy::Level::Location {
+                if self.cx.b.ignores_location_override
+                    && user.vendor_from == policy::Level::Location
+                {
                     srs = org_srs?.srs.clone();
                 }
                 Some(RecSettings {
                     srs_uri: srs,
                     mode: a.mode,
-                    start_stop: user.announcements(call).start_stop && self.b.offers_start_stop,
+                    start_stop: user.announcements(call).start_stop && self.cx.b.offers_start_stop,
                     notification: a.notification,
                     repeat: a.repeat_interval,
                     record_voicemail: a.record_voicemail,
@@ -648,12 +462,12 @@ impl Platform {
                     external_identifier: user.identity.external_identifier.clone(),
                 })
             }
-            PolicyRecording::Off(NotRecorded::ModeNever) if self.b.records_never_users => {
+            PolicyRecording::Off(NotRecorded::ModeNever) if self.cx.b.records_never_users => {
                 let srs = p.providers.get(&user.vendor)?;
                 Some(from_person(srs, RecordMode::Always))
             }
             PolicyRecording::Off(NotRecorded::LocationVendorNone)
-                if self.b.ignores_location_override
+                if self.cx.b.ignores_location_override
                     && pcr.enabled
                     && pcr.record != RecordMode::Never =>
             {
@@ -661,7 +475,10 @@ impl Platform {
             }
             PolicyRecording::Off(
                 NotRecorded::LocationVendorNone | NotRecorded::OrganizationVendorNone,
-            ) if self.b.records_provider_none && pcr.enabled && pcr.record != RecordMode::Never => {
+            ) if self.cx.b.records_provider_none
+                && pcr.enabled
+                && pcr.record != RecordMode::Never =>
+            {
                 Some(from_person(p.providers.values().next()?, pcr.record))
             }
             PolicyRecording::Off(_) => None,
@@ -690,8 +507,8 @@ impl Platform {
             }
             while let Some(t) = self.ep.poll_transmit() {
                 any = true;
-                self.out.push_back(Datagram {
-                    from: self.cfg.sip_addr,
+                self.cx.out.push_back(Datagram {
+                    from: self.cx.cfg.sip_addr,
                     to: t.to,
                     transport: t.transport,
                     bytes: t.bytes,
@@ -706,8 +523,8 @@ impl Platform {
                 {
                     self.src_call_ids.insert(id.to_owned());
                 }
-                self.out.push_back(Datagram {
-                    from: self.cfg.src_addr(),
+                self.cx.out.push_back(Datagram {
+                    from: self.cx.cfg.src_addr(),
                     to: t.to,
                     transport: t.transport,
                     bytes: t.bytes,
@@ -717,7 +534,7 @@ impl Platform {
                 break;
             }
         }
-        self.reap();
+        self.calls.reap(&mut self.cx.ports);
     }
 
     /// Which user agent a datagram on the SIP address is for (by Call-ID).
@@ -728,27 +545,10 @@ impl Platform {
         }
     }
 
-    fn malformed(&mut self, now: Time, from: PeerAddr, bytes: &Bytes, reason: String) {
-        self.obs.push_back(Observation {
-            t_us: now.as_micros(),
-            call: None,
-            actor: Actor::Platform,
-            event: Event::SipMalformed {
-                transport: match from.transport {
-                    Transport::Udp => "udp".to_owned(),
-                    Transport::Tcp => "tcp".to_owned(),
-                },
-                remote: from.addr.to_string(),
-                message: Payload::from_bytes(bytes),
-                reason,
-            },
-        });
-    }
-
     fn on_event(&mut self, now: Time, ua: Ua, ev: EndpointEvent) {
         match ev {
             EndpointEvent::Malformed { from, bytes, error } => {
-                self.malformed(now, from, &bytes, error.to_string());
+                self.cx.malformed_sip(now, from, &bytes, error.to_string());
             }
             EndpointEvent::Unroutable {
                 from,
@@ -756,7 +556,7 @@ impl Platform {
                 error,
             } => {
                 let bytes = message.raw().clone();
-                self.malformed(now, from, &bytes, error.to_string());
+                self.cx.malformed_sip(now, from, &bytes, error.to_string());
             }
             EndpointEvent::IncomingRequest {
                 call,
@@ -818,21 +618,21 @@ impl Platform {
                 };
                 let found = self
                     .calls
-                    .values()
+                    .iter()
                     .find(|c| c.a_tx == Some(inv))
                     .map(|c| c.id);
                 let _ = self.ep.answer(now, inv, 487, Extra::new());
                 if let Some(id) = found {
-                    if let Some(c) = self.calls.get_mut(&id) {
+                    if let Some(c) = self.calls.get_mut(id) {
                         c.a_tx = None;
                     }
-                    self.note(now, "call_cancelled", format!("call={id}"));
+                    self.cx.note(now, "call_cancelled", format!("call={id}"));
                     self.end_call(now, id);
                 }
             }
             RequestContext::InDialog => {
                 let Some((id, Role::Leg(side))) =
-                    key.and_then(|k| self.keys.get(&(Ua::B2bua, k)).copied())
+                    key.and_then(|k| self.calls.role(&(Ua::B2bua, k)))
                 else {
                     let _ = self.ep.answer(now, tx, 481, Extra::new());
                     return;
@@ -840,7 +640,7 @@ impl Platform {
                 match method {
                     Some(Method::Bye) => {
                         let _ = self.ep.answer(now, tx, 200, Extra::new());
-                        self.note(
+                        self.cx.note(
                             now,
                             "bye_received",
                             format!("call={id} from={side:?}").to_lowercase(),
@@ -880,7 +680,7 @@ impl Platform {
         request: &SipMessage,
         context: RequestContext,
     ) {
-        let known = key.is_some_and(|k| self.keys.contains_key(&(Ua::Src, k)));
+        let known = key.is_some_and(|k| self.calls.role(&(Ua::Src, k)).is_some());
         let code = match (context, request.method()) {
             (RequestContext::InDialog, _) if !known => 481,
             (RequestContext::InDialog, Some(Method::Invite)) => 488,
@@ -912,8 +712,8 @@ impl Platform {
         {
             codecs.push(te);
         }
-        let version = self.rng.random_range(1..1_000_000u64);
-        let mut b = SdpBuilder::new(self.cfg.media_ip, u64::from(port) + 9000, version);
+        let version = self.cx.rng.random_range(1..1_000_000u64);
+        let mut b = SdpBuilder::new(self.cx.cfg.media_ip, u64::from(port) + 9000, version);
         for m in &media {
             b = b.stream(if m.index == first.index {
                 StreamSpec::audio(port)
@@ -927,15 +727,15 @@ impl Platform {
     }
 
     fn offer_sdp(&self, port: u16) -> SessionDescription {
-        SdpBuilder::new(self.cfg.media_ip, u64::from(port) + 9000, 1)
+        SdpBuilder::new(self.cx.cfg.media_ip, u64::from(port) + 9000, 1)
             .stream(StreamSpec::audio(port))
             .build()
     }
 
     fn new_call(&mut self, now: Time, key: CallKey, tx: TxKey, request: &SipMessage) {
-        if !self.b.answers_calls {
+        if !self.cx.b.answers_calls {
             // The fault: the INVITE is left unanswered (a CANCEL still gets its 487).
-            self.note(
+            self.cx.note(
                 now,
                 "call_ignored",
                 "never-answers: no final response".into(),
@@ -947,8 +747,8 @@ impl Platform {
             .and_then(|u| Uri::parse(u).ok())
             .and_then(|u| u.user)
             .unwrap_or_default();
-        let Some(contact) = self.cfg.directory.get(&callee_ext).copied() else {
-            self.note(
+        let Some(contact) = self.cx.cfg.directory.get(&callee_ext).copied() else {
+            self.cx.note(
                 now,
                 "call_rejected",
                 format!("404: no phone for extension `{callee_ext}`"),
@@ -960,8 +760,9 @@ impl Platform {
             let _ = self.ep.answer(now, tx, 488, Extra::new());
             return;
         };
-        let Some(ports) = self.alloc_ports(2) else {
-            self.note(now, "call_rejected", "503: RTP port pool exhausted".into());
+        let Some(ports) = self.cx.ports.alloc(2) else {
+            self.cx
+                .note(now, "call_rejected", "503: RTP port pool exhausted".into());
             let _ = self.ep.answer(now, tx, 503, Extra::new());
             return;
         };
@@ -973,16 +774,17 @@ impl Platform {
         let caller_ext = from.and_then(|f| f.uri.user).unwrap_or_default();
         let id = self.next_call;
         self.next_call += 1;
-        let callee_aor = format!("sip:{callee_ext}@{}", self.cfg.sip_addr);
-        let mut a = Leg::new(ports[0], &mut self.rng);
-        let b = Leg::new(ports[1], &mut self.rng);
+        let callee_aor = format!("sip:{callee_ext}@{}", self.cx.cfg.sip_addr);
+        let mut a = Leg::new(ports[0], &mut self.cx.rng);
+        let b = Leg::new(ports[1], &mut self.cx.rng);
         a.key = Some(key);
-        self.key_insert((Ua::B2bua, key), (id, Role::Leg(Side::Caller)));
-        self.ports.insert(ports[0], (id, Side::Caller));
-        self.ports.insert(ports[1], (id, Side::Callee));
+        self.calls
+            .key_insert((Ua::B2bua, key), (id, Role::Leg(Side::Caller)));
+        self.cx.ports.bind(ports[0], id, Side::Caller);
+        self.cx.ports.bind(ports[1], id, Side::Callee);
 
         // Who is recorded on this call.
-        let known = |ext: &str| self.cfg.policy.person_by_extension(ext).is_some();
+        let known = |ext: &str| self.cx.cfg.policy.person_by_extension(ext).is_some();
         let internal = known(&caller_ext) && known(&callee_ext);
         let reach = if internal {
             policy::Reach::Internal
@@ -1028,7 +830,7 @@ impl Platform {
             a_offer: Some(offer),
             b_offer: Some(b_offer),
             ringing_relayed: false,
-            ring_deadline: Some(now + self.cfg.no_answer_timeout),
+            ring_deadline: Some(now + self.cx.cfg.no_answer_timeout),
             media_start: None,
             tick: 0,
             overlays: Vec::new(),
@@ -1042,14 +844,16 @@ impl Platform {
         {
             Ok(bkey) => {
                 call.b.key = Some(bkey);
-                self.key_insert((Ua::B2bua, bkey), (id, Role::Leg(Side::Callee)));
+                self.calls
+                    .key_insert((Ua::B2bua, bkey), (id, Role::Leg(Side::Callee)));
             }
             Err(e) => {
-                self.note(now, "call_rejected", format!("call={id} 500: {e}"));
+                self.cx
+                    .note(now, "call_rejected", format!("call={id} 500: {e}"));
                 let _ = self.ep.answer(now, tx, 500, Extra::new());
                 call.a_tx = None;
                 call.phase = Phase::Ended;
-                self.mark_ended(id);
+                self.calls.mark_ended(id);
             }
         }
         let recorded: Vec<String> = call
@@ -1057,9 +861,9 @@ impl Platform {
             .iter()
             .map(|r| format!("{}:{}", r.ext, r.settings.mode))
             .collect();
-        self.calls.insert(id, call);
-        self.schedule(id);
-        self.note(
+        self.calls.insert(call);
+        self.calls.schedule(id);
+        self.cx.note(
             now,
             "call_routed",
             format!(
@@ -1070,7 +874,7 @@ impl Platform {
     }
 
     fn on_leg_reoffer(&mut self, now: Time, id: u64, side: Side, tx: TxKey, request: &SipMessage) {
-        let port = match self.calls.get_mut(&id) {
+        let port = match self.calls.get_mut(id) {
             Some(c) => c.leg(side).port,
             None => return,
         };
@@ -1092,7 +896,7 @@ impl Platform {
         if self.ep.answer(now, tx, 200, extra).is_ok()
             && let Ok(agreed) = sip::sdp::negotiate(&offer, &answer)
             && let Some(n) = agreed.first()
-            && let Some(c) = self.calls.get_mut(&id)
+            && let Some(c) = self.calls.get_mut(id)
         {
             let leg = c.leg(side);
             leg.remote = n.answerer_sends_to.as_ref().and_then(socket_of);
@@ -1103,7 +907,7 @@ impl Platform {
 
     /// Answers the caller 200 with our SDP and starts the media clock.
     fn answer_caller(&mut self, now: Time, id: u64) -> bool {
-        let Some(c) = self.calls.get_mut(&id) else {
+        let Some(c) = self.calls.get_mut(id) else {
             return false;
         };
         let (Some(tx), Some(offer)) = (c.a_tx.take(), c.a_offer.take()) else {
@@ -1118,7 +922,7 @@ impl Platform {
         if self.ep.answer(now, tx, 200, extra).is_err() {
             return false;
         }
-        let Some(c) = self.calls.get_mut(&id) else {
+        let Some(c) = self.calls.get_mut(id) else {
             return false;
         };
         if let Ok(agreed) = sip::sdp::negotiate(&offer, &answer)
@@ -1131,12 +935,12 @@ impl Platform {
         c.media_start = Some(now);
         c.tick = 0;
         c.ring_deadline = None;
-        self.schedule(id);
+        self.calls.schedule(id);
         true
     }
 
     fn on_response(&mut self, now: Time, ua: Ua, key: CallKey, tx: TxKey, response: &SipMessage) {
-        let Some((id, role)) = self.keys.get(&(ua, key)).copied() else {
+        let Some((id, role)) = self.calls.role(&(ua, key)) else {
             return;
         };
         let Some(code) = response.status() else {
@@ -1160,7 +964,7 @@ impl Platform {
         code: u16,
         response: &SipMessage,
     ) {
-        let Some(c) = self.calls.get_mut(&id) else {
+        let Some(c) = self.calls.get_mut(id) else {
             return;
         };
         if c.phase != Phase::Ringing {
@@ -1192,13 +996,13 @@ impl Platform {
                     self.end_call(now, id);
                     return;
                 }
-                if let Some(c) = self.calls.get_mut(&id) {
+                if let Some(c) = self.calls.get_mut(id) {
                     c.phase = Phase::Active;
                 }
-                self.note(now, "call_answered", format!("call={id}"));
+                self.cx.note(now, "call_answered", format!("call={id}"));
                 let autos: Vec<usize> = self
                     .calls
-                    .get(&id)
+                    .get(id)
                     .map(|c| {
                         c.recs
                             .iter()
@@ -1231,19 +1035,16 @@ impl Platform {
     }
 
     fn on_terminated(&mut self, now: Time, ua: Ua, key: CallKey, reason: &EndReason) {
-        let Some((id, role)) = self.key_remove(&(ua, key)) else {
+        let Some((id, role)) = self.calls.key_remove(&(ua, key)) else {
             return;
         };
         match role {
             Role::Leg(side) => {
-                let live = self.calls.get(&id).is_some_and(|c| c.phase != Phase::Ended);
+                let live = self.calls.get(id).is_some_and(|c| c.phase != Phase::Ended);
                 let ringing_callee = side == Side::Callee
-                    && self
-                        .calls
-                        .get(&id)
-                        .is_some_and(|c| c.phase != Phase::Active);
+                    && self.calls.get(id).is_some_and(|c| c.phase != Phase::Active);
                 if live && !ringing_callee {
-                    self.note(
+                    self.cx.note(
                         now,
                         "leg_ended",
                         format!("call={id} side={side:?} reason={reason:?}").to_lowercase(),
@@ -1252,7 +1053,7 @@ impl Platform {
                 }
             }
             Role::Rs(idx) => {
-                let Some(c) = self.calls.get_mut(&id) else {
+                let Some(c) = self.calls.get_mut(id) else {
                     return;
                 };
                 let Some(rec) = c.recs.get_mut(idx) else {
@@ -1265,7 +1066,7 @@ impl Platform {
                 let closing = rec.rs.as_ref().is_some_and(|rs| rs.closing || rs.gone);
                 if let Some(rs) = rec.rs.take() {
                     let ports = rs.ports;
-                    self.release(&ports);
+                    self.cx.ports.release(&ports);
                 }
                 if !closing {
                     self.rs_failed(now, id, idx, &format!("{reason:?}"));
@@ -1277,7 +1078,7 @@ impl Platform {
     // ---- calls -----------------------------------------------------------------------------
 
     fn voicemail(&mut self, now: Time, id: u64, why: &str) {
-        let Some(c) = self.calls.get_mut(&id) else {
+        let Some(c) = self.calls.get_mut(id) else {
             return;
         };
         if c.phase != Phase::Ringing {
@@ -1295,10 +1096,10 @@ impl Platform {
             self.end_call(now, id);
             return;
         }
-        let greeting = self.assets.greeting.clone();
-        let beep = self.assets.voicemail_beep.clone();
-        let no_vm_rec = !self.b.records_voicemail;
-        let Some(c) = self.calls.get_mut(&id) else {
+        let greeting = self.cx.assets.greeting.clone();
+        let beep = self.cx.assets.voicemail_beep.clone();
+        let no_vm_rec = !self.cx.b.records_voicemail;
+        let Some(c) = self.calls.get_mut(id) else {
             return;
         };
         let delay_ticks = (VOICEMAIL_GREETING_DELAY.as_micros() / PTIME.as_micros()) as u64;
@@ -1337,14 +1138,14 @@ impl Platform {
             secs(c.tick_time(beep_tick).unwrap_or(now)),
             n
         );
-        self.note(now, "voicemail", detail);
+        self.cx.note(now, "voicemail", detail);
         for i in 0..n {
             self.start_recording(now, id, i);
         }
     }
 
     fn end_call(&mut self, now: Time, id: u64) {
-        let Some(c) = self.calls.get_mut(&id) else {
+        let Some(c) = self.calls.get_mut(id) else {
             return;
         };
         if c.phase == Phase::Ended {
@@ -1354,8 +1155,8 @@ impl Platform {
         c.media_start = None;
         c.ring_deadline = None;
         c.end_at = None;
-        self.mark_ended(id);
-        let Some(c) = self.calls.get_mut(&id) else {
+        self.calls.mark_ended(id);
+        let Some(c) = self.calls.get_mut(id) else {
             return;
         };
         let (akey, bkey, atx) = (c.a.key, c.b.key, c.a_tx.take());
@@ -1374,8 +1175,8 @@ impl Platform {
                 _ => {}
             }
         }
-        let bye = self.b.ends_rs_with_call;
-        if let Some(c) = self.calls.get_mut(&id) {
+        let bye = self.cx.b.ends_rs_with_call;
+        if let Some(c) = self.calls.get_mut(id) {
             for r in &mut c.recs {
                 if let Some(rs) = r.rs.as_mut() {
                     rs.bye_when_closed = bye;
@@ -1385,90 +1186,23 @@ impl Platform {
         for i in 0..n {
             self.stop_recording(now, id, i, false);
         }
-        self.note(now, "call_end", format!("call={id}"));
-    }
-
-    /// Removes ended calls whose dialogs are all gone and frees their ports.
-    fn reap(&mut self) {
-        if self.ended.is_empty() {
-            return;
-        }
-        let ended = std::mem::take(&mut self.ended);
-        for id in ended {
-            if self.keys_per_call.get(&id).is_some_and(|n| *n > 0) {
-                // A dialog of the call is still closing; reaped when it is gone.
-                self.ended.push(id);
-                continue;
-            }
-            self.keys_per_call.remove(&id);
-            if let Some(c) = self.calls.remove(&id) {
-                let mut ports = vec![c.a.port, c.b.port];
-                for r in c.recs {
-                    if let Some(rs) = r.rs {
-                        ports.extend(rs.ports);
-                    }
-                }
-                self.release(&ports);
-            }
-        }
-    }
-
-    /// Ties a dialog to a call (and counts it, so the call is not reaped under it).
-    fn key_insert(&mut self, k: (Ua, CallKey), v: (u64, Role)) {
-        if let Some((old, _)) = self.keys.insert(k, v) {
-            self.key_uncount(old);
-        }
-        *self.keys_per_call.entry(v.0).or_default() += 1;
-    }
-
-    /// Unties a dialog from its call.
-    fn key_remove(&mut self, k: &(Ua, CallKey)) -> Option<(u64, Role)> {
-        let v = self.keys.remove(k)?;
-        self.key_uncount(v.0);
-        Some(v)
-    }
-
-    fn key_uncount(&mut self, id: u64) {
-        if let Some(n) = self.keys_per_call.get_mut(&id) {
-            *n = n.saturating_sub(1);
-        }
-    }
-
-    /// Marks a call ended (reaped once its dialogs are gone).
-    fn mark_ended(&mut self, id: u64) {
-        if !self.ended.contains(&id) {
-            self.ended.push(id);
-        }
-    }
-
-    /// Puts the call's next deadline in the heap if it moved.
-    fn schedule(&mut self, id: u64) {
-        let Some(c) = self.calls.get_mut(&id) else {
-            return;
-        };
-        let next = c.next_deadline();
-        if next != c.queued {
-            c.queued = next;
-            if let Some(t) = next {
-                self.deadlines.push(Reverse((t, id)));
-            }
-        }
+        self.cx.note(now, "call_end", format!("call={id}"));
     }
 
     // ---- recording -------------------------------------------------------------------------
 
     fn start_recording(&mut self, now: Time, id: u64, idx: usize) {
-        let dialect = self.cfg.dialect;
+        let dialect = self.cx.cfg.dialect;
         let shape = RsShape {
-            labels: self.b.labels,
-            single_stream: self.b.single_stream,
-            label_mismatch: self.b.label_mismatch,
-            offset_times: self.b.offset_times,
+            labels: self.cx.b.labels,
+            single_stream: self.cx.b.single_stream,
+            label_mismatch: self.cx.b.label_mismatch,
+            offset_times: self.cx.b.offset_times,
         };
-        if !self.b.opens_recording_sessions {
+        if !self.cx.b.opens_recording_sessions {
             return;
         }
-        let Some(c) = self.calls.get(&id) else { return };
+        let Some(c) = self.calls.get(id) else { return };
         let Some(rec) = c.recs.get(idx) else { return };
         if !matches!(rec.state, RecState::Idle | RecState::Stopped) || rec.rs.is_some() {
             return;
@@ -1477,12 +1211,12 @@ impl Platform {
         let voicemail = rec.voicemail;
         let ext = rec.ext.clone();
         let party2 = if voicemail {
-            format!("sip:voicemail-{}@{}", c.callee_ext, self.cfg.sip_addr)
+            format!("sip:voicemail-{}@{}", c.callee_ext, self.cx.cfg.sip_addr)
         } else {
             c.callee_aor.clone()
         };
         let subject = RsSubject {
-            user_aor: format!("sip:{ext}@{}", self.cfg.sip_addr),
+            user_aor: format!("sip:{ext}@{}", self.cx.cfg.sip_addr),
             service_provider: s.service_provider.clone(),
             external_group: s.external_group.clone(),
             external_identifier: s.external_identifier.clone(),
@@ -1497,7 +1231,7 @@ impl Platform {
             Some(SocketAddr::new(ip, u.port.unwrap_or(5060)))
         });
         let Some(srs) = srs else {
-            self.note(
+            self.cx.note(
                 now,
                 "recording_failed",
                 format!(
@@ -1508,16 +1242,23 @@ impl Platform {
             self.rs_failed(now, id, idx, "unresolvable SRS URI");
             return;
         };
-        let Some(ports) = self.alloc_ports(2) else {
+        let Some(ports) = self.cx.ports.alloc(2) else {
             self.rs_failed(now, id, idx, "RTP port pool exhausted");
             return;
         };
         let rs_n = self.next_rs;
         self.next_rs += 1;
-        let seed = self.cfg.seed.wrapping_mul(1_000_003).wrapping_add(rs_n);
-        let mut docs = RsDocs::new(dialect, shape, &subject, seed, rs_n, self.epoch_at(tick_at));
+        let seed = self.cx.cfg.seed.wrapping_mul(1_000_003).wrapping_add(rs_n);
+        let mut docs = RsDocs::new(
+            dialect,
+            shape,
+            &subject,
+            seed,
+            rs_n,
+            self.cx.epoch_at(tick_at),
+        );
         let nstreams = docs.sdp_labels.len();
-        let offer = docs.sdp(self.cfg.media_ip, &ports[..nstreams], RsSdpState::Active);
+        let offer = docs.sdp(self.cx.cfg.media_ip, &ports[..nstreams], RsSdpState::Active);
         let extra = docs.initial_invite(&offer);
         let key = match self
             .src
@@ -1525,23 +1266,23 @@ impl Platform {
         {
             Ok(k) => k,
             Err(e) => {
-                self.release(&ports);
+                self.cx.ports.release(&ports);
                 self.rs_failed(now, id, idx, &e.to_string());
                 return;
             }
         };
-        self.key_insert((Ua::Src, key), (id, Role::Rs(idx)));
+        self.calls.key_insert((Ua::Src, key), (id, Role::Rs(idx)));
         let mut senders = Vec::new();
         for _ in 0..nstreams {
             senders.push(RtpSender::new(
-                Ssrc(self.rng.random()),
+                Ssrc(self.cx.rng.random()),
                 0,
-                self.rng.random(),
-                self.rng.random::<u32>() & 0x7FFF_FFFF,
+                self.cx.rng.random(),
+                self.cx.rng.random::<u32>() & 0x7FFF_FFFF,
             ));
         }
-        let late = self.b.recorded_media_delay_start;
-        let Some(c) = self.calls.get_mut(&id) else {
+        let late = self.cx.b.recorded_media_delay_start;
+        let Some(c) = self.calls.get_mut(id) else {
             return;
         };
         let Some(rec) = c.recs.get_mut(idx) else {
@@ -1574,8 +1315,9 @@ impl Platform {
             "call={id} user={ext} mode={} srs={} dialect={:?} voicemail={voicemail} tick={tick}",
             s.mode, s.srs_uri, dialect
         );
-        self.note(now, "rs_invite", format!("call={id} user={ext} to={srs}"));
-        self.note(now, "recording_start", detail);
+        self.cx
+            .note(now, "rs_invite", format!("call={id} user={ext} to={srs}"));
+        self.cx.note(now, "recording_start", detail);
     }
 
     /// The recorder accepted the session: the recording is live. The start announcement
@@ -1583,16 +1325,16 @@ impl Platform {
     /// with the leak fault the whole clip reaches the recorder), its metadata is queued,
     /// and the reminder schedule starts from that tick.
     fn recording_live(&mut self, now: Time, id: u64, idx: usize) {
-        let start_clip = self.assets.start.clone();
-        let no_ann = !self.b.plays_start_stop;
-        let no_md = !self.b.reports_announcements;
-        let drift = self.b.reminder_drift_s;
-        let no_reminder = !self.b.plays_reminder;
-        let Some(c) = self.calls.get(&id) else { return };
+        let start_clip = self.cx.assets.start.clone();
+        let no_ann = !self.cx.b.plays_start_stop;
+        let no_md = !self.cx.b.reports_announcements;
+        let drift = self.cx.b.reminder_drift_s;
+        let no_reminder = !self.cx.b.plays_reminder;
+        let Some(c) = self.calls.get(id) else { return };
         let (_, tick_at) = c.next_tick();
         let tick_at = tick_at.max(now);
-        let played_at = self.epoch_at(tick_at);
-        let Some(c) = self.calls.get_mut(&id) else {
+        let played_at = self.cx.epoch_at(tick_at);
+        let Some(c) = self.calls.get_mut(id) else {
             return;
         };
         let Some(rec) = c.recs.get_mut(idx) else {
@@ -1623,7 +1365,7 @@ impl Platform {
         }
         if announce && !no_ann {
             c.play(&start_clip, true, true, true);
-            self.obs.push_back(action(
+            self.cx.obs.push_back(action(
                 tick_at,
                 "announcement_start",
                 format!(
@@ -1638,19 +1380,14 @@ impl Platform {
     /// Ends a user's recording: the stop announcement (when `announce` and the policy
     /// says so), its metadata, then BYE once the metadata queue is empty.
     fn stop_recording(&mut self, now: Time, id: u64, idx: usize, announce: bool) {
-        let stop_clip = self.assets.stop.clone();
-        let no_ann = !self.b.plays_start_stop;
-        let no_md = !self.b.reports_announcements;
-        let Some(c) = self.calls.get_mut(&id) else {
+        let stop_clip = self.cx.assets.stop.clone();
+        let no_ann = !self.cx.b.plays_start_stop;
+        let no_md = !self.cx.b.reports_announcements;
+        let Some(c) = self.calls.get_mut(id) else {
             return;
         };
         let (_, tick_at) = c.next_tick();
-        let played_at = self
-            .cfg
-            .epoch
-            .checked_add(jiff::SignedDuration::from_micros(
-                tick_at.as_micros().min(i64::MAX as u64) as i64,
-            ));
+        let played_at = self.cx.epoch_checked(tick_at);
         let Some(rec) = c.recs.get_mut(idx) else {
             return;
         };
@@ -1678,13 +1415,14 @@ impl Platform {
         }
         if announce && !no_ann {
             c.play(&stop_clip, true, true, true);
-            self.obs.push_back(action(
+            self.cx.obs.push_back(action(
                 tick_at.max(now),
                 "announcement_stop",
                 format!("call={id} user={ext} prompt={} to=both", prompt::STOP),
             ));
         }
-        self.note(now, "recording_stop", format!("call={id} user={ext}"));
+        self.cx
+            .note(now, "recording_stop", format!("call={id} user={ext}"));
         self.flush_rs(now, id, idx);
     }
 
@@ -1697,26 +1435,21 @@ impl Platform {
     }
 
     fn pause_or_resume(&mut self, now: Time, id: u64, idx: usize, pause: bool) {
-        let style = self.b.pause_style.unwrap_or(self.cfg.pause_style);
-        let no_notice = !self.b.plays_pause_notice;
-        let no_md = !self.b.reports_announcements;
-        let drift = self.b.reminder_drift_s;
-        let no_reminder = !self.b.plays_reminder;
+        let style = self.cx.b.pause_style.unwrap_or(self.cx.cfg.pause_style);
+        let no_notice = !self.cx.b.plays_pause_notice;
+        let no_md = !self.cx.b.reports_announcements;
+        let drift = self.cx.b.reminder_drift_s;
+        let no_reminder = !self.cx.b.plays_reminder;
         let (clip_pause, clip_resume, beep) = (
-            self.assets.pause.clone(),
-            self.assets.resume.clone(),
-            self.assets.beep.clone(),
+            self.cx.assets.pause.clone(),
+            self.cx.assets.resume.clone(),
+            self.cx.assets.beep.clone(),
         );
-        let Some(c) = self.calls.get_mut(&id) else {
+        let Some(c) = self.calls.get_mut(id) else {
             return;
         };
         let (_, tick_at) = c.next_tick();
-        let played_at = self
-            .cfg
-            .epoch
-            .checked_add(jiff::SignedDuration::from_micros(
-                tick_at.as_micros().min(i64::MAX as u64) as i64,
-            ));
+        let played_at = self.cx.epoch_checked(tick_at);
         let Some(rec) = c.recs.get_mut(idx) else {
             return;
         };
@@ -1777,7 +1510,7 @@ impl Platform {
             }
         }
         let what = if pause { "pause" } else { "resume" };
-        self.obs.push_back(action(
+        self.cx.obs.push_back(action(
             now,
             what,
             format!("call={id} user={ext} style={style:?}"),
@@ -1786,7 +1519,7 @@ impl Platform {
             && !no_notice
         {
             c.play(&clip, true, true, false);
-            self.obs.push_back(action(
+            self.cx.obs.push_back(action(
                 tick_at.max(now),
                 &format!("notice_{what}"),
                 format!("call={id} user={ext} prompt={name} to=both"),
@@ -1798,10 +1531,10 @@ impl Platform {
     /// Sends what the RS is waiting to send: the next metadata update, a re-INVITE for a
     /// changed SDP state, and the BYE (or CANCEL) once it is closing and idle.
     fn flush_rs(&mut self, now: Time, id: u64, idx: usize) {
-        let ip = self.cfg.media_ip;
+        let ip = self.cx.cfg.media_ip;
         let Some(rs) = self
             .calls
-            .get_mut(&id)
+            .get_mut(id)
             .and_then(|c| c.recs.get_mut(idx))
             .and_then(|r| r.rs.as_mut())
         else {
@@ -1830,7 +1563,7 @@ impl Platform {
             let extra = rs.docs.metadata_update(&doc);
             if let Ok(tx) = self.src.update(now, key, extra) {
                 rs.update_in_flight = Some(tx);
-                self.obs.push_back(action(
+                self.cx.obs.push_back(action(
                     now,
                     "metadata_update",
                     format!(
@@ -1849,7 +1582,7 @@ impl Platform {
                 } else {
                     // The `no-rs-bye-at-call-end` fault: the dialog is left open at the
                     // recorder; forget it here so the call can be reaped.
-                    self.key_remove(&(Ua::Src, key));
+                    self.calls.key_remove(&(Ua::Src, key));
                 }
             }
             return;
@@ -1867,7 +1600,7 @@ impl Platform {
                 rs.reinvite_in_flight = Some(tx);
                 rs.offer = Some(offer);
                 rs.sdp_sent = want;
-                self.obs.push_back(action(
+                self.cx.obs.push_back(action(
                     now,
                     "rs_reinvite",
                     format!("call={id} sdp={want:?}").to_lowercase(),
@@ -1889,7 +1622,7 @@ impl Platform {
     ) {
         let Some(rs) = self
             .calls
-            .get_mut(&id)
+            .get_mut(id)
             .and_then(|c| c.recs.get_mut(idx))
             .and_then(|r| r.rs.as_mut())
             .filter(|rs| rs.key == Some(key))
@@ -1930,7 +1663,7 @@ impl Platform {
         }
         if answered && rs.targets.iter().all(Option::is_some) && rs.established {
             let t: Vec<String> = rs.targets.iter().flatten().map(|a| a.to_string()).collect();
-            self.note(
+            self.cx.note(
                 now,
                 "rs_answered",
                 format!("call={id} code={code} media={}", t.join(",")),
@@ -1944,8 +1677,8 @@ impl Platform {
 
     /// POL-13: the recorder failed (rejected, never answered, or dropped the session).
     fn rs_failed(&mut self, now: Time, id: u64, idx: usize, why: &str) {
-        let clip = self.assets.stop.clone();
-        let Some(c) = self.calls.get_mut(&id) else {
+        let clip = self.cx.assets.stop.clone();
+        let Some(c) = self.calls.get_mut(id) else {
             return;
         };
         if c.phase == Phase::Ended {
@@ -1960,11 +1693,11 @@ impl Platform {
         let behaviour = rec.settings.failure;
         let ext = rec.ext.clone();
         let detail = format!("call={id} user={ext} reason={why} behaviour={behaviour}");
-        if !self.b.applies_failure_behaviour {
+        if !self.cx.b.applies_failure_behaviour {
             // The fault: whatever is configured, the call is dropped at once, silently.
             c.end_at = Some(now);
-            self.schedule(id);
-            self.note(
+            self.calls.schedule(id);
+            self.cx.note(
                 now,
                 "recording_failed",
                 format!("{detail} ignored: call dropped"),
@@ -1985,15 +1718,15 @@ impl Platform {
                 );
             }
         }
-        self.schedule(id);
-        self.note(now, "recording_failed", detail);
+        self.calls.schedule(id);
+        self.cx.note(now, "recording_failed", detail);
     }
 
     // ---- DTMF and feature codes -----------------------------------------------------------
 
     fn on_digit(&mut self, now: Time, id: u64, side: Side, digit: char) {
-        let codes = self.cfg.policy.feature_codes.clone();
-        let Some(c) = self.calls.get_mut(&id) else {
+        let codes = self.cx.cfg.policy.feature_codes.clone();
+        let Some(c) = self.calls.get_mut(id) else {
             return;
         };
         if c.phase != Phase::Active {
@@ -2017,8 +1750,8 @@ impl Platform {
         .map(|(code, what)| (code.clone(), what));
         let Some((code, what)) = which else { return };
         c.leg(side).digits.clear();
-        if !self.b.honours_feature_codes {
-            self.note(
+        if !self.cx.b.honours_feature_codes {
+            self.cx.note(
                 now,
                 "feature_code",
                 format!("call={id} code={code} action={what} ignored (fault)"),
@@ -2056,7 +1789,7 @@ impl Platform {
                 _ => self.resume(now, id, i),
             }
         }
-        self.note(
+        self.cx.note(
             now,
             "feature_code",
             format!(
@@ -2070,18 +1803,18 @@ impl Platform {
     // ---- media -----------------------------------------------------------------------------
 
     fn on_rtp(&mut self, now: Time, d: &Datagram) {
-        let Some((id, side)) = self.ports.get(&d.to.port()).copied() else {
+        let Some((id, side)) = self.cx.ports.owner(d.to.port()) else {
             self.stray_rtp += 1;
             return;
         };
-        let Some(c) = self.calls.get_mut(&id) else {
+        let Some(c) = self.calls.get_mut(id) else {
             return;
         };
         let leg = c.leg(side);
         if let Err(e) = leg.rx.handle_datagram(now.since_origin(), &d.bytes) {
             leg.malformed += 1;
             if leg.malformed <= MAX_MALFORMED_LOGGED {
-                self.obs.push_back(Observation {
+                self.cx.obs.push_back(Observation {
                     t_us: now.as_micros(),
                     call: None,
                     actor: Actor::Platform,
@@ -2120,26 +1853,17 @@ impl Platform {
     /// Handles every call whose deadline is due: voicemail on a ring timeout, release
     /// after a failure announcement, and the media ticks up to `now`.
     fn ticks(&mut self, now: Time) {
-        while let Some(&Reverse((t, id))) = self.deadlines.peek() {
-            if t > now {
-                break;
-            }
-            self.deadlines.pop();
-            match self.calls.get_mut(&id) {
-                // A stale entry: the call's deadline moved since it was queued.
-                Some(c) if c.queued == Some(t) => c.queued = None,
-                _ => continue,
-            }
-            if let Some(c) = self.calls.get(&id)
+        while let Some(id) = self.calls.pop_due(now) {
+            if let Some(c) = self.calls.get(id)
                 && c.phase == Phase::Ringing
                 && c.ring_deadline.is_some_and(|t| t <= now)
             {
                 self.voicemail(now, id, "no answer");
             }
-            if let Some(c) = self.calls.get(&id)
+            if let Some(c) = self.calls.get(id)
                 && c.end_at.is_some_and(|t| t <= now)
             {
-                self.note(
+                self.cx.note(
                     now,
                     "call_released",
                     format!("call={id} after failure announcement"),
@@ -2148,25 +1872,28 @@ impl Platform {
             }
             while let Some(t) = self
                 .calls
-                .get(&id)
+                .get(id)
                 .and_then(|c| c.tick_time(c.tick))
                 .filter(|t| *t <= now)
             {
                 self.tick(id, t);
             }
-            self.schedule(id);
+            self.calls.schedule(id);
         }
     }
 
     fn tick(&mut self, id: u64, t: Time) {
-        let leak = self.b.announcement_leaks;
-        let reminder = self.assets.reminder.clone();
-        let drift = self.b.reminder_drift_s;
-        let (feeds, sends_rtp) = (self.b.feeds, self.b.sends_recorded_rtp);
-        let (party_delay, rec_delay) = (self.b.party_delay_frames, self.b.recorded_delay_frames);
-        let forks_while_paused = self.b.forks_while_paused;
-        let ip = self.cfg.media_ip;
-        let Some(c) = self.calls.get_mut(&id) else {
+        let leak = self.cx.b.announcement_leaks;
+        let reminder = self.cx.assets.reminder.clone();
+        let drift = self.cx.b.reminder_drift_s;
+        let (feeds, sends_rtp) = (self.cx.b.feeds, self.cx.b.sends_recorded_rtp);
+        let (party_delay, rec_delay) = (
+            self.cx.b.party_delay_frames,
+            self.cx.b.recorded_delay_frames,
+        );
+        let forks_while_paused = self.cx.b.forks_while_paused;
+        let ip = self.cx.cfg.media_ip;
+        let Some(c) = self.calls.get_mut(id) else {
             return;
         };
         let n = c.tick;
@@ -2192,7 +1919,7 @@ impl Platform {
                 announcement: false,
             });
             for ext in reminders {
-                self.obs.push_back(action(
+                self.cx.obs.push_back(action(
                     t,
                     "reminder_tone",
                     format!(
@@ -2287,7 +2014,7 @@ impl Platform {
                     if let Some(s) = rs.sent_any.get_mut(i) {
                         *s = true;
                     }
-                    self.out.push_back(Datagram {
+                    self.cx.out.push_back(Datagram {
                         from: SocketAddr::new(ip, port),
                         to: target,
                         transport: Transport::Udp,
@@ -2300,33 +2027,33 @@ impl Platform {
         // The parties.
         let mut out_a = callee;
         mix(&mut out_a, &to_caller);
-        c.a.send(&out_a, ip, &mut self.out);
+        c.a.send(&out_a, ip, &mut self.cx.out);
         if c.phase == Phase::Active {
             let mut out_b = caller;
             mix(&mut out_b, &to_callee);
-            c.b.send(&out_b, ip, &mut self.out);
+            c.b.send(&out_b, ip, &mut self.cx.out);
         }
     }
 }
 
 impl Node for Platform {
     fn name(&self) -> &str {
-        &self.cfg.name
+        &self.cx.cfg.name
     }
 
     fn addresses(&self) -> Vec<SocketAddr> {
-        let mut v = vec![self.cfg.sip_addr];
-        if self.cfg.src_addr() != self.cfg.sip_addr {
-            v.push(self.cfg.src_addr());
+        let mut v = vec![self.cx.cfg.sip_addr];
+        if self.cx.cfg.src_addr() != self.cx.cfg.sip_addr {
+            v.push(self.cx.cfg.src_addr());
         }
-        v.extend(self.cfg.rtp_addresses());
+        v.extend(self.cx.cfg.rtp_addresses());
         v
     }
 
     fn handle_datagram(&mut self, now: Time, datagram: Datagram) {
-        let src_addr = self.cfg.src_addr();
-        if datagram.to == self.cfg.sip_addr || datagram.to == src_addr {
-            let ua = if src_addr != self.cfg.sip_addr {
+        let src_addr = self.cx.cfg.src_addr();
+        if datagram.to == self.cx.cfg.sip_addr || datagram.to == src_addr {
+            let ua = if src_addr != self.cx.cfg.sip_addr {
                 if datagram.to == src_addr {
                     Ua::Src
                 } else {
@@ -2352,16 +2079,14 @@ impl Node for Platform {
     }
 
     fn poll_transmit(&mut self) -> Option<Datagram> {
-        self.out.pop_front()
+        self.cx.out.pop_front()
     }
 
     fn poll_timeout(&self) -> Option<Time> {
-        // The heap's top may be a stale entry (earlier than any live deadline): waking
-        // early is harmless, and the wake-up drops it.
         [
             self.ep.poll_timeout(),
             self.src.poll_timeout(),
-            self.deadlines.peek().map(|Reverse((t, _))| *t),
+            self.calls.next_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -2369,7 +2094,7 @@ impl Node for Platform {
     }
 
     fn poll_observation(&mut self) -> Option<Observation> {
-        self.obs.pop_front()
+        self.cx.obs.pop_front()
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {

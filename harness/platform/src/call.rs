@@ -1,0 +1,286 @@
+//! The calls in progress: the small types every part names (which side, which user
+//! agent, what a dialog is to the platform, the phase of a call), the per-call record,
+//! and the registry that indexes calls by dialog and by their next deadline.
+//!
+//! # What this module owns
+//!
+//! [`Calls`]: the call table, the dialog index (`keys`, with a live-dialog count per
+//! call, so a call that ended is reaped once its last dialog is gone, without a scan),
+//! the list of calls that ended, and the deadline heap (each call's next ring timeout,
+//! release or media tick, earliest first; a timeout costs O(log calls), not a scan).
+//!
+//! # What it must not touch
+//!
+//! No SIP, RTP or policy: it never sends, decides or reports anything. The parts change
+//! a call; this module only finds calls and keeps the indexes in step.
+
+use crate::platform::{Leg, Overlay, PTIME, UserRec};
+use crate::shared::Ports;
+use sip::endpoint::CallKey;
+use sip::sdp::SessionDescription;
+use sip::time::Time;
+use sip::transaction::TxKey;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Which side of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Side {
+    /// The party that placed the call (leg A).
+    Caller,
+    /// The party called (leg B).
+    Callee,
+}
+
+/// Which of the platform's two user agents a dialog belongs to: the B2BUA (both call
+/// legs) or the SRC (recording sessions, with its own Contact carrying the SRC marker).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Ua {
+    /// The B2BUA's user agent.
+    B2bua,
+    /// The SRC's user agent.
+    Src,
+}
+
+/// What a dialog of an endpoint is to the platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// A call leg.
+    Leg(Side),
+    /// The recording session of the call's recording at this index.
+    Rs(usize),
+}
+
+/// Where a call is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// The callee is being called.
+    Ringing,
+    /// Both parties are connected.
+    Active,
+    /// The caller is connected to the callee's mailbox.
+    Voicemail,
+    /// Released (the call is reaped once its dialogs are gone).
+    Ended,
+}
+
+/// One call: two legs through the platform and the recordings of its recorded users.
+pub(crate) struct Call {
+    pub(crate) id: u64,
+    pub(crate) callee_ext: String,
+    pub(crate) caller_aor: String,
+    pub(crate) callee_aor: String,
+    pub(crate) phase: Phase,
+    pub(crate) a: Leg,
+    pub(crate) b: Leg,
+    pub(crate) a_tx: Option<TxKey>,
+    pub(crate) a_offer: Option<SessionDescription>,
+    pub(crate) b_offer: Option<SessionDescription>,
+    pub(crate) ringing_relayed: bool,
+    pub(crate) ring_deadline: Option<Time>,
+    pub(crate) media_start: Option<Time>,
+    pub(crate) tick: u64,
+    pub(crate) overlays: Vec<Overlay>,
+    pub(crate) recs: Vec<UserRec>,
+    pub(crate) end_at: Option<Time>,
+    /// The deadline this call has a live entry for in the registry's heap.
+    pub(crate) queued: Option<Time>,
+}
+
+impl Call {
+    /// The earliest of the ring timeout, the release time and the next media tick.
+    fn next_deadline(&self) -> Option<Time> {
+        [self.ring_deadline, self.end_at, self.tick_time(self.tick)]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The leg towards `side`.
+    pub(crate) fn leg(&mut self, side: Side) -> &mut Leg {
+        match side {
+            Side::Caller => &mut self.a,
+            Side::Callee => &mut self.b,
+        }
+    }
+
+    /// When media tick `n` is due (none before answer or after release).
+    pub(crate) fn tick_time(&self, n: u64) -> Option<Time> {
+        let start = self.media_start?;
+        Some(start + Duration::from_micros(n.saturating_mul(PTIME.as_micros() as u64)))
+    }
+
+    /// The next tick at or after `now` (where an overlay started now begins).
+    pub(crate) fn next_tick(&self) -> (u64, Time) {
+        (self.tick, self.tick_time(self.tick).unwrap_or(Time::ZERO))
+    }
+
+    /// Plays `pcm` from the next tick. The same clip already starting on that tick for
+    /// the same parties is not doubled (both parties recorded, both announced).
+    pub(crate) fn play(
+        &mut self,
+        pcm: &Arc<[i16]>,
+        to_caller: bool,
+        to_callee: bool,
+        announcement: bool,
+    ) {
+        let (first_tick, _) = self.next_tick();
+        if self.overlays.iter().any(|o| {
+            o.first_tick == first_tick
+                && Arc::ptr_eq(&o.pcm, pcm)
+                && o.to_caller == to_caller
+                && o.to_callee == to_callee
+        }) {
+            return;
+        }
+        self.overlays.push(Overlay {
+            first_tick,
+            pcm: pcm.clone(),
+            to_caller,
+            to_callee,
+            announcement,
+        });
+    }
+}
+
+/// See the [module docs](self).
+#[derive(Default)]
+pub(crate) struct Calls {
+    calls: BTreeMap<u64, Call>,
+    keys: HashMap<(Ua, CallKey), (u64, Role)>,
+    /// Live dialog keys per call: a call is reaped once it ended and this is zero.
+    keys_per_call: HashMap<u64, u32>,
+    /// Calls that ended and wait to be reaped.
+    ended: Vec<u64>,
+    /// Each call's next deadline (ring timeout, release, media tick), earliest first.
+    /// Entries go stale when a call's deadline moves; [`Call::queued`] tells which entry
+    /// is live. One heap for all calls, so a timeout costs O(log calls), not a scan.
+    deadlines: BinaryHeap<Reverse<(Time, u64)>>,
+}
+
+impl Calls {
+    /// Calls in the table (including ones still tearing down).
+    pub(crate) fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// The call `id`.
+    pub(crate) fn get(&self, id: u64) -> Option<&Call> {
+        self.calls.get(&id)
+    }
+
+    /// The call `id`, to change.
+    pub(crate) fn get_mut(&mut self, id: u64) -> Option<&mut Call> {
+        self.calls.get_mut(&id)
+    }
+
+    /// Every call, in id order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Call> {
+        self.calls.values()
+    }
+
+    /// Adds a call.
+    pub(crate) fn insert(&mut self, call: Call) {
+        self.calls.insert(call.id, call);
+    }
+
+    /// The call and role of a dialog.
+    pub(crate) fn role(&self, k: &(Ua, CallKey)) -> Option<(u64, Role)> {
+        self.keys.get(k).copied()
+    }
+
+    /// Ties a dialog to a call (and counts it, so the call is not reaped under it).
+    pub(crate) fn key_insert(&mut self, k: (Ua, CallKey), v: (u64, Role)) {
+        if let Some((old, _)) = self.keys.insert(k, v) {
+            self.key_uncount(old);
+        }
+        *self.keys_per_call.entry(v.0).or_default() += 1;
+    }
+
+    /// Unties a dialog from its call.
+    pub(crate) fn key_remove(&mut self, k: &(Ua, CallKey)) -> Option<(u64, Role)> {
+        let v = self.keys.remove(k)?;
+        self.key_uncount(v.0);
+        Some(v)
+    }
+
+    fn key_uncount(&mut self, id: u64) {
+        if let Some(n) = self.keys_per_call.get_mut(&id) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// Marks a call ended (reaped once its dialogs are gone).
+    pub(crate) fn mark_ended(&mut self, id: u64) {
+        if !self.ended.contains(&id) {
+            self.ended.push(id);
+        }
+    }
+
+    /// Removes ended calls whose dialogs are all gone and frees their ports.
+    pub(crate) fn reap(&mut self, ports: &mut Ports) {
+        if self.ended.is_empty() {
+            return;
+        }
+        let ended = std::mem::take(&mut self.ended);
+        for id in ended {
+            if self.keys_per_call.get(&id).is_some_and(|n| *n > 0) {
+                // A dialog of the call is still closing; reaped when it is gone.
+                self.ended.push(id);
+                continue;
+            }
+            self.keys_per_call.remove(&id);
+            if let Some(c) = self.calls.remove(&id) {
+                let mut ports_of = vec![c.a.port, c.b.port];
+                for r in c.recs {
+                    if let Some(rs) = r.rs {
+                        ports_of.extend(rs.ports);
+                    }
+                }
+                ports.release(&ports_of);
+            }
+        }
+    }
+
+    /// Puts the call's next deadline in the heap if it moved.
+    pub(crate) fn schedule(&mut self, id: u64) {
+        let Some(c) = self.calls.get_mut(&id) else {
+            return;
+        };
+        let next = c.next_deadline();
+        if next != c.queued {
+            c.queued = next;
+            if let Some(t) = next {
+                self.deadlines.push(Reverse((t, id)));
+            }
+        }
+    }
+
+    /// The next call whose deadline is due at `now`, its heap entry taken (the caller
+    /// handles it and then calls [`Calls::schedule`]). Stale entries are dropped.
+    pub(crate) fn pop_due(&mut self, now: Time) -> Option<u64> {
+        while let Some(&Reverse((t, id))) = self.deadlines.peek() {
+            if t > now {
+                break;
+            }
+            self.deadlines.pop();
+            match self.calls.get_mut(&id) {
+                // A stale entry: the call's deadline moved since it was queued.
+                Some(c) if c.queued == Some(t) => {
+                    c.queued = None;
+                    return Some(id);
+                }
+                _ => continue,
+            }
+        }
+        None
+    }
+
+    /// The earliest deadline in the heap. It may be a stale entry (earlier than any
+    /// live deadline): waking early is harmless, and the wake-up drops it.
+    pub(crate) fn next_timeout(&self) -> Option<Time> {
+        self.deadlines.peek().map(|Reverse((t, _))| *t)
+    }
+}
