@@ -14,7 +14,8 @@
 //! No SIP, RTP or policy: it never sends, decides or reports anything. The parts change
 //! a call; this module only finds calls and keeps the indexes in step.
 
-use crate::platform::{Leg, Overlay, PTIME, UserRec};
+use crate::mixer::CallMedia;
+use crate::platform::UserRec;
 use crate::shared::Ports;
 use sip::endpoint::CallKey;
 use sip::sdp::SessionDescription;
@@ -22,8 +23,6 @@ use sip::time::Time;
 use sip::transaction::TxKey;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
-use std::sync::Arc;
-use std::time::Duration;
 
 /// Which side of a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -73,16 +72,15 @@ pub(crate) struct Call {
     pub(crate) caller_aor: String,
     pub(crate) callee_aor: String,
     pub(crate) phase: Phase,
-    pub(crate) a: Leg,
-    pub(crate) b: Leg,
+    pub(crate) a_key: Option<CallKey>,
+    pub(crate) b_key: Option<CallKey>,
     pub(crate) a_tx: Option<TxKey>,
     pub(crate) a_offer: Option<SessionDescription>,
     pub(crate) b_offer: Option<SessionDescription>,
     pub(crate) ringing_relayed: bool,
     pub(crate) ring_deadline: Option<Time>,
-    pub(crate) media_start: Option<Time>,
-    pub(crate) tick: u64,
-    pub(crate) overlays: Vec<Overlay>,
+    /// Both legs' RTP, the media clock and the overlays (the mixer's).
+    pub(crate) media: CallMedia,
     pub(crate) recs: Vec<UserRec>,
     pub(crate) end_at: Option<Time>,
     /// The deadline this call has a live entry for in the registry's heap.
@@ -92,56 +90,10 @@ pub(crate) struct Call {
 impl Call {
     /// The earliest of the ring timeout, the release time and the next media tick.
     fn next_deadline(&self) -> Option<Time> {
-        [self.ring_deadline, self.end_at, self.tick_time(self.tick)]
+        [self.ring_deadline, self.end_at, self.media.next_tick_time()]
             .into_iter()
             .flatten()
             .min()
-    }
-
-    /// The leg towards `side`.
-    pub(crate) fn leg(&mut self, side: Side) -> &mut Leg {
-        match side {
-            Side::Caller => &mut self.a,
-            Side::Callee => &mut self.b,
-        }
-    }
-
-    /// When media tick `n` is due (none before answer or after release).
-    pub(crate) fn tick_time(&self, n: u64) -> Option<Time> {
-        let start = self.media_start?;
-        Some(start + Duration::from_micros(n.saturating_mul(PTIME.as_micros() as u64)))
-    }
-
-    /// The next tick at or after `now` (where an overlay started now begins).
-    pub(crate) fn next_tick(&self) -> (u64, Time) {
-        (self.tick, self.tick_time(self.tick).unwrap_or(Time::ZERO))
-    }
-
-    /// Plays `pcm` from the next tick. The same clip already starting on that tick for
-    /// the same parties is not doubled (both parties recorded, both announced).
-    pub(crate) fn play(
-        &mut self,
-        pcm: &Arc<[i16]>,
-        to_caller: bool,
-        to_callee: bool,
-        announcement: bool,
-    ) {
-        let (first_tick, _) = self.next_tick();
-        if self.overlays.iter().any(|o| {
-            o.first_tick == first_tick
-                && Arc::ptr_eq(&o.pcm, pcm)
-                && o.to_caller == to_caller
-                && o.to_callee == to_callee
-        }) {
-            return;
-        }
-        self.overlays.push(Overlay {
-            first_tick,
-            pcm: pcm.clone(),
-            to_caller,
-            to_callee,
-            announcement,
-        });
     }
 }
 
@@ -233,10 +185,10 @@ impl Calls {
             }
             self.keys_per_call.remove(&id);
             if let Some(c) = self.calls.remove(&id) {
-                let mut ports_of = vec![c.a.port, c.b.port];
+                let mut ports_of = vec![c.media.port(Side::Caller), c.media.port(Side::Callee)];
                 for r in c.recs {
                     if let Some(rs) = r.rs {
-                        ports_of.extend(rs.ports);
+                        ports_of.extend_from_slice(rs.fork.ports());
                     }
                 }
                 ports.release(&ports_of);

@@ -31,6 +31,7 @@ mod behaviour;
 mod call;
 pub mod config;
 pub mod fault;
+mod mixer;
 pub mod platform;
 mod rs;
 mod shared;

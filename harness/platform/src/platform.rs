@@ -43,17 +43,15 @@
 //!   Demand `*45`); when the call itself ends nobody is left to hear it, so none plays.
 
 use crate::assets::{self, Assets, prompt};
-use crate::behaviour::{Behaviour, Feed};
+use crate::behaviour::Behaviour;
 use crate::call::{Call, Calls, Phase, Role, Side, Ua};
 use crate::config::{PauseStyle, PlatformConfig};
+use crate::mixer::{CallMedia, FeatureCode, Fork, Mixer, Tap};
 use crate::rs::{RsDocs, RsSdpState, RsShape, RsSubject, src_contact};
 use crate::shared::{Ports, Shared, action, law_of, sdp_of, secs, socket_of};
 use bytes::Bytes;
 use media::FRAME_SAMPLES;
-use media::dtmf::DtmfReceiver;
-use media::g711::Law;
-use media::rtp::{RtpEvent, RtpReceiver, RtpSender, Ssrc};
-use observe::{Actor, Event, Observation, Payload};
+use observe::Observation;
 use policy::{
     CallType, Direction as CallDirection, FailureBehavior, NotRecorded, NotificationType,
     RecordMode, Recording as PolicyRecording,
@@ -75,20 +73,14 @@ use siprec::metadata::announcement::{
 use std::any::Any;
 use std::collections::{HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 
-/// The media clock period.
-pub const PTIME: Duration = Duration::from_millis(20);
-/// Most frames a leg's playout buffer holds; older samples are dropped beyond it.
-pub const PLAYOUT_MAX_FRAMES: usize = 3;
+pub use crate::mixer::{PLAYOUT_MAX_FRAMES, PTIME};
 /// Delay of recorded media with the `late-recording-start` fault.
 pub const LATE_START: Duration = crate::behaviour::LATE_START;
 /// Silence between the voicemail answer and the greeting (lets the deposit's recording
 /// session come up first, so the recording holds the whole greeting).
 pub const VOICEMAIL_GREETING_DELAY: Duration = Duration::from_millis(200);
-/// Malformed RTP datagrams logged per leg before the rest are only counted.
-const MAX_MALFORMED_LOGGED: u64 = 16;
 
 /// Why a platform could not be built (harness configuration, never peer input).
 #[derive(Debug, thiserror::Error)]
@@ -99,102 +91,6 @@ pub enum PlatformError {
     /// The RTP pool is empty.
     #[error("the RTP port pool is empty (rtp_port_count = 0)")]
     NoPorts,
-}
-
-/// One RTP leg towards a party.
-pub(crate) struct Leg {
-    key: Option<CallKey>,
-    pub(crate) port: u16,
-    remote: Option<SocketAddr>,
-    law: Law,
-    te: Option<u8>,
-    tx: RtpSender,
-    sent_any: bool,
-    rx: RtpReceiver,
-    dtmf: DtmfReceiver,
-    inbox: VecDeque<i16>,
-    /// Frames of this party's audio held back (the `slow-party-media` fault).
-    delay_line: VecDeque<[i16; FRAME_SAMPLES]>,
-    digits: String,
-    malformed: u64,
-}
-
-impl Leg {
-    fn new(port: u16, rng: &mut SmallRng) -> Self {
-        Self {
-            key: None,
-            port,
-            remote: None,
-            law: Law::Ulaw,
-            te: None,
-            tx: RtpSender::new(
-                Ssrc(rng.random()),
-                0,
-                rng.random(),
-                rng.random::<u32>() & 0x7FFF_FFFF,
-            ),
-            sent_any: false,
-            rx: RtpReceiver::new(media::SAMPLE_RATE),
-            dtmf: DtmfReceiver::new(),
-            inbox: VecDeque::new(),
-            delay_line: VecDeque::new(),
-            digits: String::new(),
-            malformed: 0,
-        }
-    }
-
-    /// One frame of the party's audio from the playout buffer (silence when empty),
-    /// `delay` frames late.
-    fn take_frame(&mut self, delay: usize) -> [i16; FRAME_SAMPLES] {
-        let mut f = [0i16; FRAME_SAMPLES];
-        for s in f.iter_mut() {
-            match self.inbox.pop_front() {
-                Some(v) => *s = v,
-                None => break,
-            }
-        }
-        delayed(&mut self.delay_line, f, delay)
-    }
-
-    fn push_audio(&mut self, pcm: &[i16]) {
-        self.inbox.extend(pcm.iter().copied());
-        let max = PLAYOUT_MAX_FRAMES * FRAME_SAMPLES;
-        while self.inbox.len() > max {
-            self.inbox.pop_front();
-        }
-    }
-
-    fn send(&mut self, pcm: &[i16], from: IpAddr, out: &mut VecDeque<Datagram>) {
-        let Some(remote) = self.remote else {
-            self.tx.skip(FRAME_SAMPLES as u32);
-            return;
-        };
-        let ts = self.tx.next_ts() as u32;
-        let marker = !self.sent_any;
-        if let Ok(bytes) =
-            self.tx
-                .packet_with(self.law.payload_type(), ts, marker, &self.law.encode(pcm))
-        {
-            self.sent_any = true;
-            out.push_back(Datagram {
-                from: SocketAddr::new(from, self.port),
-                to: remote,
-                transport: Transport::Udp,
-                bytes,
-            });
-        }
-        self.tx.advance(FRAME_SAMPLES as u32);
-    }
-}
-
-/// Audio the platform plays over a call.
-pub(crate) struct Overlay {
-    pub(crate) first_tick: u64,
-    pub(crate) pcm: Arc<[i16]>,
-    pub(crate) to_caller: bool,
-    pub(crate) to_callee: bool,
-    /// A start/stop announcement (leaks into the recording with the fault).
-    pub(crate) announcement: bool,
 }
 
 /// A user's recording settings for one call (policy resolution plus faults).
@@ -225,21 +121,16 @@ enum RecState {
 pub(crate) struct Rs {
     key: Option<CallKey>,
     docs: RsDocs,
-    pub(crate) ports: Vec<u16>,
+    /// The session's RTP (ports, targets, senders).
+    pub(crate) fork: Fork,
     /// Our offer awaiting an answer.
     offer: Option<SessionDescription>,
     established: bool,
-    targets: Vec<Option<SocketAddr>>,
-    laws: Vec<Law>,
-    senders: Vec<RtpSender>,
-    sent_any: Vec<bool>,
     sdp_sent: RsSdpState,
     sdp_want: RsSdpState,
     reinvite_in_flight: Option<TxKey>,
     updates: VecDeque<Announcement>,
     update_in_flight: Option<TxKey>,
-    /// Frames held back per stream (the `slow-recorded-media` fault).
-    delay_lines: Vec<VecDeque<[i16; FRAME_SAMPLES]>>,
     /// We are ending it: BYE once the metadata queue is empty.
     closing: bool,
     /// Send that BYE (the `no-rs-bye-at-call-end` fault does not at the call's end).
@@ -271,7 +162,8 @@ pub struct Platform {
     src_call_ids: HashSet<String>,
     next_call: u64,
     next_rs: u64,
-    stray_rtp: u64,
+    /// RTP in.
+    mixer: Mixer,
 }
 
 impl std::fmt::Debug for Platform {
@@ -281,30 +173,6 @@ impl std::fmt::Debug for Platform {
             .field("calls", &self.calls.len())
             .field("fault", &self.cx.cfg.fault)
             .finish()
-    }
-}
-
-/// Puts `frame` into a delay line of `delay` frames and returns what comes out (silence
-/// until the line is full).
-fn delayed(
-    line: &mut VecDeque<[i16; FRAME_SAMPLES]>,
-    frame: [i16; FRAME_SAMPLES],
-    delay: usize,
-) -> [i16; FRAME_SAMPLES] {
-    if delay == 0 {
-        return frame;
-    }
-    line.push_back(frame);
-    if line.len() > delay {
-        line.pop_front().unwrap_or([0; FRAME_SAMPLES])
-    } else {
-        [0; FRAME_SAMPLES]
-    }
-}
-
-fn mix(into: &mut [i16], from: &[i16]) {
-    for (o, s) in into.iter_mut().zip(from) {
-        *o = o.saturating_add(*s);
     }
 }
 
@@ -361,7 +229,7 @@ impl Platform {
             src_call_ids: HashSet::new(),
             next_call: 1,
             next_rs: 1,
-            stray_rtp: 0,
+            mixer: Mixer::default(),
         })
     }
 
@@ -377,7 +245,7 @@ impl Platform {
 
     /// RTP datagrams that arrived on a port no call uses (ignored).
     pub fn stray_rtp(&self) -> u64 {
-        self.stray_rtp
+        self.mixer.stray_rtp()
     }
 
     /// RTP ports currently free in the pool.
@@ -775,9 +643,7 @@ impl Platform {
         let id = self.next_call;
         self.next_call += 1;
         let callee_aor = format!("sip:{callee_ext}@{}", self.cx.cfg.sip_addr);
-        let mut a = Leg::new(ports[0], &mut self.cx.rng);
-        let b = Leg::new(ports[1], &mut self.cx.rng);
-        a.key = Some(key);
+        let media = CallMedia::new([ports[0], ports[1]], &mut self.cx.rng);
         self.calls
             .key_insert((Ua::B2bua, key), (id, Role::Leg(Side::Caller)));
         self.cx.ports.bind(ports[0], id, Side::Caller);
@@ -824,16 +690,14 @@ impl Platform {
             caller_aor,
             callee_aor,
             phase: Phase::Ringing,
-            a,
-            b,
+            a_key: Some(key),
+            b_key: None,
             a_tx: Some(tx),
             a_offer: Some(offer),
             b_offer: Some(b_offer),
             ringing_relayed: false,
             ring_deadline: Some(now + self.cx.cfg.no_answer_timeout),
-            media_start: None,
-            tick: 0,
-            overlays: Vec::new(),
+            media,
             recs,
             end_at: None,
             queued: None,
@@ -843,7 +707,7 @@ impl Platform {
             .invite(now, &target, PeerAddr::new(contact, Transport::Udp), extra)
         {
             Ok(bkey) => {
-                call.b.key = Some(bkey);
+                call.b_key = Some(bkey);
                 self.calls
                     .key_insert((Ua::B2bua, bkey), (id, Role::Leg(Side::Callee)));
             }
@@ -875,7 +739,7 @@ impl Platform {
 
     fn on_leg_reoffer(&mut self, now: Time, id: u64, side: Side, tx: TxKey, request: &SipMessage) {
         let port = match self.calls.get_mut(id) {
-            Some(c) => c.leg(side).port,
+            Some(c) => c.media.port(side),
             None => return,
         };
         let Some(offer) = sdp_of(request) else {
@@ -898,10 +762,8 @@ impl Platform {
             && let Some(n) = agreed.first()
             && let Some(c) = self.calls.get_mut(id)
         {
-            let leg = c.leg(side);
-            leg.remote = n.answerer_sends_to.as_ref().and_then(socket_of);
-            leg.law = law_of(n);
-            leg.te = n.telephone_event;
+            let remote = n.answerer_sends_to.as_ref().and_then(socket_of);
+            c.media.connect(side, remote, law_of(n), n.telephone_event);
         }
     }
 
@@ -913,7 +775,7 @@ impl Platform {
         let (Some(tx), Some(offer)) = (c.a_tx.take(), c.a_offer.take()) else {
             return false;
         };
-        let port = c.a.port;
+        let port = c.media.port(Side::Caller);
         let Some(answer) = self.answer_sdp(&offer, port) else {
             let _ = self.ep.answer(now, tx, 488, Extra::new());
             return false;
@@ -928,12 +790,11 @@ impl Platform {
         if let Ok(agreed) = sip::sdp::negotiate(&offer, &answer)
             && let Some(n) = agreed.first()
         {
-            c.a.remote = n.answerer_sends_to.as_ref().and_then(socket_of);
-            c.a.law = law_of(n);
-            c.a.te = n.telephone_event;
+            let remote = n.answerer_sends_to.as_ref().and_then(socket_of);
+            c.media
+                .connect(Side::Caller, remote, law_of(n), n.telephone_event);
         }
-        c.media_start = Some(now);
-        c.tick = 0;
+        c.media.start_clock(now);
         c.ring_deadline = None;
         self.calls.schedule(id);
         true
@@ -988,9 +849,9 @@ impl Platform {
                     && let Ok(agreed) = sip::sdp::negotiate(&offer, &answer)
                     && let Some(n) = agreed.first()
                 {
-                    c.b.remote = n.offerer_sends_to.as_ref().and_then(socket_of);
-                    c.b.law = law_of(n);
-                    c.b.te = n.telephone_event;
+                    let remote = n.offerer_sends_to.as_ref().and_then(socket_of);
+                    c.media
+                        .connect(Side::Callee, remote, law_of(n), n.telephone_event);
                 }
                 if !self.answer_caller(now, id) {
                     self.end_call(now, id);
@@ -1065,7 +926,7 @@ impl Platform {
                 }
                 let closing = rec.rs.as_ref().is_some_and(|rs| rs.closing || rs.gone);
                 if let Some(rs) = rec.rs.take() {
-                    let ports = rs.ports;
+                    let ports = rs.fork.ports().to_vec();
                     self.cx.ports.release(&ports);
                 }
                 if !closing {
@@ -1086,7 +947,7 @@ impl Platform {
         }
         c.phase = Phase::Voicemail;
         c.ring_deadline = None;
-        let bkey = c.b.key;
+        let bkey = c.b_key;
         if let Some(k) = bkey
             && self.ep.phase(k) == Some(EpPhase::Outgoing)
         {
@@ -1103,21 +964,11 @@ impl Platform {
             return;
         };
         let delay_ticks = (VOICEMAIL_GREETING_DELAY.as_micros() / PTIME.as_micros()) as u64;
-        c.overlays.push(Overlay {
-            first_tick: c.tick + delay_ticks,
-            pcm: greeting.clone(),
-            to_caller: true,
-            to_callee: false,
-            announcement: false,
-        });
-        let beep_tick = c.tick + delay_ticks + greeting.len().div_ceil(FRAME_SAMPLES) as u64;
-        c.overlays.push(Overlay {
-            first_tick: beep_tick,
-            pcm: beep,
-            to_caller: true,
-            to_callee: false,
-            announcement: false,
-        });
+        c.media.play_after(delay_ticks, &greeting, true, false);
+        let greeting_ticks = greeting.len().div_ceil(FRAME_SAMPLES) as u64;
+        let beep_tick = c
+            .media
+            .play_after(delay_ticks + greeting_ticks, &beep, true, false);
         // Only the mailbox's prompts and the caller's message from here on.
         let mut vm_recs = Vec::new();
         for r in c.recs.drain(..) {
@@ -1135,7 +986,7 @@ impl Platform {
             "call={id} mailbox={} reason={why} greeting_ms={} beep_at={} recorded={}",
             c.callee_ext,
             greeting.len() / 8,
-            secs(c.tick_time(beep_tick).unwrap_or(now)),
+            secs(c.media.tick_time(beep_tick).unwrap_or(now)),
             n
         );
         self.cx.note(now, "voicemail", detail);
@@ -1152,14 +1003,14 @@ impl Platform {
             return;
         }
         c.phase = Phase::Ended;
-        c.media_start = None;
+        c.media.stop_clock();
         c.ring_deadline = None;
         c.end_at = None;
         self.calls.mark_ended(id);
         let Some(c) = self.calls.get_mut(id) else {
             return;
         };
-        let (akey, bkey, atx) = (c.a.key, c.b.key, c.a_tx.take());
+        let (akey, bkey, atx) = (c.a_key, c.b_key, c.a_tx.take());
         let n = c.recs.len();
         if let Some(tx) = atx {
             let _ = self.ep.answer(now, tx, 480, Extra::new());
@@ -1225,7 +1076,7 @@ impl Platform {
             party2_aor: party2,
             dialed: c.callee_ext.clone(),
         };
-        let (tick, tick_at) = c.next_tick();
+        let (tick, tick_at) = c.media.next_tick();
         let srs = Uri::parse(&s.srs_uri).ok().and_then(|u| {
             let ip: IpAddr = u.host.trim_matches(['[', ']']).parse().ok()?;
             Some(SocketAddr::new(ip, u.port.unwrap_or(5060)))
@@ -1272,15 +1123,7 @@ impl Platform {
             }
         };
         self.calls.key_insert((Ua::Src, key), (id, Role::Rs(idx)));
-        let mut senders = Vec::new();
-        for _ in 0..nstreams {
-            senders.push(RtpSender::new(
-                Ssrc(self.cx.rng.random()),
-                0,
-                self.cx.rng.random(),
-                self.cx.rng.random::<u32>() & 0x7FFF_FFFF,
-            ));
-        }
+        let fork = Fork::new(ports, nstreams, &mut self.cx.rng);
         let late = self.cx.b.recorded_media_delay_start;
         let Some(c) = self.calls.get_mut(id) else {
             return;
@@ -1291,19 +1134,14 @@ impl Platform {
         rec.rs = Some(Rs {
             key: Some(key),
             docs,
-            ports: ports.clone(),
+            fork,
             offer: Some(offer),
             established: false,
-            targets: vec![None; nstreams],
-            laws: vec![Law::Ulaw; nstreams],
-            senders,
-            sent_any: vec![false; nstreams],
             sdp_sent: RsSdpState::Active,
             sdp_want: RsSdpState::Active,
             reinvite_in_flight: None,
             updates: VecDeque::new(),
             update_in_flight: None,
-            delay_lines: vec![VecDeque::new(); nstreams],
             closing: false,
             bye_when_closed: true,
             gone: false,
@@ -1331,7 +1169,7 @@ impl Platform {
         let drift = self.cx.b.reminder_drift_s;
         let no_reminder = !self.cx.b.plays_reminder;
         let Some(c) = self.calls.get(id) else { return };
-        let (_, tick_at) = c.next_tick();
+        let (_, tick_at) = c.media.next_tick();
         let tick_at = tick_at.max(now);
         let played_at = self.cx.epoch_at(tick_at);
         let Some(c) = self.calls.get_mut(id) else {
@@ -1364,7 +1202,7 @@ impl Platform {
             });
         }
         if announce && !no_ann {
-            c.play(&start_clip, true, true, true);
+            c.media.play(&start_clip, true, true, true);
             self.cx.obs.push_back(action(
                 tick_at,
                 "announcement_start",
@@ -1386,7 +1224,7 @@ impl Platform {
         let Some(c) = self.calls.get_mut(id) else {
             return;
         };
-        let (_, tick_at) = c.next_tick();
+        let (_, tick_at) = c.media.next_tick();
         let played_at = self.cx.epoch_checked(tick_at);
         let Some(rec) = c.recs.get_mut(idx) else {
             return;
@@ -1414,7 +1252,7 @@ impl Platform {
             rs.closing = true;
         }
         if announce && !no_ann {
-            c.play(&stop_clip, true, true, true);
+            c.media.play(&stop_clip, true, true, true);
             self.cx.obs.push_back(action(
                 tick_at.max(now),
                 "announcement_stop",
@@ -1448,7 +1286,7 @@ impl Platform {
         let Some(c) = self.calls.get_mut(id) else {
             return;
         };
-        let (_, tick_at) = c.next_tick();
+        let (_, tick_at) = c.media.next_tick();
         let played_at = self.cx.epoch_checked(tick_at);
         let Some(rec) = c.recs.get_mut(idx) else {
             return;
@@ -1518,7 +1356,7 @@ impl Platform {
         if let Some(clip) = clip
             && !no_notice
         {
-            c.play(&clip, true, true, false);
+            c.media.play(&clip, true, true, false);
             self.cx.obs.push_back(action(
                 tick_at.max(now),
                 &format!("notice_{what}"),
@@ -1592,7 +1430,7 @@ impl Platform {
             && rs.sdp_want != rs.sdp_sent
         {
             let n = rs.docs.sdp_labels.len();
-            let ports = rs.ports.clone();
+            let ports = rs.fork.ports().to_vec();
             let want = rs.sdp_want;
             let offer = rs.docs.sdp(ip, &ports[..n], want);
             let extra = rs.docs.reinvite(&offer);
@@ -1648,21 +1486,18 @@ impl Platform {
             {
                 answered = true;
                 for (i, n) in agreed.iter().enumerate() {
-                    if let Some(t) = n.offerer_sends_to.as_ref().and_then(socket_of)
-                        && let Some(slot) = rs.targets.get_mut(i)
-                    {
-                        *slot = Some(t);
-                    }
-                    if let Some(l) = rs.laws.get_mut(i) {
-                        *l = law_of(n);
-                    }
+                    let target = n.offerer_sends_to.as_ref().and_then(socket_of);
+                    rs.fork.negotiated(i, target, law_of(n));
                 }
             }
         } else if cseq.method == Method::Update && rs.update_in_flight == Some(tx) {
             rs.update_in_flight = None;
         }
-        if answered && rs.targets.iter().all(Option::is_some) && rs.established {
-            let t: Vec<String> = rs.targets.iter().flatten().map(|a| a.to_string()).collect();
+        if answered
+            && rs.established
+            && let Some(targets) = rs.fork.targets()
+        {
+            let t: Vec<String> = targets.iter().map(|a| a.to_string()).collect();
             self.cx.note(
                 now,
                 "rs_answered",
@@ -1684,7 +1519,7 @@ impl Platform {
         if c.phase == Phase::Ended {
             return;
         }
-        let (_, tick_at) = c.next_tick();
+        let (_, tick_at) = c.media.next_tick();
         let Some(rec) = c.recs.get_mut(idx) else {
             return;
         };
@@ -1707,10 +1542,10 @@ impl Platform {
         match behaviour {
             FailureBehavior::ProceedWithCallNoAnnouncement => {}
             FailureBehavior::ProceedCallWithAnnouncement => {
-                c.play(&clip, true, true, false);
+                c.media.play(&clip, true, true, false);
             }
             FailureBehavior::EndCallWithAnnouncement => {
-                c.play(&clip, true, true, false);
+                c.media.play(&clip, true, true, false);
                 c.end_at = Some(
                     tick_at.max(now)
                         + Duration::from_micros(clip.len() as u64 * 125)
@@ -1724,32 +1559,10 @@ impl Platform {
 
     // ---- DTMF and feature codes -----------------------------------------------------------
 
-    fn on_digit(&mut self, now: Time, id: u64, side: Side, digit: char) {
-        let codes = self.cx.cfg.policy.feature_codes.clone();
-        let Some(c) = self.calls.get_mut(id) else {
-            return;
-        };
-        if c.phase != Phase::Active {
-            return;
-        }
-        let leg = c.leg(side);
-        leg.digits.push(digit);
-        if leg.digits.len() > 16 {
-            let cut = leg.digits.len() - 16;
-            leg.digits.drain(..cut);
-        }
-        let digits = leg.digits.clone();
-        let which = [
-            (&codes.start, "start"),
-            (&codes.stop, "stop"),
-            (&codes.pause, "pause"),
-            (&codes.resume, "resume"),
-        ]
-        .into_iter()
-        .find(|(code, _)| !code.is_empty() && digits.ends_with(code.as_str()))
-        .map(|(code, what)| (code.clone(), what));
-        let Some((code, what)) = which else { return };
-        c.leg(side).digits.clear();
+    /// A feature code a party keyed in: applied to that party's recordings whose mode
+    /// honours it and whose state it changes.
+    fn on_feature_code(&mut self, now: Time, fc: &FeatureCode) {
+        let (id, side, code, what) = (fc.id, fc.side, &fc.code, fc.action.as_str());
         if !self.cx.b.honours_feature_codes {
             self.cx.note(
                 now,
@@ -1758,6 +1571,7 @@ impl Platform {
             );
             return;
         }
+        let Some(c) = self.calls.get(id) else { return };
         let targets: Vec<(usize, RecordMode, RecState)> = c
             .recs
             .iter()
@@ -1800,56 +1614,6 @@ impl Platform {
         );
     }
 
-    // ---- media -----------------------------------------------------------------------------
-
-    fn on_rtp(&mut self, now: Time, d: &Datagram) {
-        let Some((id, side)) = self.cx.ports.owner(d.to.port()) else {
-            self.stray_rtp += 1;
-            return;
-        };
-        let Some(c) = self.calls.get_mut(id) else {
-            return;
-        };
-        let leg = c.leg(side);
-        if let Err(e) = leg.rx.handle_datagram(now.since_origin(), &d.bytes) {
-            leg.malformed += 1;
-            if leg.malformed <= MAX_MALFORMED_LOGGED {
-                self.cx.obs.push_back(Observation {
-                    t_us: now.as_micros(),
-                    call: None,
-                    actor: Actor::Platform,
-                    event: Event::RtpMalformed {
-                        stream: format!("platform.call{id}.{side:?}").to_lowercase(),
-                        remote: d.from.to_string(),
-                        reason: e.to_string(),
-                        packet: Payload::from_bytes(&d.bytes),
-                    },
-                });
-            }
-            return;
-        }
-        let mut digits = Vec::new();
-        while let Some(ev) = leg.rx.poll_event() {
-            let RtpEvent::Packet(p) = ev else { continue };
-            if leg.te.is_some_and(|te| te == p.payload_type)
-                || (leg.te.is_none() && p.payload_type == 101)
-            {
-                let _ = leg.dtmf.handle(p.ts, &p.payload);
-                while let Some(e) = leg.dtmf.poll_event() {
-                    if let Some(dg) = e.digit {
-                        digits.push(dg);
-                    }
-                }
-            } else if let Some(law) = Law::from_payload_type(p.payload_type) {
-                let pcm = law.decode(&p.payload);
-                leg.push_audio(&pcm);
-            }
-        }
-        for dg in digits {
-            self.on_digit(now, id, side, dg);
-        }
-    }
-
     /// Handles every call whose deadline is due: voicemail on a ring timeout, release
     /// after a failure announcement, and the media ticks up to `now`.
     fn ticks(&mut self, now: Time) {
@@ -1870,170 +1634,61 @@ impl Platform {
                 );
                 self.end_call(now, id);
             }
-            while let Some(t) = self
-                .calls
-                .get(id)
-                .and_then(|c| c.tick_time(c.tick))
-                .filter(|t| *t <= now)
-            {
+            while let Some(t) = self.calls.get(id).and_then(|c| c.media.due_tick(now)) {
                 self.tick(id, t);
             }
             self.calls.schedule(id);
         }
     }
 
+    /// Media tick of call `id` due at `t`: the recordings say which reminders are due
+    /// and which streams fork; the mixer plays, mixes and sends.
     fn tick(&mut self, id: u64, t: Time) {
-        let leak = self.cx.b.announcement_leaks;
-        let reminder = self.cx.assets.reminder.clone();
         let drift = self.cx.b.reminder_drift_s;
-        let (feeds, sends_rtp) = (self.cx.b.feeds, self.cx.b.sends_recorded_rtp);
-        let (party_delay, rec_delay) = (
-            self.cx.b.party_delay_frames,
-            self.cx.b.recorded_delay_frames,
-        );
         let forks_while_paused = self.cx.b.forks_while_paused;
-        let ip = self.cx.cfg.media_ip;
         let Some(c) = self.calls.get_mut(id) else {
             return;
         };
-        let n = c.tick;
-        c.tick += 1;
-        // Reminder tones due now.
-        let mut reminders = Vec::new();
-        for r in &mut c.recs {
-            if r.state == RecState::Recording
-                && let Some(at) = r.next_reminder
-                && at <= t
-            {
-                let interval = u64::from(r.settings.repeat.unwrap_or(20)) + drift;
-                r.next_reminder = Some(at + Duration::from_secs(interval));
-                reminders.push(r.ext.clone());
-            }
-        }
-        if !reminders.is_empty() {
-            c.overlays.push(Overlay {
-                first_tick: n,
-                pcm: reminder,
-                to_caller: true,
-                to_callee: true,
-                announcement: false,
-            });
-            for ext in reminders {
-                self.cx.obs.push_back(action(
-                    t,
-                    "reminder_tone",
-                    format!(
-                        "call={id} user={ext} freq_hz={} ms=500",
-                        assets::REMINDER_TONE_HZ
-                    ),
-                ));
-            }
-        }
-        let caller = c.a.take_frame(party_delay);
-        let callee = if c.phase == Phase::Active {
-            c.b.take_frame(party_delay)
-        } else {
-            [0i16; FRAME_SAMPLES]
-        };
-        let mut to_caller = [0i16; FRAME_SAMPLES];
-        let mut to_callee = [0i16; FRAME_SAMPLES];
-        let mut ann_caller = [0i16; FRAME_SAMPLES];
-        let mut ann_callee = [0i16; FRAME_SAMPLES];
-        c.overlays.retain(|o| {
-            if o.first_tick > n {
-                return true;
-            }
-            let off = (n - o.first_tick) as usize * FRAME_SAMPLES;
-            let Some(part) = o.pcm.get(off..) else {
-                return false;
-            };
-            let part = &part[..part.len().min(FRAME_SAMPLES)];
-            if o.to_caller {
-                mix(&mut to_caller, part);
-                if o.announcement {
-                    mix(&mut ann_caller, part);
-                }
-            }
-            if o.to_callee {
-                mix(&mut to_callee, part);
-                if o.announcement {
-                    mix(&mut ann_callee, part);
-                }
-            }
-            off + FRAME_SAMPLES < o.pcm.len()
-        });
-        // The recording streams.
-        for r in &mut c.recs {
-            let forking = match r.state {
-                RecState::Recording => true,
-                RecState::Paused => forks_while_paused,
-                _ => false,
-            } && t >= r.fork_from;
-            let Some(rs) = r.rs.as_mut().filter(|rs| rs.established && !rs.gone) else {
-                continue;
-            };
-            // What each stream is fed from; on a deposit, the callee's stream carries
-            // what the mailbox plays.
-            let second = if r.voicemail { to_caller } else { callee };
-            let feed = |f: Feed| match f {
-                Feed::Caller => caller,
-                Feed::Callee => second,
-            };
-            let mut frames: Vec<[i16; FRAME_SAMPLES]> = if rs.senders.len() == 1 {
-                vec![feed(feeds[0])]
-            } else {
-                vec![feed(feeds[0]), feed(feeds[1])]
-            };
-            if leak && !r.voicemail {
-                if let Some(f) = frames.get_mut(0) {
-                    mix(f, &ann_callee);
-                }
-                if let Some(f) = frames.get_mut(1) {
-                    mix(f, &ann_caller);
-                }
-            }
-            for (f, line) in frames.iter_mut().zip(rs.delay_lines.iter_mut()) {
-                *f = delayed(line, *f, rec_delay);
-            }
-            for (i, f) in frames.iter().enumerate() {
-                let (Some(tx), Some(target), Some(law), Some(&port)) = (
-                    rs.senders.get_mut(i),
-                    rs.targets.get(i).copied().flatten(),
-                    rs.laws.get(i).copied(),
-                    rs.ports.get(i),
-                ) else {
-                    continue;
-                };
-                if !forking || !sends_rtp {
-                    tx.skip(FRAME_SAMPLES as u32);
-                    continue;
-                }
-                let ts = tx.next_ts() as u32;
-                let marker = !rs.sent_any.get(i).copied().unwrap_or(false);
-                if let Ok(bytes) = tx.packet_with(law.payload_type(), ts, marker, &law.encode(f)) {
-                    if let Some(s) = rs.sent_any.get_mut(i) {
-                        *s = true;
-                    }
-                    self.cx.out.push_back(Datagram {
-                        from: SocketAddr::new(ip, port),
-                        to: target,
-                        transport: Transport::Udp,
-                        bytes,
-                    });
-                }
-                tx.advance(FRAME_SAMPLES as u32);
-            }
-        }
-        // The parties.
-        let mut out_a = callee;
-        mix(&mut out_a, &to_caller);
-        c.a.send(&out_a, ip, &mut self.cx.out);
-        if c.phase == Phase::Active {
-            let mut out_b = caller;
-            mix(&mut out_b, &to_callee);
-            c.b.send(&out_b, ip, &mut self.cx.out);
+        let reminders = due_reminders(&mut c.recs, t, drift);
+        let taps = taps(&mut c.recs, t, forks_while_paused);
+        let connected = c.phase == Phase::Active;
+        c.media
+            .tick(&mut self.cx, id, t, connected, reminders, taps);
+    }
+}
+
+/// The users whose reminder tone is due at `t` (each one's next is scheduled).
+fn due_reminders(recs: &mut [UserRec], t: Time, drift: u64) -> Vec<String> {
+    let mut reminders = Vec::new();
+    for r in recs {
+        if r.state == RecState::Recording
+            && let Some(at) = r.next_reminder
+            && at <= t
+        {
+            let interval = u64::from(r.settings.repeat.unwrap_or(20)) + drift;
+            r.next_reminder = Some(at + Duration::from_secs(interval));
+            reminders.push(r.ext.clone());
         }
     }
+    reminders
+}
+
+/// The recordings' stream feeds for the tick at `t`.
+fn taps(recs: &mut [UserRec], t: Time, forks_while_paused: bool) -> impl Iterator<Item = Tap<'_>> {
+    recs.iter_mut().filter_map(move |r| {
+        let forking = match r.state {
+            RecState::Recording => true,
+            RecState::Paused => forks_while_paused,
+            _ => false,
+        } && t >= r.fork_from;
+        let voicemail = r.voicemail;
+        let rs = r.rs.as_mut().filter(|rs| rs.established && !rs.gone)?;
+        Some(Tap {
+            fork: &mut rs.fork,
+            forking,
+            voicemail,
+        })
+    })
 }
 
 impl Node for Platform {
@@ -2065,7 +1720,12 @@ impl Node for Platform {
             self.ua(ua)
                 .handle_datagram(now, datagram.from, datagram.transport, &datagram.bytes);
         } else {
-            self.on_rtp(now, &datagram);
+            let codes = self
+                .mixer
+                .on_rtp(&mut self.cx, &mut self.calls, now, &datagram);
+            for fc in &codes {
+                self.on_feature_code(now, fc);
+            }
         }
         self.pump(now);
     }
