@@ -15,7 +15,7 @@
 //! a call; this module only finds calls and keeps the indexes in step.
 
 use crate::mixer::CallMedia;
-use crate::platform::UserRec;
+use crate::recording::Recordings;
 use crate::shared::Ports;
 use sip::endpoint::CallKey;
 use sip::sdp::SessionDescription;
@@ -81,8 +81,8 @@ pub(crate) struct Call {
     pub(crate) ring_deadline: Option<Time>,
     /// Both legs' RTP, the media clock and the overlays (the mixer's).
     pub(crate) media: CallMedia,
-    pub(crate) recs: Vec<UserRec>,
-    pub(crate) end_at: Option<Time>,
+    /// The recordings of its recorded users (the recording controller's).
+    pub(crate) recs: Recordings,
     /// The deadline this call has a live entry for in the registry's heap.
     pub(crate) queued: Option<Time>,
 }
@@ -90,10 +90,14 @@ pub(crate) struct Call {
 impl Call {
     /// The earliest of the ring timeout, the release time and the next media tick.
     fn next_deadline(&self) -> Option<Time> {
-        [self.ring_deadline, self.end_at, self.media.next_tick_time()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.ring_deadline,
+            self.recs.release_at(),
+            self.media.next_tick_time(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }
 
@@ -186,11 +190,7 @@ impl Calls {
             self.keys_per_call.remove(&id);
             if let Some(c) = self.calls.remove(&id) {
                 let mut ports_of = vec![c.media.port(Side::Caller), c.media.port(Side::Callee)];
-                for r in c.recs {
-                    if let Some(rs) = r.rs {
-                        ports_of.extend_from_slice(rs.fork.ports());
-                    }
-                }
+                ports_of.extend(c.recs.session_ports());
                 ports.release(&ports_of);
             }
         }

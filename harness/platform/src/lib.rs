@@ -33,6 +33,7 @@ pub mod config;
 pub mod fault;
 mod mixer;
 pub mod platform;
+mod recording;
 mod rs;
 mod shared;
 pub mod variant;

@@ -24,10 +24,11 @@ use media::g711::Law;
 use observe::{Actor, Event, Observation, Payload};
 use rand::rngs::SmallRng;
 use sim::{Datagram, Transport};
+use sip::endpoint::{CallKey, EndReason, Endpoint, EndpointEvent, Extra, RequestContext};
 use sip::message::SipMessage;
 use sip::sdp::{Codec, Negotiated, SessionDescription};
 use sip::time::Time;
-use sip::transaction::PeerAddr;
+use sip::transaction::{PeerAddr, TxKey};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
@@ -84,6 +85,37 @@ impl Ports {
     }
 }
 
+/// An endpoint event its user agent's part handles (see [`Shared::triage`]).
+pub(crate) enum SipEvent {
+    /// A request the endpoint found in order.
+    Request {
+        /// Its call (a new one for a new INVITE).
+        key: Option<CallKey>,
+        /// The server transaction to answer on.
+        tx: TxKey,
+        /// The request.
+        request: SipMessage,
+        /// New call, in dialog, out of dialog or CANCEL.
+        context: RequestContext,
+    },
+    /// A response to a request sent in a call.
+    Response {
+        /// The call.
+        key: CallKey,
+        /// Our client transaction.
+        tx: TxKey,
+        /// The response.
+        response: SipMessage,
+    },
+    /// A dialog ended.
+    Terminated {
+        /// The call.
+        key: CallKey,
+        /// Why.
+        reason: EndReason,
+    },
+}
+
 /// See the [module docs](self).
 pub(crate) struct Shared {
     /// The configuration.
@@ -117,6 +149,62 @@ impl Shared {
     /// The wall-clock time of simulated time `t` (the epoch when out of range).
     pub(crate) fn epoch_at(&self, t: Time) -> jiff::Timestamp {
         self.epoch_checked(t).unwrap_or(self.cfg.epoch)
+    }
+
+    /// Does what both of the platform's user agents do alike with an event of `ep`:
+    /// reports bytes that are not (routable) SIP, answers a request the endpoint found
+    /// out of order with the status it suggests, sends BYE when the ACK for our 2xx never
+    /// came. Returns the rest for the user agent's part.
+    pub(crate) fn triage(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Time,
+        ev: EndpointEvent,
+    ) -> Option<SipEvent> {
+        match ev {
+            EndpointEvent::Malformed { from, bytes, error } => {
+                self.malformed_sip(now, from, &bytes, error.to_string());
+            }
+            EndpointEvent::Unroutable {
+                from,
+                message,
+                error,
+            } => {
+                self.malformed_sip(now, from, message.raw(), error.to_string());
+            }
+            EndpointEvent::IncomingRequest {
+                call,
+                tx,
+                request,
+                context,
+                check,
+                ..
+            } => {
+                if let Some(code) = check.suggested_status() {
+                    let _ = ep.answer(now, tx, code, Extra::new());
+                    return None;
+                }
+                return Some(SipEvent::Request {
+                    key: call,
+                    tx,
+                    request,
+                    context,
+                });
+            }
+            EndpointEvent::Response {
+                call: Some(key),
+                tx,
+                response,
+            } => return Some(SipEvent::Response { key, tx, response }),
+            EndpointEvent::AckTimeout { call } => {
+                let _ = ep.bye(now, call, Extra::new());
+            }
+            EndpointEvent::DialogTerminated { call, reason } => {
+                return Some(SipEvent::Terminated { key: call, reason });
+            }
+            _ => {}
+        }
+        None
     }
 
     /// Reports bytes on the SIP address that are not (routable) SIP.
