@@ -14,13 +14,12 @@
 //! No SIP, RTP or policy: it never sends, decides or reports anything. The parts change
 //! a call; this module only finds calls and keeps the indexes in step.
 
+use crate::b2bua::Legs;
 use crate::mixer::CallMedia;
 use crate::recording::Recordings;
 use crate::shared::Ports;
 use sip::endpoint::CallKey;
-use sip::sdp::SessionDescription;
 use sip::time::Time;
-use sip::transaction::TxKey;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
@@ -66,19 +65,20 @@ pub(crate) enum Phase {
 }
 
 /// One call: two legs through the platform and the recordings of its recorded users.
+/// Each part changes only its own field; the identity fields are fixed at routing.
 pub(crate) struct Call {
+    /// The call's number (`call=<id>` in observations).
     pub(crate) id: u64,
+    /// The extension the caller dialled.
     pub(crate) callee_ext: String,
+    /// The caller's AOR (From of the INVITE).
     pub(crate) caller_aor: String,
+    /// The callee's AOR on the platform.
     pub(crate) callee_aor: String,
+    /// Where the call is in its life; changed only by the B2BUA, read by the others.
     pub(crate) phase: Phase,
-    pub(crate) a_key: Option<CallKey>,
-    pub(crate) b_key: Option<CallKey>,
-    pub(crate) a_tx: Option<TxKey>,
-    pub(crate) a_offer: Option<SessionDescription>,
-    pub(crate) b_offer: Option<SessionDescription>,
-    pub(crate) ringing_relayed: bool,
-    pub(crate) ring_deadline: Option<Time>,
+    /// Both legs' SIP (the B2BUA's).
+    pub(crate) legs: Legs,
     /// Both legs' RTP, the media clock and the overlays (the mixer's).
     pub(crate) media: CallMedia,
     /// The recordings of its recorded users (the recording controller's).
@@ -91,7 +91,7 @@ impl Call {
     /// The earliest of the ring timeout, the release time and the next media tick.
     fn next_deadline(&self) -> Option<Time> {
         [
-            self.ring_deadline,
+            self.legs.ring_deadline(),
             self.recs.release_at(),
             self.media.next_tick_time(),
         ]

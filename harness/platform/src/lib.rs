@@ -27,6 +27,7 @@
 //! the checks), so the same checks run unchanged against an external system.
 
 pub mod assets;
+mod b2bua;
 mod behaviour;
 mod call;
 pub mod config;

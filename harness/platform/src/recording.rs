@@ -30,7 +30,9 @@ use crate::call::{Calls, Phase, Role, Side, Ua};
 use crate::config::{PauseStyle, PlatformConfig};
 use crate::mixer::{CallMedia, FeatureAction, FeatureCode, Fork, Tap};
 use crate::rs::{RsDocs, RsSdpState, RsShape, RsSubject, src_contact};
-use crate::shared::{Shared, SipEvent, action, law_of, sdp_of, secs, socket_of};
+use crate::shared::{
+    Incoming, Shared, SipEvent, action, law_of, sdp_of, secs, socket_of, transmit,
+};
 use bytes::Bytes;
 use policy::{
     CallType, Direction as CallDirection, FailureBehavior, NotRecorded, NotificationType,
@@ -434,19 +436,14 @@ impl Recorder {
 
     /// The SRC's next datagram, sent from `from` (its Call-ID is remembered).
     pub(crate) fn poll_transmit(&mut self, from: SocketAddr) -> Option<Datagram> {
-        let t = self.src.poll_transmit()?;
-        if let Ok(msg) = SipMessage::parse(t.bytes.clone())
+        let d = transmit(&mut self.src, from)?;
+        if let Ok(msg) = SipMessage::parse(d.bytes.clone())
             && let Ok(id) = msg.call_id()
             && !self.src_call_ids.contains(id)
         {
             self.src_call_ids.insert(id.to_owned());
         }
-        Some(Datagram {
-            from,
-            to: t.to,
-            transport: t.transport,
-            bytes: t.bytes,
-        })
+        Some(d)
     }
 
     /// An event of the SRC's user agent.
@@ -458,12 +455,7 @@ impl Recorder {
         ev: EndpointEvent,
     ) {
         match cx.triage(&mut self.src, now, ev) {
-            Some(SipEvent::Request {
-                key,
-                tx,
-                request,
-                context,
-            }) => self.on_request(calls, now, key, tx, &request, context),
+            Some(SipEvent::Request(req)) => self.on_request(calls, now, req),
             Some(SipEvent::Response { key, tx, response }) => {
                 self.on_response(cx, calls, now, key, tx, &response);
             }
@@ -477,15 +469,13 @@ impl Recorder {
     /// A request from a recorder: BYE ends the session (the failure behaviour follows
     /// when the dialog then terminates and it was not ours to end), re-INVITE is
     /// refused, the rest is acknowledged.
-    fn on_request(
-        &mut self,
-        calls: &Calls,
-        now: Time,
-        key: Option<CallKey>,
-        tx: TxKey,
-        request: &SipMessage,
-        context: RequestContext,
-    ) {
+    fn on_request(&mut self, calls: &Calls, now: Time, req: Incoming) {
+        let Incoming {
+            key,
+            tx,
+            request,
+            context,
+        } = req;
         let known = key.is_some_and(|k| calls.role(&(Ua::Src, k)).is_some());
         let code = match (context, request.method()) {
             (RequestContext::InDialog, _) if !known => 481,

@@ -85,19 +85,22 @@ impl Ports {
     }
 }
 
+/// A request the endpoint found in order, for its user agent's part to answer.
+pub(crate) struct Incoming {
+    /// Its call (a new one for a new INVITE).
+    pub(crate) key: Option<CallKey>,
+    /// The server transaction to answer on.
+    pub(crate) tx: TxKey,
+    /// The request.
+    pub(crate) request: SipMessage,
+    /// New call, in dialog, out of dialog or CANCEL.
+    pub(crate) context: RequestContext,
+}
+
 /// An endpoint event its user agent's part handles (see [`Shared::triage`]).
 pub(crate) enum SipEvent {
-    /// A request the endpoint found in order.
-    Request {
-        /// Its call (a new one for a new INVITE).
-        key: Option<CallKey>,
-        /// The server transaction to answer on.
-        tx: TxKey,
-        /// The request.
-        request: SipMessage,
-        /// New call, in dialog, out of dialog or CANCEL.
-        context: RequestContext,
-    },
+    /// A request.
+    Request(Incoming),
     /// A response to a request sent in a call.
     Response {
         /// The call.
@@ -184,12 +187,12 @@ impl Shared {
                     let _ = ep.answer(now, tx, code, Extra::new());
                     return None;
                 }
-                return Some(SipEvent::Request {
+                return Some(SipEvent::Request(Incoming {
                     key: call,
                     tx,
                     request,
                     context,
-                });
+                }));
             }
             EndpointEvent::Response {
                 call: Some(key),
@@ -230,6 +233,17 @@ impl Shared {
             },
         });
     }
+}
+
+/// The next datagram `ep` sends, leaving from `from`.
+pub(crate) fn transmit(ep: &mut Endpoint, from: SocketAddr) -> Option<Datagram> {
+    let t = ep.poll_transmit()?;
+    Some(Datagram {
+        from,
+        to: t.to,
+        transport: t.transport,
+        bytes: t.bytes,
+    })
 }
 
 /// One of the platform's own actions as an observation.
