@@ -4,6 +4,8 @@
 //!
 //! # What this module owns
 //!
+//! [`Call`]: the per-call record, one field per part (the B2BUA's legs, the mixer's
+//! media, the recording controller's recordings) next to the call's identity and phase.
 //! [`Calls`]: the call table, the dialog index (`keys`, with a live-dialog count per
 //! call, so a call that ended is reaped once its last dialog is gone, without a scan),
 //! the list of calls that ended, and the deadline heap (each call's next ring timeout,
@@ -132,7 +134,8 @@ impl Calls {
         self.calls.get_mut(&id)
     }
 
-    /// Every call, in id order.
+    /// Every call, in id order. A scan: only for a CANCEL, which names the caller's
+    /// INVITE transaction rather than a dialog.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Call> {
         self.calls.values()
     }

@@ -3,7 +3,7 @@
 //! Owns [`PlatformConfig`] and the small choices it holds ([`PauseStyle`]). The
 //! recording policy itself is `recproof-policy`'s [`policy::Policy`]; this module only
 //! says where the platform listens, which phones it can reach, and how it speaks SIPREC.
-//! It must not interpret the policy (that is [`crate::platform`]'s job).
+//! It must not interpret the policy (that is the recording controller's job).
 
 use crate::fault::Fault;
 use crate::variant::Variant;

@@ -19,6 +19,23 @@
 //!   every scenario must pass.
 //! - [`assets`]: the shipped announcements and the tone constants.
 //!
+//! Inside, the platform is one state machine per part, each in its own (private)
+//! module with a doc comment saying what it owns and what it must not touch:
+//!
+//! - `platform`: [`platform::Platform`], the thin owner of the parts below; it routes
+//!   datagrams and timeouts to them and implements [`sim::Node`].
+//! - `b2bua`: the B2BUA: routing by extension, both legs' dialogs, answer, voicemail
+//!   and the end of a call.
+//! - `mixer`: the media: RTP in per leg (playout buffers, feature codes), the 20 ms
+//!   media tick, overlays mixed into what each party hears, frames forked to recording
+//!   streams.
+//! - `recording`: the recording controller (SRC): one recording session per recorded
+//!   user, its SDP and metadata updates, start/stop/pause/resume, failure behaviour.
+//! - `rs`: the bytes of a recording session (SDP offers, metadata, multipart body).
+//! - `call` (the calls in progress, indexed by dialog and next deadline), `shared`
+//!   (configuration, behaviour, assets, rng, RTP ports, output queues) and `behaviour`
+//!   (faults and variants as data the parts read).
+//!
 //! The crate README (`harness/platform/README.md`) describes the behaviour, the audio,
 //! the announcement metadata element, the pause styles and the fault table.
 //!

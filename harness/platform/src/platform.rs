@@ -6,17 +6,17 @@
 //! [`Platform`] is the thin owner of the platform's parts, one state machine each, and
 //! routes what arrives to them:
 //!
-//! - [`crate::b2bua`]: the B2BUA's user agent (Contact `sip:platform@…`): routing by
+//! - `b2bua`: the B2BUA's user agent (Contact `sip:platform@…`): routing by
 //!   extension, both legs' dialogs, answer, voicemail and the end of a call.
-//! - [`crate::mixer`]: RTP in per leg (playout buffers, feature codes), the 20 ms media
+//! - `mixer`: RTP in per leg (playout buffers, feature codes), the 20 ms media
 //!   tick, the overlays mixed into what each party hears, the frames forked to
 //!   recording streams.
-//! - [`crate::recording`]: the SRC's user agent (From `sip:src@…`, a Contact carrying the
+//! - `recording`: the SRC's user agent (From `sip:src@…`, a Contact carrying the
 //!   dialect's SRC marker on every request, SRC-03): one recording session (RS) per
 //!   recorded user, its SDP and metadata updates, pause/resume/stop/start, the failure
 //!   behaviour.
-//! - [`crate::call`] (the calls in progress, indexed by dialog and by next deadline) and
-//!   [`crate::shared`] (configuration, behaviour, assets, rng, RTP port pool, output
+//! - `call` (the calls in progress, indexed by dialog and by next deadline) and
+//!   `shared` (configuration, behaviour, assets, rng, RTP port pool, output
 //!   queues), which the parts share.
 //!
 //! The two user agents share one UDP SIP address: a datagram goes to the SRC's when

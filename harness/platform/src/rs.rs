@@ -21,7 +21,7 @@
 //!
 //! # What it must not touch
 //!
-//! No state machine, no timers, no I/O: [`crate::platform`] decides when to send; this
+//! No state machine, no timers, no I/O: [`crate::recording`] decides when to send; this
 //! module only builds.
 
 use sip::endpoint::Extra;
