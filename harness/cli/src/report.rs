@@ -24,6 +24,27 @@ pub(crate) struct ReportArgs {
 /// Renders the report; exit 0 when written, 2 when the run directory is unusable.
 pub(crate) fn run_report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
+    if report::is_load_run(&args.run_dir) {
+        let r = report::render_load(&args.run_dir).with_context(|| {
+            format!(
+                "cannot render the load report of `{}`",
+                args.run_dir.display()
+            )
+        })?;
+        println!(
+            "load run: {} interval(s), {} plot(s){} in {:.2} s",
+            r.intervals,
+            r.svgs.len(),
+            if r.plot_failures > 0 {
+                format!(", {} plot(s) not drawn", r.plot_failures)
+            } else {
+                String::new()
+            },
+            started.elapsed().as_secs_f64()
+        );
+        println!("report: {}", r.index.display());
+        return Ok(exit::OK);
+    }
     let r = report::render(&args.run_dir).with_context(|| {
         format!(
             "cannot render the report of `{}` (is it a run directory of `recproof check`?)",

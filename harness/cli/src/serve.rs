@@ -52,10 +52,12 @@ pub(crate) struct PlatformArgs {
     #[arg(long, default_value_t = 40000)]
     pub(crate) rtp_port_base: u16,
     /// RTP ports in the pool (even ports from the base: base, base + 2, ...). A call
-    /// takes 2, plus 2 per recording session.
-    #[arg(long, default_value_t = 64)]
+    /// takes 2, plus 2 per recording session: the default (40000-40798, below the
+    /// recorder's 41000) holds 100 recorded calls; give more (and another base) for more.
+    #[arg(long, default_value_t = 400)]
     pub(crate) rtp_port_count: u16,
-    /// Where each extension's phone is: `EXT=IP:PORT`, repeatable (no REGISTER needed).
+    /// Where each extension's phone is: `EXT=IP:PORT`, repeatable (no REGISTER needed);
+    /// `*=IP:PORT` routes every extension not listed there (a load generator's callees).
     #[arg(long = "directory", value_name = "EXT=ADDR", value_parser = parse_directory)]
     pub(crate) directory: Vec<(String, SocketAddr)>,
     /// How pauses keep audio from the recorder (`stop-rtp`, `reinvite-inactive`,
@@ -83,7 +85,7 @@ pub(crate) struct SrsArgs {
     #[arg(long, default_value_t = 41000)]
     pub(crate) rtp_port_base: u16,
     /// RTP ports in the pool (every second port from the base; one per recorded stream).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 400)]
     pub(crate) rtp_port_count: u16,
     /// Directory for the observation log (`observations.jsonl`).
     #[arg(long, value_name = "DIR")]

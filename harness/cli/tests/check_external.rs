@@ -8,56 +8,12 @@
 //! every tagged scenario; a platform making other legal choices (OpenSIPS's stream labels)
 //! passes them. The tests run in parallel on their own ports.
 
+mod common;
+
+use common::{Platform, free_port_range, free_udp_port};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// Ports already handed to a test of this binary: the tests run in parallel and release
-/// their probe sockets before the processes bind, so the OS alone could hand the same
-/// port to both.
-static TAKEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
-    std::sync::Mutex::new(std::collections::BTreeSet::new());
-
-fn claim(ports: std::ops::Range<u16>) -> bool {
-    let mut taken = TAKEN
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if ports.clone().any(|p| taken.contains(&p)) {
-        return false;
-    }
-    taken.extend(ports);
-    true
-}
-
-fn free_udp_port() -> u16 {
-    for _ in 0..100 {
-        let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-        let port = s.local_addr().expect("addr").port();
-        if claim(port..port + 1) {
-            return port;
-        }
-    }
-    panic!("no free UDP port on loopback");
-}
-
-/// A run of `count` consecutive free UDP ports (bound together, then released).
-fn free_port_range(count: u16) -> u16 {
-    for _ in 0..100 {
-        let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-        let base = s.local_addr().expect("addr").port() & !1;
-        drop(s);
-        if base > u16::MAX - count {
-            continue;
-        }
-        let held: Vec<_> = (0..count)
-            .map_while(|i| std::net::UdpSocket::bind(("127.0.0.1", base + i)).ok())
-            .collect();
-        if held.len() == usize::from(count) && claim(base..base + count) {
-            return base;
-        }
-    }
-    panic!("no {count} consecutive free UDP ports on loopback");
-}
+use std::process::Command;
+use std::time::Instant;
 
 struct Ports {
     /// The metadata dialect the platform is configured with (and the profile states).
@@ -174,16 +130,6 @@ users:
     )
 }
 
-/// Kills the platform when the test ends, however it ends.
-struct Platform(Child);
-
-impl Drop for Platform {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts `recproof platform` with `extra` arguments (a `--fault` or a `--variant`).
 fn start_platform(dir: &Path, p: &Ports, extra: &[&str]) -> Platform {
     let policy_path = dir.join("policy.yaml");
@@ -196,29 +142,15 @@ fn start_platform(dir: &Path, p: &Ports, extra: &[&str]) -> Platform {
         format!("127.0.0.1:{}", p.platform),
         "--rtp-port-base".into(),
         p.platform_rtp.to_string(),
+        "--rtp-port-count".into(),
+        "64".into(),
         "--directory".into(),
         format!("2001=127.0.0.1:{}", p.callee),
         "--duration".into(),
         "120".into(),
     ];
     args.extend(extra.iter().map(|a| (*a).to_owned()));
-    let child = Command::new(env!("CARGO_BIN_EXE_recproof"))
-        .args(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start recproof platform");
-    // Wait until it has bound its SIP socket (our bind then fails), at most 10 s.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::UdpSocket::bind(("127.0.0.1", p.platform)).is_ok() {
-        assert!(
-            Instant::now() < deadline,
-            "recproof platform did not bind 127.0.0.1:{} within 10 s",
-            p.platform
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Platform(child)
+    Platform::start(&args, p.platform)
 }
 
 fn check(dir: &Path, p: &Ports, name: &str, tags: &str) -> (i32, serde_json::Value, String) {

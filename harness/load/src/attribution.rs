@@ -33,10 +33,12 @@ struct Entry {
     detectors: Detectors,
 }
 
-/// The open calls by the digits of their caller number and callee extension.
+/// The open calls by the digits of their caller number and callee extension. A number
+/// several open calls share (one caller number for every call, say) names none of them:
+/// only a number that points to exactly one open call ties a session to it.
 #[derive(Debug, Clone, Default)]
 pub struct CallDirectory {
-    inner: Arc<Mutex<HashMap<String, Entry>>>,
+    inner: Arc<Mutex<HashMap<String, Vec<Entry>>>>,
 }
 
 /// The digits of a number or address (`sip:+4722000123@h` → `4722000123`); the user part
@@ -58,7 +60,7 @@ impl CallDirectory {
         Self::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Entry>>> {
         // A poisoned lock only means a panic elsewhere; the map is still valid.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -70,14 +72,11 @@ impl CallDirectory {
         for p in parties {
             let d = digits_of(p);
             if !d.is_empty() {
-                map.insert(
-                    d,
-                    Entry {
-                        label: label.to_owned(),
-                        media: media.clone(),
-                        detectors: detectors.clone(),
-                    },
-                );
+                map.entry(d).or_default().push(Entry {
+                    label: label.to_owned(),
+                    media: media.clone(),
+                    detectors: detectors.clone(),
+                });
             }
         }
     }
@@ -87,8 +86,11 @@ impl CallDirectory {
         let mut map = self.lock();
         for p in parties {
             let d = digits_of(p);
-            if map.get(&d).is_some_and(|e| e.label == label) {
-                map.remove(&d);
+            if let Some(v) = map.get_mut(&d) {
+                v.retain(|e| e.label != label);
+                if v.is_empty() {
+                    map.remove(&d);
+                }
             }
         }
     }
@@ -102,18 +104,23 @@ impl CallDirectory {
             media: e.media.clone(),
             detectors: Some(e.detectors.clone()),
         };
+        let only = |v: &Vec<Entry>| match v.as_slice() {
+            [e] => Some(hit(e)),
+            _ => None,
+        };
         for d in digits.iter().filter(|d| !d.is_empty()) {
-            if let Some(e) = map.get(d) {
-                return Some(hit(e));
+            if let Some(b) = map.get(d).and_then(only) {
+                return Some(b);
             }
         }
         for d in digits.iter().filter(|d| d.len() >= SUFFIX_DIGITS) {
             let tail = &d[d.len() - SUFFIX_DIGITS..];
-            if let Some((_, e)) = map
+            if let Some(b) = map
                 .iter()
-                .find(|(k, _)| k.len() >= SUFFIX_DIGITS && k.ends_with(tail))
+                .filter(|(k, _)| k.len() >= SUFFIX_DIGITS && k.ends_with(tail))
+                .find_map(|(_, v)| only(v))
             {
-                return Some(hit(e));
+                return Some(b);
             }
         }
         None
@@ -188,6 +195,14 @@ mod tests {
         assert_eq!(find("tel:+4722000124").as_deref(), Some("call-8"));
         assert_eq!(find("sip:0022000124@pstn").as_deref(), Some("call-8"));
         assert_eq!(find("sip:999@x"), None);
+        // A number two open calls share names neither; their own extensions still do.
+        dir.open("call-9", &["+4722000001", "3000019"], &ctx, &det);
+        dir.open("call-10", &["+4722000001", "3000020"], &ctx, &det);
+        assert_eq!(find("tel:+4722000001"), None);
+        let both = dir
+            .find(&["tel:+4722000001".to_owned(), "sip:3000020@x".to_owned()])
+            .map(|b| b.call_label);
+        assert_eq!(both.as_deref(), Some("call-10"));
         dir.close("call-7", &["+4722000123", "3000017"]);
         assert_eq!(find("sip:3000017@x"), None);
     }

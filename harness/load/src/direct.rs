@@ -16,7 +16,7 @@
 //!
 //! Must not touch: sockets, clocks, threads, files.
 
-use crate::engine::{Engine, SocketId, SocketKind, SocketSpec, Transmit};
+use crate::engine::{Engine, Finished, SocketId, SocketKind, SocketSpec, Transmit};
 use crate::frames::{DEFAULT_BANK_BYTES, FrameBank, Payload};
 use crate::hold::Hold;
 use crate::leg::{LegReceiver, LegSender};
@@ -333,8 +333,8 @@ impl Engine for DirectEngine {
     }
 
     /// The next finished call's record.
-    fn poll_record(&mut self) -> Option<CallRecord> {
-        self.records.pop_front()
+    fn poll_record(&mut self) -> Option<Finished> {
+        self.records.pop_front().map(Finished::judged)
     }
 
     /// When to call [`Self::handle_timeout`] next.
@@ -997,9 +997,7 @@ impl DirectEngine {
             legs,
             recording_ok: None,
             evidence: None,
-            observations: None,
             latency: Default::default(),
-            judgement: None,
             checks,
             failure: call.failure.take(),
         };

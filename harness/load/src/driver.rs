@@ -29,8 +29,8 @@
 //!
 //! Must not touch: protocol or judgement (the engines'), files (the sink's).
 
+use crate::engine::Finished;
 use crate::engine::{Engine, SocketKind, SocketSpec};
-use crate::record::CallRecord;
 use crate::results::FiguresData;
 use crate::stats::Figures;
 use mio::net::UdpSocket;
@@ -140,7 +140,7 @@ pub struct Interval<'a> {
 /// Where a run's output goes (files, the live status).
 pub trait RunSink {
     /// A call ended and was judged.
-    fn record(&mut self, record: &CallRecord);
+    fn record(&mut self, call: &Finished);
     /// An interval ended.
     fn interval(&mut self, interval: &Interval<'_>);
 }
@@ -169,6 +169,9 @@ pub struct RunTotals {
     pub services: Vec<LoopTotals>,
     /// Peak resident memory of the process, bytes (`ru_maxrss`).
     pub max_rss_bytes: u64,
+    /// Resident memory when the run started (engines built, nothing bound yet), bytes:
+    /// what the peak is compared with to tell the memory the calls took.
+    pub rss_at_start_bytes: u64,
     /// True when the run was stopped by Ctrl-C.
     pub interrupted: bool,
     /// The figures of the whole run, merged over the loops.
@@ -335,10 +338,10 @@ fn bind_all(specs: &[SocketSpec]) -> Result<(Vec<Bound>, HashSet<u16>), DriverEr
 /// What a loop sends the coordinating thread.
 enum LoopMsg {
     Bound(HashSet<u16>),
-    Record(CallRecord),
+    Record(Box<Finished>),
     Interval {
         seq: u64,
-        figures: FiguresData,
+        figures: Box<FiguresData>,
         cpu: Duration,
         drops: u64,
         active: u32,
@@ -419,7 +422,7 @@ fn run_loop(engine: &mut dyn Engine, ctx: &LoopCtx) -> Result<(), DriverError> {
         }
         flush(engine, &bound);
         while let Some(rec) = engine.poll_record() {
-            send(LoopMsg::Record(rec));
+            send(LoopMsg::Record(Box::new(rec)));
         }
         let finished = match ctx.role {
             LoopRole::Calls => engine.is_finished(),
@@ -430,7 +433,7 @@ fn run_loop(engine: &mut dyn Engine, ctx: &LoopCtx) -> Result<(), DriverError> {
             let cpu = thread_cpu();
             send(LoopMsg::Interval {
                 seq,
-                figures: engine.take_interval(),
+                figures: Box::new(engine.take_interval()),
                 cpu: cpu.saturating_sub(cpu_at_interval),
                 drops: std::mem::take(&mut drops_in_interval),
                 active: engine.active(),
@@ -575,6 +578,7 @@ pub fn run(
     stop: &StopFlag,
     sink: &mut dyn RunSink,
 ) -> Result<RunTotals, DriverError> {
+    let rss_at_start = current_rss();
     let (tx, rx) = mpsc::channel::<(usize, LoopMsg)>();
     let calls_done = Arc::new(AtomicBool::new(false));
     let n_calls = engines.len();
@@ -615,7 +619,19 @@ pub fn run(
             stop,
             sink,
         )
+        .map(|mut t| {
+            t.rss_at_start_bytes = rss_at_start;
+            t
+        })
     })
+}
+
+/// Resident memory of the process now, bytes (`/proc/self/statm`; 0 when unreadable).
+fn current_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
 }
 
 /// Collects the loops' messages: records to the sink at once, intervals merged by
@@ -674,10 +690,10 @@ fn coordinate(
                 }
             }
             LoopMsg::Record(mut r) => {
-                // Judged here, not on the loop: see `CallRecord::judgement`.
+                // Judged here, not on the loop: see `Finished`.
                 crate::judge::complete(&mut r);
-                calls_interval.count_call(&r);
-                calls_total.count_call(&r);
+                calls_interval.count_call(&r.record);
+                calls_total.count_call(&r.record);
                 sink.record(&r);
             }
             LoopMsg::Interval {

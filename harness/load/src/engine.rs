@@ -10,6 +10,7 @@
 //!
 //! Must not touch: sockets, clocks, threads, files.
 
+use crate::judge::JudgeJob;
 use crate::record::CallRecord;
 use crate::results::FiguresData;
 use crate::stats::Figures;
@@ -54,6 +55,32 @@ pub struct Transmit {
     pub payload: Bytes,
 }
 
+/// A finished call as an engine hands it out: its line of the result log, its
+/// observations (kept as evidence for a failed or sampled call, else dropped), and, for
+/// a call the suite's checks judge, the judgement still to do: the coordinating thread
+/// does it, so judging (milliseconds of metadata parsing and validation) never stalls an
+/// event loop's send schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finished {
+    /// The call's record (complete once judged).
+    pub record: CallRecord,
+    /// The call's observations, if the engine kept any.
+    pub observations: Option<Vec<observe::Observation>>,
+    /// The judgement to do, if any.
+    pub judgement: Option<Box<JudgeJob>>,
+}
+
+impl Finished {
+    /// A call that needs no judging beyond what its record says.
+    pub fn judged(record: CallRecord) -> Self {
+        Self {
+            record,
+            observations: None,
+            judgement: None,
+        }
+    }
+}
+
 /// A sans-IO load engine, as the event loop sees it.
 pub trait Engine {
     /// Every socket to bind before the first call.
@@ -67,7 +94,7 @@ pub trait Engine {
     /// When to call [`Self::handle_timeout`] next.
     fn poll_timeout(&self) -> Option<Time>;
     /// The next judged call.
-    fn poll_record(&mut self) -> Option<CallRecord>;
+    fn poll_record(&mut self) -> Option<Finished>;
     /// Start no more calls; open calls run to their end (the first Ctrl-C).
     fn stop(&mut self);
     /// Start no more calls and hang up every open call now (the second Ctrl-C).

@@ -10,8 +10,7 @@
 //!
 //! Must not touch: sockets, clocks, threads (the driver's).
 
-use crate::engine::{Engine, SocketId, SocketKind, SocketSpec, Transmit};
-use crate::record::CallRecord;
+use crate::engine::{Engine, Finished, SocketId, SocketKind, SocketSpec, Transmit};
 use crate::results::FiguresData;
 use crate::stats::{Figures, Stats};
 use sim::{Datagram, Node, Transport};
@@ -147,7 +146,7 @@ impl Engine for NodeHost {
         self.nodes.iter().filter_map(|n| n.poll_timeout()).min()
     }
 
-    fn poll_record(&mut self) -> Option<CallRecord> {
+    fn poll_record(&mut self) -> Option<Finished> {
         None
     }
 

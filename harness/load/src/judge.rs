@@ -13,7 +13,8 @@
 //! Must not touch: sockets, clocks, the platform's own account of its actions (the checks
 //! never read it).
 
-use crate::record::{CallCheck, CallLatency, CallRecord, Failure, Verdict};
+use crate::engine::Finished;
+use crate::record::{CallCheck, CallLatency, Failure, Verdict};
 use checks::{CallExpectation, PauseNotice, RecordMode, Status, Tolerances};
 use drive::plan::{Answer, CallPlan};
 use observe::{Actor, Event, Observation};
@@ -205,14 +206,15 @@ pub struct JudgeJob {
     pub observations: Vec<Observation>,
 }
 
-/// Judges a record that carries a [`JudgeJob`], filling in its checks, failure,
-/// recording outcome, setup time and latency figures; the observations move to the
-/// record (for evidence), after an [`Event::Expectation`] line so `recproof judge` can
-/// judge them again offline. A record without a job is left as it is.
-pub fn complete(rec: &mut CallRecord) {
-    let Some(job) = rec.judgement.take() else {
+/// Judges a finished call that carries a [`JudgeJob`], filling in its record's checks,
+/// failure, recording outcome, setup time and latency figures; the observations move to
+/// the call (for evidence), after an [`Event::Expectation`] line so `recproof judge` can
+/// judge them again offline. A call without a job is left as it is.
+pub fn complete(call: &mut Finished) {
+    let Some(job) = call.judgement.take() else {
         return;
     };
+    let rec = &mut call.record;
     let JudgeJob {
         label,
         expectation,
@@ -244,7 +246,7 @@ pub fn complete(rec: &mut CallRecord) {
             },
         },
     );
-    rec.observations = Some(observations);
+    call.observations = Some(observations);
 }
 
 /// Judges one call: `obs` are its observations (any order), `label` its call label.

@@ -14,11 +14,11 @@
 //!
 //! Must not touch: sockets, clocks, SIP. Bytes and times come in; counts come out.
 
+pub use loadmodel::record::LegCounts;
 use media::FRAME_SAMPLES;
 use media::g711::Law;
 use media::rtp::{RtpSender, Ssrc, extend_ts};
 use media::signal::{DecoderConfig, FrameDecoder, Modem, PartyId};
-use serde::{Deserialize, Serialize};
 use sip::time::Time;
 use std::sync::Arc;
 
@@ -86,34 +86,6 @@ impl LegSender {
     pub fn next_frame(&self) -> u64 {
         self.next_frame
     }
-}
-
-/// What a receiver counted, for the call's record and verdicts.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct LegCounts {
-    /// RTP packets taken in (parsed, right SSRC).
-    pub packets: u64,
-    /// Datagrams that were not RTP, or RTP from a second SSRC.
-    pub rejected: u64,
-    /// Packets whose 20 ms slot (by RTP timestamp) was already filled.
-    pub duplicates: u64,
-    /// Distinct expected-party frames decoded.
-    pub frames: u64,
-    /// Frames decoded that belong to another party (audio from another call or leg).
-    pub foreign_frames: u64,
-    /// The first foreign party seen, if any.
-    pub first_foreign_party: Option<u8>,
-    /// Lowest expected-party frame number decoded (0 when nothing was clipped).
-    pub first_frame: Option<u64>,
-    /// Samples of the previous frame present before the first decoded frame (160 = a
-    /// clean start on frame 0 is reported as `None`, since frame 0 has no predecessor).
-    pub lead_in: Option<u32>,
-    /// Mouth-to-ear latency of the decoded frames, µs: lowest, mean and highest.
-    pub latency_min_us: Option<u64>,
-    /// Mean latency, µs.
-    pub latency_mean_us: Option<u64>,
-    /// Highest latency, µs.
-    pub latency_max_us: Option<u64>,
 }
 
 /// The receiving side of a leg.

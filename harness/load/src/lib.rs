@@ -5,8 +5,8 @@
 //!   duration bound), and [`hold`]: how long each call is held, reproducible per call;
 //! - [`frames`]: the instrumented audio, encoded once and shared by every stream;
 //! - [`leg`]: one direction of one call's audio, sent and analysed frame by frame;
-//! - [`record`]: a call's verdicts and its line in the result log; [`stats`]: the run's
-//!   counters and histograms;
+//! - [`record`]: how a direct call's legs are judged (the record types, like [`stats`]
+//!   and [`results`], are `recproof-load-model`'s, re-exported);
 //! - [`direct`]: the engine of `recproof load --direct` (caller to callee, no platform);
 //! - [`recorded`]: the engine of a run through a platform (the embedded reference
 //!   platform or `--sut`): the suite's phones and recorder, every call judged by the
@@ -14,6 +14,8 @@
 //!   [`attribution`];
 //! - [`host`]: a host of role nodes (the embedded platform) as a service loop's engine;
 //! - [`results`]: the typed results every run writes and `merge` adds up.
+//! - [`engine::Finished`]: a finished call as an engine hands it out (its record, its
+//!   observations for evidence, and its judgement still to do).
 //!
 //! The I/O: [`driver`] binds the sockets each engine asks for ([`engine`] is the
 //! contract) and runs each on an event loop of its own thread (no task or thread per call
@@ -31,9 +33,9 @@ pub mod leg;
 pub mod mix;
 pub mod record;
 pub mod recorded;
-pub mod results;
 pub mod schedule;
-pub mod stats;
 
 pub use hold::{Hold, HoldParseError};
+/// The typed results (`recproof-load-model`), under the paths the engine's users know.
+pub use loadmodel::{results, stats};
 pub use schedule::{CallSchedule, CallStart, LoadPlan, PlanError, Share, ShareParseError};

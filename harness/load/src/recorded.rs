@@ -21,7 +21,7 @@
 //! Must not touch: sockets, clocks, threads, files.
 
 use crate::attribution::CallDirectory;
-use crate::engine::{Engine, SocketId, SocketKind, SocketSpec, Transmit};
+use crate::engine::{Engine, Finished, SocketId, SocketKind, SocketSpec, Transmit};
 use crate::hold::Hold;
 use crate::judge::{JudgeJob, asserted_checks};
 use crate::record::CallRecord;
@@ -250,7 +250,7 @@ pub struct RecordedEngine {
     directory: CallDirectory,
     timers: BinaryHeap<Reverse<(Time, u32, u32, Who)>>,
     transmits: VecDeque<Transmit>,
-    records: VecDeque<CallRecord>,
+    records: VecDeque<Finished>,
     modem: Arc<Modem>,
     asserted: Vec<Vec<&'static str>>,
     stats: Stats,
@@ -624,7 +624,7 @@ impl RecordedEngine {
             start.lateness.as_secs_f64() * 1000.0,
             what,
         );
-        self.records.push_back(rec);
+        self.records.push_back(Finished::judged(rec));
         self.schedule.call_ended();
     }
 
@@ -829,6 +829,15 @@ impl RecordedEngine {
             call_id: call.call_ids.first().cloned(),
             hold_ms: call.hold.as_secs_f64() * 1000.0,
             duration_ms: now.saturating_duration_since(call.invite_at).as_secs_f64() * 1000.0,
+            ..CallRecord::started(
+                call.index,
+                ms(call.invite_at),
+                call.start_lateness.as_secs_f64() * 1000.0,
+            )
+        };
+        let finished = Finished {
+            record: rec,
+            observations: None,
             judgement: Some(Box::new(JudgeJob {
                 label: call.label.clone(),
                 expectation,
@@ -836,13 +845,8 @@ impl RecordedEngine {
                 asserted: self.asserted[call.kind].clone(),
                 observations: std::mem::take(&mut call.obs),
             })),
-            ..CallRecord::started(
-                call.index,
-                ms(call.invite_at),
-                call.start_lateness.as_secs_f64() * 1000.0,
-            )
         };
-        self.records.push_back(rec);
+        self.records.push_back(finished);
     }
 }
 
@@ -1071,7 +1075,7 @@ impl Engine for RecordedEngine {
         .min()
     }
 
-    fn poll_record(&mut self) -> Option<CallRecord> {
+    fn poll_record(&mut self) -> Option<Finished> {
         self.records.pop_front()
     }
 

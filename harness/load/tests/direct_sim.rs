@@ -68,7 +68,7 @@ fn run(cfg: DirectConfig, fate: &mut Fate) -> BTreeMap<u64, CallRecord> {
             }
         }
         while let Some(r) = engine.poll_record() {
-            records.insert(r.index, r);
+            records.insert(r.record.index, r.record);
         }
         if engine.is_finished() {
             return records;

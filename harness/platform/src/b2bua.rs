@@ -307,7 +307,7 @@ impl B2bua {
             .and_then(|u| Uri::parse(u).ok())
             .and_then(|u| u.user)
             .unwrap_or_default();
-        let Some(contact) = cx.cfg.directory.get(&callee_ext).copied() else {
+        let Some(contact) = cx.cfg.phone_of(&callee_ext) else {
             cx.note(
                 now,
                 "call_rejected",

@@ -59,7 +59,8 @@ pub struct PlatformConfig {
     /// is refused with 503.
     pub rtp_port_count: u16,
     /// Extension → the SIP address of the phone that answers it (what a REGISTER would
-    /// have told a real platform; the harness fills it in).
+    /// have told a real platform; the harness fills it in). The key `*` routes every
+    /// extension not listed (a trunk to a load generator's callee side).
     pub directory: BTreeMap<String, SocketAddr>,
     /// Metadata dialect and the SRC markers that go with it. Defaults to the policy's
     /// `dialect` (BroadWorks unless the file says `rfc-strict`).
@@ -132,6 +133,14 @@ impl PlatformConfig {
         } else {
             self.sip_addr
         }
+    }
+
+    /// Where the phone of `extension` is: its directory entry, else the `*` entry.
+    pub fn phone_of(&self, extension: &str) -> Option<SocketAddr> {
+        self.directory
+            .get(extension)
+            .or_else(|| self.directory.get("*"))
+            .copied()
     }
 
     /// True when `fault` is the active fault.

@@ -18,6 +18,9 @@
 //!   requirement (suite `requirements`, failing when any verdict of that requirement
 //!   failed on any call).
 //!
+//! A load run directory (written by `recproof load`: `results.json`, `intervals.jsonl`,
+//! `calls.jsonl`) gets its own `index.html` with plots over time ([`render_load`]).
+//!
 //! This crate owns only the rendering: it judges nothing (the checks did) and simulates
 //! nothing. Everything it shows from the log is untrusted input (SIP text comes from the
 //! system under test), so every page escapes it (askama templates, escaping on) and the
@@ -27,12 +30,14 @@ mod compliance;
 mod group;
 mod junit;
 mod ladder;
+mod load;
 mod pages;
 mod plots;
 mod results;
 mod sip;
 mod util;
 
+pub use load::{LoadReportSummary, is_load_run, render_load};
 use std::path::{Path, PathBuf};
 
 /// Calls per compliance page; larger runs get `compliance-2.html`, `compliance-3.html`...
@@ -115,6 +120,14 @@ pub enum ReportError {
     /// The JUnit document could not be serialised.
     #[error("cannot write junit.xml: {0}")]
     Junit(#[from] quick_junit::SerializeError),
+    /// A load run's results or intervals could not be read.
+    #[error("`{path}` is not a recproof load results file: {reason}")]
+    Load {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {

@@ -69,6 +69,71 @@ pub struct ProfileUser {
     pub settings: Settings,
 }
 
+/// One user a load run can call: the extension dialled, the caller number it is called
+/// from (when the profile gives one per user), and which profile user's settings it has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadUserEntry {
+    /// The caller number (`None`: one from `load.callers`, or the profile's `caller`).
+    pub caller: Option<String>,
+    /// The extension dialled.
+    pub extension: String,
+    /// Index into [`SutProfile::users`]: whose settings this extension has.
+    pub settings_of: usize,
+}
+
+/// What a load run spreads its calls over (`recproof load --sut`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadUsers {
+    /// Caller numbers (`load.callers`, a range): each open call uses its own.
+    pub callers: Vec<String>,
+    /// Every extension of every user (`extensions:` ranges expanded) and of
+    /// `load.users_csv`.
+    pub users: Vec<LoadUserEntry>,
+}
+
+/// Most numbers a range or a users CSV may give.
+pub const MAX_LOAD_USERS: usize = 100_000;
+
+/// Expands a number range `A-B` (digits, an optional leading `+` on both, the same
+/// length): `+4722000100-+4722000103` is four numbers.
+pub fn number_range(text: &str) -> Result<Vec<String>, String> {
+    let (a, b) = text
+        .split_once('-')
+        .ok_or_else(|| format!("`{text}` is not a range FIRST-LAST"))?;
+    let (a, b) = (a.trim(), b.trim());
+    let plus = a.starts_with('+');
+    let (da, db) = (a.trim_start_matches('+'), b.trim_start_matches('+'));
+    if plus != b.starts_with('+')
+        || da.len() != db.len()
+        || da.is_empty()
+        || !da.chars().chain(db.chars()).all(|c| c.is_ascii_digit())
+    {
+        return Err(format!(
+            "`{text}`: give two numbers of the same length, e.g. 3000-3999 or +4722000100-+4722000999"
+        ));
+    }
+    let (x, y): (u128, u128) = match (da.parse(), db.parse()) {
+        (Ok(x), Ok(y)) if x <= y => (x, y),
+        _ => {
+            return Err(format!(
+                "`{text}`: the last number must not be below the first"
+            ));
+        }
+    };
+    if y - x >= MAX_LOAD_USERS as u128 {
+        return Err(format!("`{text}`: more than {MAX_LOAD_USERS} numbers"));
+    }
+    Ok((x..=y)
+        .map(|n| {
+            format!(
+                "{}{n:0width$}",
+                if plus { "+" } else { "" },
+                width = da.len()
+            )
+        })
+        .collect())
+}
+
 /// A validated SUT profile.
 #[derive(Debug, Clone)]
 pub struct SutProfile {
@@ -93,6 +158,8 @@ pub struct SutProfile {
     /// What the SUT does not offer (`does_not_offer:`): scenarios that need it are
     /// SKIPPED with that reason.
     pub does_not_offer: BTreeSet<Capability>,
+    /// The users and caller numbers a load run spreads its calls over.
+    pub load: LoadUsers,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,6 +178,19 @@ struct RawProfile {
     does_not_offer: Vec<String>,
     caller: String,
     users: Vec<RawUser>,
+    #[serde(default)]
+    load: Option<RawLoad>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLoad {
+    /// A range of caller numbers, one per open load call.
+    #[serde(default)]
+    callers: Option<String>,
+    /// SIPp `-inf`-style CSV: `caller;extension;settings-of-extension` per line.
+    #[serde(default)]
+    users_csv: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,6 +247,9 @@ enum RawReminder {
 #[serde(deny_unknown_fields)]
 struct RawUser {
     extension: String,
+    /// More extensions with the same settings (a range), for load runs.
+    #[serde(default)]
+    extensions: Option<String>,
     provider: String,
     mode: String,
     start_stop_announcement: bool,
@@ -190,7 +273,7 @@ pub fn load(path: &Path) -> Result<SutProfile, ProfileError> {
         .map_err(|e| fail(vec![format!("cannot read the file: {e}")]))?;
     let raw: RawProfile = serde_saphyr::from_str(&text).map_err(|e| {
         fail(vec![format!(
-            "{e} (expected keys: name, sut, harness, audio, dialect, tolerances, does_not_offer, caller, users; see scenarios/README.md)"
+            "{e} (expected keys: name, sut, harness, audio, dialect, tolerances, does_not_offer, caller, users, load; see scenarios/README.md)"
         )])
     })?;
     let base = path.parent().unwrap_or(Path::new("."));
@@ -390,6 +473,7 @@ pub fn load(path: &Path) -> Result<SutProfile, ProfileError> {
             },
         });
     }
+    let load = load_users(&raw, &users, base, &mut problems);
     let tolerances = match Tolerances::real_time_with(
         raw.tolerances.as_ref().unwrap_or(&serde_json::Value::Null),
     ) {
@@ -448,7 +532,112 @@ pub fn load(path: &Path) -> Result<SutProfile, ProfileError> {
         signals,
         announcement_metadata: raw.audio.announcement_metadata,
         does_not_offer,
+        load,
     })
+}
+
+/// The load run's users: every user's `extension` and `extensions` range, then the
+/// `load.users_csv` lines (`caller;extension;settings-of-extension`, a first line
+/// `SEQUENTIAL`, `RANDOM` or `USER` as SIPp writes it is skipped), and `load.callers`.
+fn load_users(
+    raw: &RawProfile,
+    users: &[ProfileUser],
+    base: &Path,
+    problems: &mut Vec<String>,
+) -> LoadUsers {
+    let mut out = LoadUsers::default();
+    let mut seen = BTreeSet::new();
+    let mut add = |out: &mut LoadUsers, problems: &mut Vec<String>, e: LoadUserEntry| {
+        if out.users.len() >= MAX_LOAD_USERS {
+            return;
+        }
+        if seen.insert(e.extension.clone()) {
+            out.users.push(e);
+        } else {
+            problems.push(format!(
+                "extension {} is listed twice for load runs; every load user needs its own",
+                e.extension
+            ));
+        }
+    };
+    for (i, u) in raw.users.iter().enumerate() {
+        let mut exts = vec![u.extension.clone()];
+        if let Some(r) = &u.extensions {
+            match number_range(r) {
+                Ok(v) => exts.extend(v.into_iter().filter(|x| *x != u.extension)),
+                Err(e) => problems.push(format!("users[{i}].extensions: {e}")),
+            }
+        }
+        for extension in exts {
+            add(
+                &mut out,
+                problems,
+                LoadUserEntry {
+                    caller: None,
+                    extension,
+                    settings_of: i,
+                },
+            );
+        }
+    }
+    let Some(l) = &raw.load else {
+        return out;
+    };
+    if let Some(r) = &l.callers {
+        match number_range(r) {
+            Ok(v) => out.callers = v,
+            Err(e) => problems.push(format!("load.callers: {e}")),
+        }
+    }
+    if let Some(csv) = &l.users_csv {
+        let path = base.join(csv);
+        match std::fs::read_to_string(&path) {
+            Err(e) => problems.push(format!(
+                "load.users_csv: cannot read `{}` ({e}); paths are relative to the profile",
+                path.display()
+            )),
+            Ok(text) => {
+                for (n, line) in text.lines().enumerate() {
+                    let line = line.trim();
+                    if line.is_empty()
+                        || line.starts_with('#')
+                        || (n == 0 && ["SEQUENTIAL", "RANDOM", "USER"].contains(&line))
+                    {
+                        continue;
+                    }
+                    let f: Vec<&str> = line.split(';').map(str::trim).collect();
+                    let at = format!("load.users_csv line {}", n + 1);
+                    let (Some(caller), Some(ext)) = (f.first(), f.get(1)) else {
+                        problems.push(format!("{at}: give caller;extension;settings-of"));
+                        continue;
+                    };
+                    let of = f.get(2).copied().unwrap_or("");
+                    let settings_of = if of.is_empty() {
+                        Some(0)
+                    } else {
+                        users.iter().position(|u| u.extension == of)
+                    };
+                    let Some(settings_of) = settings_of else {
+                        problems.push(format!(
+                            "{at}: `{of}` is no user's extension; the third field names the \
+                             profile user whose settings this extension has"
+                        ));
+                        continue;
+                    };
+                    add(
+                        &mut out,
+                        problems,
+                        LoadUserEntry {
+                            caller: (!caller.is_empty()).then(|| (*caller).to_owned()),
+                            extension: (*ext).to_owned(),
+                            settings_of,
+                        },
+                    );
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Every tolerance must be a finite number from 0 to one hour (in its unit): a negative

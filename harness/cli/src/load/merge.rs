@@ -82,6 +82,7 @@ pub(crate) fn run(args: &MergeArgs) -> anyhow::Result<ExitCode> {
     }
     ifile.flush()?;
     super::output::write_results(&args.out, &merged)?;
+    let report = report::render_load(&args.out).context("rendering the merged report")?;
     eprintln!(
         "merged {} shard(s) ({}) into {}: {}",
         shards.len(),
@@ -89,6 +90,7 @@ pub(crate) fn run(args: &MergeArgs) -> anyhow::Result<ExitCode> {
         args.out.display(),
         super::output::summary(&merged)
     );
+    eprintln!("report: {}", report.index.display());
     Ok(if merged.passed() {
         crate::exit::OK
     } else {

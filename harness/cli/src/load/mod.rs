@@ -6,6 +6,7 @@
 mod embedded;
 mod merge;
 mod output;
+mod sut;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
@@ -43,8 +44,13 @@ enum LoadCommand {
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
     /// Caller to callee with no platform in between (the baseline against SIPp uac/uas).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "sut")]
     direct: bool,
+    /// Load an external platform described by this SUT profile (the harness plays the
+    /// callers, callees and recorders the profile names); default: the embedded reference
+    /// platform on loopback.
+    #[arg(long, value_name = "PROFILE.yaml")]
+    sut: Option<PathBuf>,
     /// Calls started per second (SIPp -r).
     #[arg(short = 'r', long, default_value_t = 10.0)]
     rate: f64,
@@ -280,11 +286,12 @@ fn port_slice((lo, hi): (u16, u16), k: u32, n: u32) -> (u16, u16) {
 }
 
 fn run_load(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let c = common(args)?;
+    let mut c = common(args)?;
     if !args.direct {
         if args.no_media {
             bail!(
-                "--no-media is for --direct runs: a call through a platform is judged on its                  recording, which needs media"
+                "--no-media is for --direct runs: a call through a platform is judged on its \
+                 recording, which needs media"
             );
         }
         let mix = match &args.mix {
@@ -295,15 +302,20 @@ fn run_load(args: &RunArgs) -> anyhow::Result<ExitCode> {
             }
             None => load::mix::Mix::default_mix(),
         };
-        let (target, engines, services) = embedded::build(args, &c, &mix)?;
-        return run_engines(
-            args,
-            &c,
-            target,
-            engines,
-            services,
-            Some(mix.origin.clone()),
-        );
+        let (target, engines, services) = match &args.sut {
+            Some(path) => {
+                let profile = suite::profile::load(path)?;
+                if args.concurrency.is_none() {
+                    // Without -l, no more calls open at once than the SUT has users.
+                    let users = u32::try_from(profile.load.users.len()).unwrap_or(u32::MAX);
+                    c.plan.concurrency = c.plan.concurrency.map(|l| l.min(users.max(1)));
+                }
+                sut::build(args, &c, &profile, args.mix.as_ref().map(|_| &mix))?
+            }
+            None => embedded::build(args, &c, &mix)?,
+        };
+        let origin = Some(mix.origin.clone());
+        return run_engines(args, &c, target, engines, services, origin);
     }
     if args.fault.is_some() || args.variant.is_some() || args.mix.is_some() {
         bail!("--fault, --variant and --mix are for runs through a platform, not --direct");
@@ -458,7 +470,9 @@ fn run_engines(
         c.thresholds.clone(),
     );
     output::write_results(&c.out, &results)?;
+    let report = report::render_load(&c.out).context("rendering the load report")?;
     eprintln!("{}", output::summary(&results));
+    eprintln!("report: {}", report.index.display());
     if kept > 0 {
         eprintln!(
             "evidence of {kept} call(s) kept under {} (judge one again with `recproof judge \

@@ -6,6 +6,7 @@
 
 use anyhow::Context;
 use load::driver::{Interval, RunSink, RunTotals};
+use load::engine::Finished;
 use load::record::CallRecord;
 use load::results::{
     FiguresData, HarnessData, HealthData, HealthVerdict, IntervalRecord, LOAD_SCHEMA, LoadResults,
@@ -143,10 +144,11 @@ impl FileSink {
 
     /// Writes a call's observation log under `evidence/`, returning its path in the run
     /// directory.
-    fn write_evidence(&mut self, rec: &CallRecord) -> std::io::Result<Option<String>> {
-        let Some(obs) = rec.observations.as_ref().filter(|o| !o.is_empty()) else {
+    fn write_evidence(&mut self, call: &Finished) -> std::io::Result<Option<String>> {
+        let Some(obs) = call.observations.as_ref().filter(|o| !o.is_empty()) else {
             return Ok(None);
         };
+        let rec = &call.record;
         let rel = format!("evidence/call-{}/observations.jsonl", rec.index);
         let path = self.out.join(&rel);
         if let Some(dir) = path.parent() {
@@ -178,20 +180,19 @@ fn q(h: &hdrhistogram::Histogram<u64>, quantile: f64) -> String {
 }
 
 impl RunSink for FileSink {
-    fn record(&mut self, record: &CallRecord) {
-        if record.passed() {
+    fn record(&mut self, call: &Finished) {
+        if call.record.passed() {
             self.completed += 1;
         } else {
             self.failed += 1;
         }
         let mut with_path;
-        let mut record = record;
+        let mut record = &call.record;
         if self.evidence.keeps(record) {
-            match self.write_evidence(record) {
+            match self.write_evidence(call) {
                 Ok(Some(rel)) => {
                     with_path = record.clone();
                     with_path.evidence = Some(rel);
-                    with_path.observations = None;
                     record = &with_path;
                 }
                 Ok(None) => {}
@@ -346,8 +347,12 @@ pub(crate) fn results(
             loops,
             max_rss_bytes: totals.max_rss_bytes,
             peak_active,
-            memory_per_call_bytes: (peak_active > 0)
-                .then(|| totals.max_rss_bytes as f64 / f64::from(peak_active)),
+            memory_per_call_bytes: (peak_active > 0).then(|| {
+                totals
+                    .max_rss_bytes
+                    .saturating_sub(totals.rss_at_start_bytes) as f64
+                    / f64::from(peak_active)
+            }),
             cpu_s_per_call_second: per_call_second(totals.cpu()),
             service_cpu_s_per_call_second: (!totals.services.is_empty())
                 .then(|| per_call_second(totals.service_cpu()))

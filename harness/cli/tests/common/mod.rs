@@ -22,3 +22,83 @@ pub(crate) fn recproof(args: &[&str]) -> (i32, String, String) {
 pub(crate) fn features(name: &str) -> String {
     format!("{}/../../features/{name}", env!("CARGO_MANIFEST_DIR"))
 }
+
+/// Ports already handed to a test of this binary: the tests run in parallel and release
+/// their probe sockets before the processes bind, so the OS alone could hand the same
+/// port to both.
+static TAKEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+pub(crate) fn claim(ports: std::ops::Range<u16>) -> bool {
+    let mut taken = TAKEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if ports.clone().any(|p| taken.contains(&p)) {
+        return false;
+    }
+    taken.extend(ports);
+    true
+}
+
+pub(crate) fn free_udp_port() -> u16 {
+    for _ in 0..100 {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let port = s.local_addr().expect("addr").port();
+        if claim(port..port + 1) {
+            return port;
+        }
+    }
+    panic!("no free UDP port on loopback");
+}
+
+/// A run of `count` consecutive free UDP ports (bound together, then released).
+pub(crate) fn free_port_range(count: u16) -> u16 {
+    for _ in 0..100 {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let base = s.local_addr().expect("addr").port() & !1;
+        drop(s);
+        if base > u16::MAX - count {
+            continue;
+        }
+        let held: Vec<_> = (0..count)
+            .map_while(|i| std::net::UdpSocket::bind(("127.0.0.1", base + i)).ok())
+            .collect();
+        if held.len() == usize::from(count) && claim(base..base + count) {
+            return base;
+        }
+    }
+    panic!("no {count} consecutive free UDP ports on loopback");
+}
+
+/// A `recproof platform` process, killed when the test ends, however it ends.
+pub(crate) struct Platform(std::process::Child);
+
+impl Platform {
+    /// Starts `recproof ARGS` (a `platform` command line) and waits until it has bound its
+    /// SIP port on loopback (our bind then fails), at most 10 s.
+    pub(crate) fn start(args: &[String], sip_port: u16) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_recproof"))
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start recproof platform");
+        let platform = Self(child);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::UdpSocket::bind(("127.0.0.1", sip_port)).is_ok() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "recproof platform did not bind 127.0.0.1:{sip_port} within 10 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        platform
+    }
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -174,7 +174,8 @@ pub struct HarnessData {
     pub max_rss_bytes: u64,
     /// Peak calls open at once.
     pub peak_active: u32,
-    /// Resident memory per concurrent call at the peak, bytes (peak RSS / peak calls).
+    /// Resident memory per concurrent call at the peak, bytes: what the run added to the
+    /// process's memory (peak RSS minus RSS at the start) over the peak of open calls.
     pub memory_per_call_bytes: Option<f64>,
     /// CPU seconds of the call loops per second of call held.
     pub cpu_s_per_call_second: Option<f64>,
