@@ -14,7 +14,8 @@ use std::process::ExitCode;
 /// Arguments of `recproof load merge`.
 #[derive(Debug, Args)]
 pub(crate) struct MergeArgs {
-    /// The shards' run directories.
+    /// The shards' run directories, or a directory holding them (`shard-*/`, as `--shards`
+    /// writes them).
     #[arg(required = true)]
     dirs: Vec<PathBuf>,
     /// Where to write the merged run directory.
@@ -22,8 +23,46 @@ pub(crate) struct MergeArgs {
     out: PathBuf,
 }
 
+/// The run directories `dirs` name: each itself, or, for a directory without
+/// `results.json`, its `shard-*` subdirectories in order.
+fn expand(dirs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for d in dirs {
+        if d.join("results.json").is_file() {
+            out.push(d.clone());
+            continue;
+        }
+        let mut found: Vec<PathBuf> = std::fs::read_dir(d)
+            .with_context(|| format!("reading {}", d.display()))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("shard-"))
+                    && p.join("results.json").is_file()
+            })
+            .collect();
+        if found.is_empty() {
+            bail!(
+                "{} holds neither results.json nor shard-*/results.json: give the shards' run \
+                 directories",
+                d.display()
+            );
+        }
+        found.sort();
+        out.extend(found);
+    }
+    Ok(out)
+}
+
 /// Runs the merge; exit 1 when a threshold fails on the merged figures.
 pub(crate) fn run(args: &MergeArgs) -> anyhow::Result<ExitCode> {
+    let dirs = expand(&args.dirs)?;
+    let args = &MergeArgs {
+        dirs,
+        out: args.out.clone(),
+    };
     let mut shards = Vec::new();
     let mut intervals = Vec::new();
     for dir in &args.dirs {

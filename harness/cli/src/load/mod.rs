@@ -78,8 +78,13 @@ pub(crate) struct RunArgs {
     seed: u64,
     /// This process runs share INDEX of COUNT of the run (e.g. 0/4): its own calls, port
     /// range and Call-ID space; `recproof load merge` adds the shards' run directories up.
-    #[arg(long, default_value = "0/1")]
+    #[arg(long, default_value = "0/1", conflicts_with = "shards")]
     shard: String,
+    /// This process is one of COUNT shards and takes its index from the environment
+    /// variable JOB_COMPLETION_INDEX (a Kubernetes Indexed Job sets it); its run
+    /// directory is `--out`/shard-INDEX-of-COUNT, so every pod can share one volume.
+    #[arg(long, value_name = "COUNT")]
+    shards: Option<u32>,
     /// Event loops (threads) in this process, each running its share of the calls;
     /// default: one per core.
     #[arg(long)]
@@ -95,6 +100,10 @@ pub(crate) struct RunArgs {
     /// --direct, else 20000-32000.
     #[arg(long)]
     rtp_ports: Option<String>,
+    /// With --sut: bind the harness's phones and recorders on this IP instead of the
+    /// profile's (keeping its ports): a pod's own address on Kubernetes.
+    #[arg(long, value_name = "IP")]
+    bind_ip: Option<std::net::IpAddr>,
     /// Where the embedded platform takes calls (SIP).
     #[arg(long, default_value = "127.0.0.1:15070")]
     platform_sip: String,
@@ -166,6 +175,10 @@ pub(crate) fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The environment variable `--shards` reads the shard index from (what a Kubernetes
+/// Indexed Job sets in every pod).
+pub(crate) const SHARD_INDEX_ENV: &str = "JOB_COMPLETION_INDEX";
+
 /// The flags every target shares, checked.
 pub(crate) struct Common {
     hold: Hold,
@@ -189,7 +202,23 @@ fn common(args: &RunArgs) -> anyhow::Result<Common> {
         .hold
         .parse()
         .with_context(|| format!("--hold {}", args.hold))?;
-    let share: Share = args.shard.parse()?;
+    let share: Share = match args.shards {
+        None => args.shard.parse()?,
+        Some(count) => {
+            let var = std::env::var(SHARD_INDEX_ENV).with_context(|| {
+                format!(
+                    "--shards {count}: the shard index is read from {SHARD_INDEX_ENV}, which is \
+                     not set (a Kubernetes Indexed Job sets it; elsewhere give --shard INDEX/COUNT)"
+                )
+            })?;
+            let index: u32 = var.trim().parse().with_context(|| {
+                format!("{SHARD_INDEX_ENV}={var}: not a shard index (0, 1, 2...)")
+            })?;
+            Share::new(index, count).with_context(|| {
+                format!("{SHARD_INDEX_ENV}={index} is not below --shards {count}")
+            })?
+        }
+    };
     for (name, v) in [
         ("--max-frame-loss", args.max_frame_loss),
         ("--max-failed-ratio", args.max_failed_ratio),
@@ -237,6 +266,9 @@ fn common(args: &RunArgs) -> anyhow::Result<Common> {
     // The whole plan is checked once here, so a bad flag is reported before any socket.
     load::CallSchedule::new(plan.clone(), sip::time::Time::ZERO)?;
     let out = match &args.out {
+        Some(p) if args.shards.is_some() => {
+            p.join(format!("shard-{}-of-{}", share.index, share.count))
+        }
         Some(p) => p.clone(),
         None => PathBuf::from("reports").join(format!(
             "load-{}{}",
@@ -339,7 +371,10 @@ fn run_load(args: &RunArgs) -> anyhow::Result<ExitCode> {
         let have = u32::from(shard_range.1 - shard_range.0) / 2;
         if have < need {
             bail!(
-                "--rtp-ports {} gives this shard {have} RTP ports (every 2nd port of its                  slice), but {open} concurrent calls with media need {} (one per party per                  call) plus slack for {} event loop(s): widen the range or lower                  --concurrency",
+                "--rtp-ports {} gives this shard {have} RTP ports (every 2nd port of its \
+                 slice), but {open} concurrent calls with media need {} (one per party per \
+                 call) plus slack for {} event loop(s): widen the range or lower \
+                 --concurrency",
                 args.rtp_ports.as_deref().unwrap_or("20000-60000"),
                 open * 2,
                 c.loops

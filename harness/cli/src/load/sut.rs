@@ -43,7 +43,17 @@ pub(crate) fn build(
         bail!("--fault and --variant are the embedded platform's; an external SUT is what it is");
     }
     let slots = c.plan.concurrency.map_or(1, |l| c.share.limit_of(l));
-    let t = &profile.target;
+    let mut target = profile.target.clone();
+    if let Some(ip) = args.bind_ip {
+        target.caller_sip.set_ip(ip);
+        target.callee_sip.set_ip(ip);
+        target.caller_rtp.set_ip(ip);
+        target.callee_rtp.set_ip(ip);
+        for r in &mut target.recorders {
+            r.sip.set_ip(ip);
+        }
+    }
+    let t = &target;
     let entries = &profile.load.users;
     let callers = &profile.load.callers;
     let users: Vec<LoadUser> = entries
