@@ -206,8 +206,12 @@ pub struct HealthVerdict {
 }
 
 /// The limits the harness holds itself to; above them its own timing disturbs what it
-/// measures.
-pub const HEALTH_LATENESS_P99_MS: f64 = 2.0;
+/// measures. A party's frame counts as sent at its scheduled time, so the harness's own
+/// lateness adds to the latency it measures: up to 5 ms at p99 stays far below any
+/// latency limit a check applies (tens to hundreds of ms) and below one 20 ms frame,
+/// and is shown beside the figures; beyond it, the latency figures are the harness's as
+/// much as the SUT's.
+pub const HEALTH_LATENESS_P99_MS: f64 = 5.0;
 /// CPU share of a loop above which it is saturated.
 pub const HEALTH_CPU_SHARE: f64 = 0.95;
 

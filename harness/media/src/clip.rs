@@ -1,7 +1,7 @@
 //! Known-audio detector: where does a reference clip (an announcement) occur in a stream?
 //!
 //! Owns: normalised cross-correlation of the stream against the reference, computed with
-//! FFT overlap-save (rustfft), and peak picking into one match per occurrence with an onset
+//! real-input FFT overlap-save (realfft), and peak picking into one match per occurrence with an onset
 //! (sub-sample, by parabolic interpolation) and a score.
 //!
 //! Must not touch: clocks, I/O. Time is the sample index (`push(first_sample, pcm)`).
@@ -17,8 +17,8 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use rustfft::num_complex::Complex;
-use rustfft::{Fft, FftPlanner};
 use serde::{Deserialize, Serialize};
 
 /// Tuning of a [`ClipDetector`].
@@ -72,9 +72,10 @@ pub struct ClipReference {
     len: usize,
     fft_len: usize,
     hop: usize,
-    fft: Arc<dyn Fft<f32>>,
-    ifft: Arc<dyn Fft<f32>>,
+    fft: Arc<dyn RealToComplex<f32>>,
+    ifft: Arc<dyn ComplexToReal<f32>>,
     scratch_len: usize,
+    /// Conjugate half spectrum (`fft_len / 2 + 1` bins) of the pre-emphasised reference.
     ref_spec: Vec<Complex<f32>>,
     ref_norm: f64,
     min_energy: f64,
@@ -127,16 +128,18 @@ impl ClipReference {
         let len = r.len();
         let fft_len = (2 * len).next_power_of_two().max(4096);
         let hop = fft_len - len + 1;
-        let mut planner = FftPlanner::<f32>::new();
+        // Real-input transforms: the stream and the clip are real, so half spectra carry
+        // everything and cost half of a complex FFT.
+        let mut planner = RealFftPlanner::<f32>::new();
         let fft = planner.plan_fft_forward(fft_len);
         let ifft = planner.plan_fft_inverse(fft_len);
-        let mut ref_spec: Vec<Complex<f32>> = r.iter().map(|&x| Complex::new(x, 0.0)).collect();
-        ref_spec.resize(fft_len, Complex::new(0.0, 0.0));
-        let scratch_len = fft
-            .get_inplace_scratch_len()
-            .max(ifft.get_inplace_scratch_len());
+        let mut padded = r.clone();
+        padded.resize(fft_len, 0.0);
+        let mut ref_spec = fft.make_output_vec();
+        let scratch_len = fft.get_scratch_len().max(ifft.get_scratch_len());
         let mut scratch = vec![Complex::new(0.0, 0.0); scratch_len];
-        fft.process_with_scratch(&mut ref_spec, &mut scratch);
+        // Lengths come from the plan itself, so this cannot fail.
+        let _ = fft.process_with_scratch(&mut padded, &mut ref_spec, &mut scratch);
         for c in &mut ref_spec {
             *c = c.conj();
         }
@@ -176,15 +179,19 @@ impl ClipReference {
 }
 
 thread_local! {
-    /// The FFT work and scratch buffers of every detector on this thread: they are only
-    /// used inside one block's processing, and at a full FFT length each (half a MB for a
-    /// 3 s clip) they would dominate the memory of a run with thousands of streams.
+    /// The FFT work buffers of every detector on this thread: they are only used inside
+    /// one block's processing, and at a full FFT length each (a quarter MB for a 3 s clip)
+    /// they would dominate the memory of a run with thousands of streams.
     static WORK: std::cell::RefCell<WorkBuffers> =
-        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+        const { std::cell::RefCell::new(WorkBuffers { real: Vec::new(), spec: Vec::new(), scratch: Vec::new() }) };
 }
 
-/// The FFT work buffer and its scratch.
-type WorkBuffers = (Vec<Complex<f32>>, Vec<Complex<f32>>);
+/// The real signal (then the correlation), its half spectrum, and the scratch.
+struct WorkBuffers {
+    real: Vec<f32>,
+    spec: Vec<Complex<f32>>,
+    scratch: Vec<Complex<f32>>,
+}
 
 /// Sans-IO detector for one reference clip.
 pub struct ClipDetector {
@@ -201,6 +208,11 @@ pub struct ClipDetector {
     /// Per-position energies, then scores, of the block being processed (kept to reuse
     /// the allocation).
     scores: Vec<f64>,
+    /// Which positions of the block can reach the threshold.
+    hot: Vec<bool>,
+    /// Positions the first block scores (fewer than a hop when phased, see
+    /// [`ClipDetector::set_phase`]); `None` once the first block is done.
+    first_block: Option<usize>,
 }
 
 impl std::fmt::Debug for ClipDetector {
@@ -240,7 +252,20 @@ impl ClipDetector {
             prev_score: (0.0, 0.0),
             events: VecDeque::new(),
             scores: Vec::new(),
+            hot: Vec::new(),
+            first_block: None,
         }
+    }
+
+    /// Shifts this detector's block boundaries by `phase` of a block (0.0 to 1.0): its
+    /// first block scores that much fewer positions, so its blocks (a large FFT each, a
+    /// millisecond or so) fall at other times than those of detectors that started at
+    /// the same moment (the streams of one call), and a host running thousands of them
+    /// is not stalled by several at once. What is detected does not change.
+    pub fn set_phase(&mut self, phase: f64) {
+        let hop = self.reference.hop;
+        let cut = ((phase.clamp(0.0, 1.0) * hop as f64) as usize).min(hop.saturating_sub(1));
+        self.first_block = Some(hop - cut);
     }
 
     /// Length of the reference, in samples.
@@ -265,14 +290,21 @@ impl ClipDetector {
             pcm = pcm.get(skip..).unwrap_or(&[]);
         }
         pre_emphasis(pcm, &mut self.last_raw, &mut self.buf);
-        while self.buf.len() >= self.reference.fft_len {
+        if let Some(first) = self.first_block
+            && self.buf.len() >= first + self.reference.len - 1
+        {
+            self.first_block = None;
+            self.process_block(first);
+        }
+        while self.first_block.is_none() && self.buf.len() >= self.reference.fft_len {
             self.process_block(self.reference.hop);
         }
     }
 
     /// End of stream: score the remaining whole-clip positions and report the last match.
     pub fn finish(&mut self) {
-        if self.buf.len() >= self.reference.len {
+        self.first_block = None;
+        while self.buf.len() >= self.reference.len {
             let positions = self.buf.len() - self.reference.len + 1;
             self.process_block(positions);
         }
@@ -289,24 +321,39 @@ impl ClipDetector {
         let r = self.reference.clone();
         let positions = positions.min(r.hop);
         let avail = self.buf.len().min(r.fft_len);
-        WORK.with_borrow_mut(|(work, scratch)| {
-            work.clear();
-            work.extend(self.buf[..avail].iter().map(|x| Complex::new(*x, 0.0)));
-            work.resize(r.fft_len, Complex::new(0.0, 0.0));
-            scratch.resize(r.scratch_len.max(scratch.len()), Complex::new(0.0, 0.0));
-            let scratch = &mut scratch[..r.scratch_len];
-            r.fft.process_with_scratch(work, scratch);
-            for (w, c) in work.iter_mut().zip(&r.ref_spec) {
-                *w *= *c;
+        WORK.with_borrow_mut(|w| {
+            w.real.clear();
+            w.real.extend_from_slice(&self.buf[..avail]);
+            w.real.resize(r.fft_len, 0.0);
+            w.spec.clear();
+            w.spec.resize(r.ref_spec.len(), Complex::new(0.0, 0.0));
+            w.scratch
+                .resize(r.scratch_len.max(w.scratch.len()), Complex::new(0.0, 0.0));
+            let scratch = &mut w.scratch[..r.scratch_len];
+            // The buffers have the plan's lengths, so the transforms cannot fail.
+            let _ = r
+                .fft
+                .process_with_scratch(&mut w.real, &mut w.spec, scratch);
+            for (s, c) in w.spec.iter_mut().zip(&r.ref_spec) {
+                *s *= *c;
             }
-            r.ifft.process_with_scratch(work, scratch);
-            self.process_scores(&r, work, positions);
+            // A real signal's correlation: the first and last bins are real.
+            if let Some(first) = w.spec.first_mut() {
+                first.im = 0.0;
+            }
+            if let Some(last) = w.spec.last_mut() {
+                last.im = 0.0;
+            }
+            let _ = r
+                .ifft
+                .process_with_scratch(&mut w.spec, &mut w.real, scratch);
+            self.process_scores(&r, &w.real, positions);
         });
     }
 
     /// Scores every position of the block from the correlation in `work` and picks the
     /// peaks; then drops the positions from the buffer.
-    fn process_scores(&mut self, r: &ClipReference, work: &[Complex<f32>], positions: usize) {
+    fn process_scores(&mut self, r: &ClipReference, work: &[f32], positions: usize) {
         let scale = 1.0 / r.fft_len as f64;
         // Running energy of the stream window under the clip, then every position's
         // score in a loop of its own (no branches on the data path, so it vectorises),
@@ -321,18 +368,55 @@ impl ClipDetector {
             e = (e - sq(at(t - 1)) + sq(at(t - 1 + r.len))).max(0.0);
             self.scores.push(e);
         }
-        for (s, w) in self.scores.iter_mut().zip(work) {
-            let e = *s;
-            let c = f64::from(w.re) * scale;
-            *s = if e > r.min_energy {
+        // Exact scores are needed only where a position can be a peak (at or above the
+        // threshold) and at its neighbours (the peak test and the sub-sample fit read
+        // them): a cheap squared comparison finds those, and every other position, which
+        // can neither be nor border a peak, scores 0 without a square root or division.
+        // The block's last two positions are always exact (the next block's first
+        // positions border them).
+        let k = (r.cfg.threshold * 0.999).powi(2) * r.ref_norm * r.ref_norm;
+        let n = self.scores.len();
+        self.hot.clear();
+        self.hot
+            .extend(self.scores.iter().zip(work).map(|(&e, &w)| {
+                let c = f64::from(w) * scale;
+                c > 0.0 && e > r.min_energy && c * c >= k * e
+            }));
+        let exact = |e: f64, w: f32| {
+            let c = f64::from(w) * scale;
+            if e > r.min_energy {
                 c / (r.ref_norm * e.sqrt())
+            } else {
+                0.0
+            }
+        };
+        let any_hot = self.hot.iter().any(|h| *h);
+        for t in 0..n {
+            let needed = t + 2 >= n
+                || (any_hot
+                    && (self.hot[t]
+                        || (t > 0 && self.hot[t - 1])
+                        || self.hot.get(t + 1).copied().unwrap_or(false)));
+            self.scores[t] = if needed {
+                exact(self.scores[t], work.get(t).copied().unwrap_or(0.0))
             } else {
                 0.0
             };
         }
         let scores = std::mem::take(&mut self.scores);
-        for (t, &score) in scores.iter().enumerate() {
-            self.observe(self.buf_start + t as u64, score);
+        if any_hot || self.cand.is_some() {
+            for (t, &score) in scores.iter().enumerate() {
+                self.observe(self.buf_start + t as u64, score);
+            }
+        } else {
+            // Nothing can peak in this block: only the last two scores carry over.
+            self.prev_score = (
+                scores
+                    .len()
+                    .checked_sub(2)
+                    .map_or(self.prev_score.1, |i| scores[i]),
+                scores.last().copied().unwrap_or(0.0),
+            );
         }
         self.scores = scores;
         self.buf.drain(..positions.min(self.buf.len()));
@@ -402,6 +486,34 @@ mod tests {
         assert_eq!(m.len(), 2, "{m:?}");
         assert!((m[0].start - 12_345.0).abs() < 0.5 && m[0].score > 0.99);
         assert!((m[1].start - 30_001.0).abs() < 0.5);
+    }
+
+    #[test]
+    fn a_phased_detector_finds_the_same_matches() {
+        let clip = speech_like(3, 8000, -20.0);
+        let mut stream = speech_like(4, 40 * 8000, -20.0);
+        mix_into(&mut stream, &clip, 30_000);
+        mix_into(&mut stream, &clip, 200_000);
+        let run = |phase: Option<f64>| {
+            let mut d = ClipDetector::new(&clip, ClipConfig::default()).expect("clip");
+            if let Some(p) = phase {
+                d.set_phase(p);
+            }
+            for (i, ch) in stream.chunks(160).enumerate() {
+                d.push((i * 160) as u64, ch);
+            }
+            d.finish();
+            let mut m = Vec::new();
+            while let Some(e) = d.poll_event() {
+                m.push((e.start.round() as i64, (e.score * 1000.0).round() as i64));
+            }
+            m
+        };
+        let plain = run(None);
+        assert_eq!(plain.len(), 2, "{plain:?}");
+        for phase in [0.0, 0.3, 0.77, 1.0] {
+            assert_eq!(run(Some(phase)), plain, "phase {phase}");
+        }
     }
 
     #[test]

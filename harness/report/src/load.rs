@@ -545,7 +545,7 @@ pub fn render_load(run_dir: &Path) -> Result<LoadReportSummary, ReportError> {
     let health = &r.health;
     let health_line = if health.healthy {
         "The harness kept its schedule throughout (no kernel drops on its sockets, send \
-         lateness p99 within 2 ms, no loop saturated): the figures below are the SUT's."
+         lateness p99 within 5 ms, no loop saturated): the figures below are the SUT's."
             .to_owned()
     } else {
         format!(

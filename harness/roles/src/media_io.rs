@@ -728,12 +728,26 @@ impl ListenStream {
     /// A listener with the configured detectors. Fails only on a harness configuration
     /// error (a reference clip too short or silent).
     pub fn new(cfg: ListenConfig, ctx: &MediaContext) -> Result<Self, MediaError> {
+        // Each stream's clip detectors are phased by a hash of the stream (what is found
+        // does not change): the streams of one call start together, and unphased their
+        // large block FFTs would fall on the same packet and stall the host together.
+        let phase = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (&cfg.stream, &cfg.call, cfg.local).hash(&mut h);
+            (h.finish() % 10_000) as f64 / 10_000.0
+        };
         let clips = cfg
             .detectors
             .clips
             .iter()
-            .map(|c| {
+            .enumerate()
+            .map(|(i, c)| {
                 ClipDetector::new(&c.pcm, ClipConfig::default())
+                    .map(|mut detector| {
+                        detector.set_phase((phase + i as f64 * 0.37) % 1.0);
+                        detector
+                    })
                     .map(|detector| Clip {
                         name: c.name.clone(),
                         len: c.pcm.len(),
