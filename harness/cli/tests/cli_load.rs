@@ -218,3 +218,55 @@ fn two_shards_run_on_loopback_and_merge_into_the_sums_of_their_figures() {
         .expect("merge");
     assert_eq!(twice.status.code(), Some(2));
 }
+
+/// A flood of garbage at the harness's SIP and RTP ports while calls run: nothing hangs,
+/// the run ends by its plan, the garbage is counted (never judged as a call's audio),
+/// and the calls are still judged on what they carried.
+#[test]
+fn garbage_at_the_harness_sockets_is_counted_and_the_run_ends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flood = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+            let mut sent = 0u64;
+            // Bounded: at most 200,000 datagrams or until the run ends.
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && sent < 200_000 {
+                for port in [25_232u16, 25_234, 44_000, 44_002, 44_004] {
+                    let junk: &[u8] = if sent.is_multiple_of(3) {
+                        b"INVITE sip:x SIP/2.0\r\nVia: broken\r\n\r\n"
+                    } else if sent % 3 == 1 {
+                        &[0x80, 0x00, 0xff, 0xff, 1, 2, 3]
+                    } else {
+                        &[0u8; 1200]
+                    };
+                    let _ = s.send_to(junk, ("127.0.0.1", port));
+                    sent += 1;
+                }
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+        })
+    };
+    let out = load(
+        dir.path(),
+        25_232,
+        "44000-44400",
+        &["-r", "10", "-m", "8", "--hold", "2", "--threads", "1"],
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    flood.join().expect("flood thread");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
+    let r: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("results.json")).expect("results.json"),
+    )
+    .expect("json");
+    assert_eq!(r["totals"]["ended"], 8, "every call ended: {r}");
+    assert!(
+        r["harness"]["stray_messages"]
+            .as_u64()
+            .is_some_and(|n| n > 0),
+        "the garbage SIP is counted: {r}"
+    );
+}

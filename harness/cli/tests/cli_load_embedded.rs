@@ -114,6 +114,7 @@ fn a_fault_fails_its_requirement_on_every_call_and_nothing_else() {
             "4",
             "--fault",
             "announcement-leaks-into-recording",
+            "--capture",
         ],
     );
     assert_eq!(
@@ -137,13 +138,52 @@ fn a_fault_fails_its_requirement_on_every_call_and_nothing_else() {
             .filter_map(|c| c["id"].as_str())
             .collect();
         assert_eq!(failing, ["announcement.not_recorded"], "{call}");
+        let files: Vec<&str> = call["evidence"]
+            .as_array()
+            .expect("evidence files")
+            .iter()
+            .filter_map(|f| f.as_str())
+            .collect();
         assert!(
-            call["evidence"].is_string(),
-            "a failed call keeps its evidence"
+            files.iter().any(|f| f.ends_with("observations.jsonl"))
+                && files.iter().any(|f| f.ends_with("call.pcap")),
+            "a failed call keeps its observation log and, with --capture, its pcap: {files:?}"
         );
     }
     let junit = std::fs::read_to_string(dir.path().join("junit.xml")).expect("junit");
     assert!(junit.contains("POL-04"), "{junit}");
+    // --capture: the failed call's packets, spooled while it ran, are kept as its pcap:
+    // its phones' and its recorder's SIP and RTP.
+    let pcap = dir.path().join("evidence/call-0/call.pcap");
+    let bytes = std::fs::read(&pcap).expect("call.pcap");
+    assert!(bytes.len() > 100_000, "{} bytes", bytes.len());
+    assert!(
+        !dir.path().join(".spool").exists(),
+        "the spool is gone after the run"
+    );
+    if testkit::tool("tshark", "--version") {
+        let t = Command::new("tshark")
+            .arg("-r")
+            .arg(&pcap)
+            .args([
+                "-d",
+                "udp.port==52000-53800,rtp",
+                "-Y",
+                "sip.Method == \"INVITE\"",
+                "-T",
+                "fields",
+                "-e",
+                "sip.r-uri",
+            ])
+            .output()
+            .expect("tshark");
+        let invites = String::from_utf8_lossy(&t.stdout);
+        assert!(
+            invites.lines().any(|l| l.contains("30000"))
+                && invites.lines().any(|l| l.contains("dubber")),
+            "the call's INVITE and its recording session's: {invites}"
+        );
+    }
     // The kept evidence judges the same offline.
     let evidence = dir.path().join("evidence/call-0");
     let judged = Command::new(env!("CARGO_BIN_EXE_recproof"))

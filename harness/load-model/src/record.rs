@@ -178,10 +178,10 @@ pub struct CallRecord {
     /// `None` when no recording was expected (a direct run, a Never user).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording_ok: Option<bool>,
-    /// Where the call's evidence (its observation log) was kept, relative to the run
-    /// directory.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evidence: Option<String>,
+    /// The call's evidence files kept (its observation log, its capture), relative to
+    /// the run directory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
     /// Latency figures the call's judgement measured (calls judged by the suite's
     /// checks).
     #[serde(default, skip_serializing_if = "CallLatency::is_empty")]
@@ -231,7 +231,7 @@ impl CallRecord {
             start_lateness_ms: lateness_ms,
             legs: vec![],
             recording_ok: None,
-            evidence: None,
+            evidence: Vec::new(),
             latency: CallLatency::default(),
             checks: vec![],
             failure: None,

@@ -996,7 +996,7 @@ impl DirectEngine {
             start_lateness_ms: call.start_lateness.as_secs_f64() * 1000.0,
             legs,
             recording_ok: None,
-            evidence: None,
+            evidence: Vec::new(),
             latency: Default::default(),
             checks,
             failure: call.failure.take(),

@@ -33,6 +33,7 @@ use crate::engine::Finished;
 use crate::engine::{Engine, SocketKind, SocketSpec};
 use crate::results::FiguresData;
 use crate::stats::Figures;
+use media::pcap::PcapWriter;
 use mio::net::UdpSocket;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
@@ -43,10 +44,13 @@ use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 use sip::time::Time;
 use socket2::{Domain, Protocol, Socket, Type};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::File;
+use std::io::BufWriter;
 use std::io::IoSliceMut;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::mpsc;
@@ -372,6 +376,78 @@ struct LoopCtx {
     stop: StopFlag,
     calls_done: Arc<AtomicBool>,
     tx: mpsc::Sender<(usize, LoopMsg)>,
+    spool_dir: Option<PathBuf>,
+}
+
+/// The captures of the open calls, spooled to disk as they happen (one pcap per call,
+/// through a small buffer): never held in memory, and closed when the call ends, when
+/// the sink keeps or deletes it.
+struct Spooler {
+    dir: Option<PathBuf>,
+    open: HashMap<u64, PcapWriter<BufWriter<File>>>,
+    /// The wall clock at the run's origin, for the capture's timestamps.
+    wall_origin: Duration,
+    /// Captures that could not be written (the disk is full, the directory is gone).
+    failed: u64,
+}
+
+impl Spooler {
+    fn new(dir: Option<PathBuf>, origin: Instant) -> Self {
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Self {
+            dir,
+            open: HashMap::new(),
+            wall_origin: since_epoch.saturating_sub(origin.elapsed()),
+            failed: 0,
+        }
+    }
+
+    fn path(dir: &Path, call: u64) -> PathBuf {
+        dir.join(format!("call-{call}.pcap"))
+    }
+
+    /// Writes what the engine captured since the last call.
+    fn drain(&mut self, engine: &mut dyn Engine) {
+        let Some(dir) = &self.dir else {
+            return;
+        };
+        while let Some(c) = engine.poll_capture() {
+            let w = match self.open.entry(c.call) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    match File::create(Self::path(dir, c.call))
+                        .map_err(|e| e.to_string())
+                        .and_then(|f| {
+                            PcapWriter::new(BufWriter::with_capacity(8 << 10, f))
+                                .map_err(|e| e.to_string())
+                        }) {
+                        Ok(w) => v.insert(w),
+                        Err(_) => {
+                            self.failed += 1;
+                            continue;
+                        }
+                    }
+                }
+            };
+            let ts = self.wall_origin + c.at.since_origin();
+            if w.write_udp(ts, c.from, c.to, &c.payload).is_err() {
+                self.failed += 1;
+            }
+        }
+    }
+
+    /// Closes a call's capture, returning its file (when one was written).
+    fn close(&mut self, call: u64) -> Option<PathBuf> {
+        let dir = self.dir.as_ref()?;
+        let w = self.open.remove(&call)?;
+        let mut inner = w.into_inner();
+        if std::io::Write::flush(&mut inner).is_err() {
+            self.failed += 1;
+        }
+        Some(Self::path(dir, call))
+    }
 }
 
 fn clock(origin: Instant) -> Time {
@@ -399,6 +475,7 @@ fn run_loop(engine: &mut dyn Engine, ctx: &LoopCtx) -> Result<(), DriverError> {
     poll.registry()
         .register(&mut SourceFd(&timer.as_fd_raw()), TIMER, Interest::READABLE)?;
     let mut events = Events::with_capacity(4096);
+    let mut spooler = Spooler::new(ctx.spool_dir.clone(), ctx.origin);
     let mut rx = BatchReceiver::new(RECV_BATCH);
     let mut drops_in_interval = 0u64;
     let cpu_at_start = thread_cpu();
@@ -421,7 +498,9 @@ fn run_loop(engine: &mut dyn Engine, ctx: &LoopCtx) -> Result<(), DriverError> {
             engine.handle_timeout(now);
         }
         flush(engine, &bound);
-        while let Some(rec) = engine.poll_record() {
+        spooler.drain(engine);
+        while let Some(mut rec) = engine.poll_record() {
+            rec.capture = spooler.close(rec.record.index);
             send(LoopMsg::Record(Box::new(rec)));
         }
         let finished = match ctx.role {
@@ -508,6 +587,7 @@ fn run_loop(engine: &mut dyn Engine, ctx: &LoopCtx) -> Result<(), DriverError> {
                                     engine.handle_timeout(now);
                                 }
                                 flush(engine, &bound);
+                                spooler.drain(engine);
                             }
                         }
                         // Fewer than a full batch: the queue was empty when read, and any
@@ -525,6 +605,7 @@ fn run_loop(engine: &mut dyn Engine, ctx: &LoopCtx) -> Result<(), DriverError> {
             }
         }
         flush(engine, &bound);
+        spooler.drain(engine);
     }
     send(LoopMsg::Done {
         totals: LoopTotals {
@@ -569,13 +650,16 @@ fn flush(engine: &mut dyn Engine, sockets: &[Bound]) {
 
 /// Runs `engines` (one thread and event loop each) to their end, with `services` (the
 /// embedded platform, one loop each) running beside them until the last call loop ends.
-/// Judged calls and merged intervals go to `sink` on this thread.
+/// Judged calls and merged intervals go to `sink` on this thread. With `spool_dir`, every
+/// call's capture is spooled there while it runs (see [`crate::engine::Captured`]).
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     engines: Vec<Box<dyn Engine + Send>>,
     services: Vec<Box<dyn Engine + Send>>,
     origin: Instant,
     interval: Duration,
     stop: &StopFlag,
+    spool_dir: Option<&Path>,
     sink: &mut dyn RunSink,
 ) -> Result<RunTotals, DriverError> {
     let rss_at_start = current_rss();
@@ -598,6 +682,7 @@ pub fn run(
                 stop: stop.clone(),
                 calls_done: calls_done.clone(),
                 tx: tx.clone(),
+                spool_dir: spool_dir.map(Path::to_path_buf),
             };
             std::thread::Builder::new()
                 .name(format!("recproof-loop-{id}"))

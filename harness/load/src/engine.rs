@@ -55,6 +55,22 @@ pub struct Transmit {
     pub payload: Bytes,
 }
 
+/// One datagram of a call, for its capture (`--capture`): what the call's phones and
+/// recorder sent and received, as it crossed the harness's sockets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Captured {
+    /// The call's index in the run.
+    pub call: u64,
+    /// When it was sent or received, on the run clock.
+    pub at: Time,
+    /// Its source.
+    pub from: SocketAddr,
+    /// Its destination.
+    pub to: SocketAddr,
+    /// The bytes.
+    pub payload: Bytes,
+}
+
 /// A finished call as an engine hands it out: its line of the result log, its
 /// observations (kept as evidence for a failed or sampled call, else dropped), and, for
 /// a call the suite's checks judge, the judgement still to do: the coordinating thread
@@ -68,6 +84,8 @@ pub struct Finished {
     pub observations: Option<Vec<observe::Observation>>,
     /// The judgement to do, if any.
     pub judgement: Option<Box<JudgeJob>>,
+    /// Where the driver spooled the call's capture (a pcap), when capturing.
+    pub capture: Option<std::path::PathBuf>,
 }
 
 impl Finished {
@@ -77,6 +95,7 @@ impl Finished {
             record,
             observations: None,
             judgement: None,
+            capture: None,
         }
     }
 }
@@ -112,6 +131,10 @@ pub trait Engine {
     /// Datagrams counted but not judged because they matched no call.
     fn stray(&self) -> u64 {
         0
+    }
+    /// The next datagram of a call to capture (engines that capture; `None` otherwise).
+    fn poll_capture(&mut self) -> Option<Captured> {
+        None
     }
     /// Recording sessions that could be tied to no call (a recorded-call engine).
     fn unattributed(&self) -> u64 {

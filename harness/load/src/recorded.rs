@@ -21,7 +21,7 @@
 //! Must not touch: sockets, clocks, threads, files.
 
 use crate::attribution::CallDirectory;
-use crate::engine::{Engine, Finished, SocketId, SocketKind, SocketSpec, Transmit};
+use crate::engine::{Captured, Engine, Finished, SocketId, SocketKind, SocketSpec, Transmit};
 use crate::hold::Hold;
 use crate::judge::{JudgeJob, asserted_checks};
 use crate::record::CallRecord;
@@ -133,6 +133,8 @@ pub struct RecordedConfig {
     pub answer_wait: Duration,
     /// Time after the hang-up for BYEs, final RTP and the recording session's end.
     pub drain: Duration,
+    /// Hand out every datagram of every call for its capture ([`Engine::poll_capture`]).
+    pub capture: bool,
 }
 
 /// Why a recorded run cannot start; the message says what to change.
@@ -251,6 +253,7 @@ pub struct RecordedEngine {
     timers: BinaryHeap<Reverse<(Time, u32, u32, Who)>>,
     transmits: VecDeque<Transmit>,
     records: VecDeque<Finished>,
+    captures: VecDeque<Captured>,
     modem: Arc<Modem>,
     asserted: Vec<Vec<&'static str>>,
     stats: Stats,
@@ -437,6 +440,7 @@ impl RecordedEngine {
             timers: BinaryHeap::new(),
             transmits: VecDeque::new(),
             records: VecDeque::new(),
+            captures: VecDeque::new(),
             modem,
             asserted,
             stats: Stats::default(),
@@ -683,10 +687,21 @@ impl RecordedEngine {
             Party::Callee => (&mut c.callee, &mut c.callee_queued),
         };
         let mut learned = Vec::new();
+        let capture = self.cfg.capture;
+        let index = c.index;
         while let Some(d) = ua.poll_transmit() {
             let Some(&socket) = self.by_addr.get(&d.from) else {
                 continue;
             };
+            if capture {
+                self.captures.push_back(Captured {
+                    call: index,
+                    at: now,
+                    from: d.from,
+                    to: d.to,
+                    payload: d.bytes.clone(),
+                });
+            }
             if socket.0 < 2 {
                 self.stats.both(|f| f.sip_sent += 1);
                 if let Some(id) = call_id_of(&d.bytes)
@@ -737,7 +752,11 @@ impl RecordedEngine {
         let Some(node) = self.srs.get_mut(k) else {
             return;
         };
+        let mut sent = Vec::new();
         while let Some(d) = node.poll_transmit() {
+            if self.cfg.capture {
+                sent.push(d.clone());
+            }
             if let Some(&socket) = self.by_addr.get(&d.from) {
                 self.stats.both(|f| f.sip_sent += 1);
                 self.transmits.push_back(Transmit {
@@ -752,6 +771,11 @@ impl RecordedEngine {
             routed.push(o);
         }
         let next = node.poll_timeout().map(|t| t.max(now + MIN_STEP));
+        for d in sent {
+            if let Some(slot) = self.srs_slot(k, d.from.port(), &d.bytes) {
+                self.capture(slot, now, d.from, d.to, &d.bytes);
+            }
+        }
         for o in routed {
             let slot = o.call.as_ref().and_then(|l| self.by_label.get(l)).copied();
             match slot.and_then(|s| self.slots.get_mut(s as usize).and_then(Option::as_mut)) {
@@ -838,6 +862,7 @@ impl RecordedEngine {
         let finished = Finished {
             record: rec,
             observations: None,
+            capture: None,
             judgement: Some(Box::new(JudgeJob {
                 label: call.label.clone(),
                 expectation,
@@ -847,6 +872,42 @@ impl RecordedEngine {
             })),
         };
         self.records.push_back(finished);
+    }
+}
+
+impl RecordedEngine {
+    /// Keeps a datagram of call `slot` for its capture, when capturing.
+    fn capture(
+        &mut self,
+        slot: u32,
+        at: Time,
+        from: SocketAddr,
+        to: SocketAddr,
+        payload: &bytes::Bytes,
+    ) {
+        if !self.cfg.capture {
+            return;
+        }
+        if let Some(c) = self.slots.get(slot as usize).and_then(Option::as_ref) {
+            self.captures.push_back(Captured {
+                call: c.index,
+                at,
+                from,
+                to,
+                payload: payload.clone(),
+            });
+        }
+    }
+
+    /// The slot of the call a recorder's datagram on `port` or with this SIP message
+    /// belongs to (through the recorder's own binding of sessions to calls).
+    fn srs_slot(&self, k: usize, port: u16, bytes: &[u8]) -> Option<u32> {
+        let node = self.srs.get(k)?;
+        let label = match node.call_label_of_port(port) {
+            Some(l) => Some(l.to_owned()),
+            None => call_id_of(bytes).and_then(|id| node.call_label_of(&id).map(str::to_owned)),
+        }?;
+        self.by_label.get(&label).copied()
     }
 }
 
@@ -935,6 +996,7 @@ impl Engine for RecordedEngine {
                 }
                 self.by_call_id.insert(id, slot);
             }
+            self.capture(slot, now, from, to, &datagram.bytes);
             let party = if socket == CALLER_SIP {
                 Party::Caller
             } else {
@@ -952,6 +1014,7 @@ impl Engine for RecordedEngine {
         }
         if let Some((slot, party)) = self.slot_of_socket(socket) {
             self.stats.both(|f| f.rtp_received += 1);
+            self.capture(slot, now, from, to, &datagram.bytes);
             let Some(c) = self.call_mut(slot) else {
                 self.stray += 1;
                 return;
@@ -969,7 +1032,17 @@ impl Engine for RecordedEngine {
             } else {
                 self.stats.both(|f| f.rtp_received += 1);
             }
-            self.srs[k].handle_datagram(now, datagram);
+            if self.cfg.capture {
+                let bytes = datagram.bytes.clone();
+                // Bound to its call only once the recorder has seen it (a new session's
+                // INVITE), so the datagram is matched after it was handled.
+                self.srs[k].handle_datagram(now, datagram);
+                if let Some(slot) = self.srs_slot(k, to.port(), &bytes) {
+                    self.capture(slot, now, from, to, &bytes);
+                }
+            } else {
+                self.srs[k].handle_datagram(now, datagram);
+            }
             self.drain_srs(now, k);
             return;
         }
@@ -1125,6 +1198,10 @@ impl Engine for RecordedEngine {
 
     fn unattributed(&self) -> u64 {
         self.unattributed
+    }
+
+    fn poll_capture(&mut self) -> Option<Captured> {
+        self.captures.pop_front()
     }
 
     fn count_send_errors(&mut self, errors: u64) {

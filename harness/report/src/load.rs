@@ -70,7 +70,7 @@ struct FailedCall {
     index: u64,
     class: String,
     why: String,
-    evidence: Option<String>,
+    evidence: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -607,7 +607,14 @@ pub fn render_load(run_dir: &Path) -> Result<LoadReportSummary, ReportError> {
                 } else {
                     why.join(" | ")
                 },
-                evidence: rec.evidence.clone(),
+                evidence: rec
+                    .evidence
+                    .iter()
+                    .map(|f| {
+                        let name = f.rsplit('/').next().unwrap_or(f).to_owned();
+                        (f.clone(), name)
+                    })
+                    .collect(),
             });
         }
     }

@@ -537,6 +537,19 @@ impl SrsEmulator {
         self.drain_media();
     }
 
+    /// The call label a live session's stream on our RTP `port` was bound to (with a
+    /// binder), if any.
+    pub fn call_label_of_port(&self, port: u16) -> Option<&str> {
+        let key = self.ports.get(&port)?;
+        let s = self.sessions.get(key)?;
+        self.labels.get(&s.rs_call_id).map(String::as_str)
+    }
+
+    /// The call label the session with this Call-ID was bound to (with a binder), if any.
+    pub fn call_label_of(&self, rs_call_id: &str) -> Option<&str> {
+        self.labels.get(rs_call_id).map(String::as_str)
+    }
+
     /// Finishes the streams of one live session without any SIP (a driver that stops
     /// waiting for the session to end, to judge its call): flushes and writes their
     /// [`Event::PartyFrames`] and [`Event::RtpStats`]. The session stays; later RTP on it

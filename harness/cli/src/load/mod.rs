@@ -162,6 +162,12 @@ pub(crate) struct RunArgs {
     /// calls and every N-th), all or none.
     #[arg(long, default_value = "failed")]
     evidence: String,
+    /// Spool every call's packets (SIP and RTP of its phones and recorder) to disk as a
+    /// pcap while it runs; the calls that keep their evidence (--evidence) keep it as
+    /// evidence/call-N/call.pcap, the others' are deleted when they end. Costs disk
+    /// writes for every packet; runs through a platform only.
+    #[arg(long)]
+    capture: bool,
     /// Run directory (default reports/load-<timestamp>/).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -349,8 +355,11 @@ fn run_load(args: &RunArgs) -> anyhow::Result<ExitCode> {
         let origin = Some(mix.origin.clone());
         return run_engines(args, &c, target, engines, services, origin);
     }
-    if args.fault.is_some() || args.variant.is_some() || args.mix.is_some() {
-        bail!("--fault, --variant and --mix are for runs through a platform, not --direct");
+    if args.fault.is_some() || args.variant.is_some() || args.mix.is_some() || args.capture {
+        bail!(
+            "--fault, --variant, --mix and --capture are for runs through a platform, not \
+             --direct"
+        );
     }
     let rtp_range = parse_port_range(args.rtp_ports.as_deref().unwrap_or("20000-60000"))?;
     let caller_sip: SocketAddr = args
@@ -493,7 +502,23 @@ fn run_engines(
     );
     let started_at = jiff::Timestamp::now().to_string();
     let origin = Instant::now();
-    let totals = load::driver::run(engines, services, origin, c.interval, &stop, &mut sink)?;
+    let spool = args.capture.then(|| c.out.join(".spool"));
+    if let Some(dir) = &spool {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let totals = load::driver::run(
+        engines,
+        services,
+        origin,
+        c.interval,
+        &stop,
+        spool.as_deref(),
+        &mut sink,
+    )?;
+    if let Some(dir) = &spool {
+        // Empty unless the run was cut short; what is left there belonged to no record.
+        let _ = std::fs::remove_dir_all(dir);
+    }
     let (intervals, kept) = sink.finish()?;
     let results = output::results(
         target,

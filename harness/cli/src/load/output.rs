@@ -142,26 +142,34 @@ impl FileSink {
         Ok((self.intervals, self.kept))
     }
 
-    /// Writes a call's observation log under `evidence/`, returning its path in the run
-    /// directory.
-    fn write_evidence(&mut self, call: &Finished) -> std::io::Result<Option<String>> {
-        let Some(obs) = call.observations.as_ref().filter(|o| !o.is_empty()) else {
-            return Ok(None);
-        };
+    /// Keeps a call's evidence under `evidence/call-N/`: its observation log, and its
+    /// spooled capture moved there. Returns the files kept, relative to the run directory.
+    fn write_evidence(&mut self, call: &Finished) -> std::io::Result<Vec<String>> {
         let rec = &call.record;
-        let rel = format!("evidence/call-{}/observations.jsonl", rec.index);
-        let path = self.out.join(&rel);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+        let dir_rel = format!("evidence/call-{}", rec.index);
+        let dir = self.out.join(&dir_rel);
+        let mut kept = Vec::new();
+        if let Some(obs) = call.observations.as_ref().filter(|o| !o.is_empty()) {
+            std::fs::create_dir_all(&dir)?;
+            let rel = format!("{dir_rel}/observations.jsonl");
+            let mut w = observe::LogWriter::new(BufWriter::new(File::create(self.out.join(&rel))?));
+            w.append(&self.run_started)?;
+            for o in obs {
+                w.append(o)?;
+            }
+            w.into_inner().flush()?;
+            kept.push(rel);
         }
-        let mut w = observe::LogWriter::new(BufWriter::new(File::create(&path)?));
-        w.append(&self.run_started)?;
-        for o in obs {
-            w.append(o)?;
+        if let Some(spooled) = &call.capture {
+            std::fs::create_dir_all(&dir)?;
+            let rel = format!("{dir_rel}/call.pcap");
+            std::fs::rename(spooled, self.out.join(&rel))?;
+            kept.push(rel);
         }
-        w.into_inner().flush()?;
-        self.kept += 1;
-        Ok(Some(rel))
+        if !kept.is_empty() {
+            self.kept += 1;
+        }
+        Ok(kept)
     }
 
     fn keep(&mut self, r: std::io::Result<()>) {
@@ -190,14 +198,17 @@ impl RunSink for FileSink {
         let mut record = &call.record;
         if self.evidence.keeps(record) {
             match self.write_evidence(call) {
-                Ok(Some(rel)) => {
+                Ok(files) if !files.is_empty() => {
                     with_path = record.clone();
-                    with_path.evidence = Some(rel);
+                    with_path.evidence = files;
                     record = &with_path;
                 }
-                Ok(None) => {}
+                Ok(_) => {}
                 Err(e) => self.keep(Err(e)),
             }
+        } else if let Some(spooled) = &call.capture {
+            // A passed call's capture is not kept.
+            let _ = std::fs::remove_file(spooled);
         }
         let r = serde_json::to_writer(&mut self.calls, record)
             .map_err(std::io::Error::other)
