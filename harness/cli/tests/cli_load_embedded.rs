@@ -87,6 +87,9 @@ fn clean_recorded_calls_pass_every_claimed_check_and_exit_0() {
             assert_eq!(c["asserted"], true, "{c}");
         }
     }
+    // Passed calls keep no evidence: their spooled captures were deleted as they ended.
+    assert!(!dir.path().join("evidence").exists());
+    assert!(!dir.path().join(".spool").exists());
     let r = results(dir.path());
     assert_eq!(r["target"]["mode"], "embedded");
     assert_eq!(r["totals"]["recording_expected"], 4);
@@ -114,7 +117,6 @@ fn a_fault_fails_its_requirement_on_every_call_and_nothing_else() {
             "4",
             "--fault",
             "announcement-leaks-into-recording",
-            "--capture",
         ],
     );
     assert_eq!(
@@ -149,10 +151,21 @@ fn a_fault_fails_its_requirement_on_every_call_and_nothing_else() {
                 && files.iter().any(|f| f.ends_with("call.pcap")),
             "a failed call keeps its observation log and, with --capture, its pcap: {files:?}"
         );
+        // ... and its RTP streams as WAV files: two legs both ways and two recorded streams.
+        let wavs: Vec<&&str> = files.iter().filter(|f| f.ends_with(".wav")).collect();
+        assert!(wavs.len() >= 6, "{files:?}");
+        for w in wavs {
+            let bytes = std::fs::read(dir.path().join(w)).expect("wav");
+            let audio = media::wav::read_wav(&bytes).expect("a readable WAV");
+            assert!(
+                audio.channels[0].len() > 8000,
+                "{w}: at least a second of audio"
+            );
+        }
     }
     let junit = std::fs::read_to_string(dir.path().join("junit.xml")).expect("junit");
     assert!(junit.contains("POL-04"), "{junit}");
-    // --capture: the failed call's packets, spooled while it ran, are kept as its pcap:
+    // By default the failed call's packets, spooled while it ran, are kept as its pcap:
     // its phones' and its recorder's SIP and RTP.
     let pcap = dir.path().join("evidence/call-0/call.pcap");
     let bytes = std::fs::read(&pcap).expect("call.pcap");

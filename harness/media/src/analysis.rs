@@ -16,21 +16,19 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::capture::decode_streams;
 use crate::clip::{ClipConfig, ClipDetector, ClipError};
-use crate::dtmf::{DtmfEvent, DtmfReceiver};
+use crate::dtmf::DtmfEvent;
 use crate::energy::{SilenceConfig, SilenceDetector};
 use crate::g711::Law;
-use crate::pcap::{PcapError, read_datagrams};
-use crate::rtp::{RtpEvent, RtpReceiver};
+use crate::pcap::PcapError;
 use crate::signal::{
     DecoderConfig, FrameDecoder, FrameEvent, FrameTracker, LatencyStats, Modem, PartyFrameReport,
     SignalConfig, SignalError,
 };
-use crate::timeline::{TimedAudio, Timeline};
 use crate::tone::{ToneConfig, ToneDetector};
 use crate::wav::{WavError, read_wav};
 use crate::{SAMPLE_RATE, resample, synth};
@@ -345,16 +343,6 @@ pub fn analyze_wav(
     Ok(report)
 }
 
-/// Most packets kept per flow (about 11 hours at 50 packets/s); bounds memory on hostile
-/// captures.
-const MAX_PACKETS_PER_FLOW: usize = 2_000_000;
-
-/// A UDP flow: (source, destination).
-type FlowKey = (SocketAddr, SocketAddr);
-
-/// One flow's datagrams in capture order: (capture time, UDP payload).
-type FlowPackets<'a> = Vec<(Duration, &'a [u8])>;
-
 /// Analyse a pcap/pcapng capture held in memory: one stream per RTP flow and SSRC carrying
 /// G.711 (payload type 0 or 8).
 pub fn analyze_pcap(
@@ -362,108 +350,52 @@ pub fn analyze_pcap(
     bytes: &[u8],
     cfg: &AnalysisConfig,
 ) -> Result<Report, AnalysisError> {
-    let cap = read_datagrams(bytes).map_err(|source| AnalysisError::Pcap {
+    let streams = decode_streams(bytes).map_err(|source| AnalysisError::Pcap {
         name: name.into(),
         source,
     })?;
-    let t0 = cap.datagrams.first().map_or(Duration::ZERO, |d| d.ts);
-    // Group by flow, in order of first appearance.
-    let mut flows: Vec<(FlowKey, FlowPackets<'_>)> = Vec::new();
-    let mut index: HashMap<(SocketAddr, SocketAddr), usize> = HashMap::new();
-    for d in &cap.datagrams {
-        let key = (d.src, d.dst);
-        let i = *index.entry(key).or_insert_with(|| {
-            flows.push((key, Vec::new()));
-            flows.len() - 1
-        });
-        if let Some((_, v)) = flows.get_mut(i)
-            && v.len() < MAX_PACKETS_PER_FLOW
-        {
-            v.push((d.ts, &d.payload));
-        }
-    }
     let mut report = Report::default();
     // (stream index, party, frame) -> arrival seconds
     let mut arrivals: Vec<(usize, u8, u64, f64)> = Vec::new();
-    for ((src, dst), pkts) in &flows {
-        let mut rx = RtpReceiver::new(SAMPLE_RATE);
-        let mut audio: BTreeMap<u32, (u8, Vec<TimedAudio>, DtmfReceiver)> = BTreeMap::new();
-        let mut parsed = 0usize;
-        for (ts, bytes) in pkts {
-            let arrival = ts.saturating_sub(t0);
-            if rx.handle_datagram(arrival, bytes).is_ok() {
-                parsed += 1;
-            }
-            while let Some(ev) = rx.poll_event() {
-                let RtpEvent::Packet(p) = ev else { continue };
-                let entry = audio
-                    .entry(p.ssrc.0)
-                    .or_insert_with(|| (p.payload_type, Vec::new(), DtmfReceiver::new()));
-                if let Some(law) = Law::from_payload_type(p.payload_type) {
-                    entry.0 = p.payload_type;
-                    entry.1.push(TimedAudio {
-                        ts: p.ts,
-                        arrival: p.arrival,
-                        pcm: law.decode(&p.payload),
-                    });
-                } else if p.payload_type >= 96 && p.payload.len() == 4 {
-                    // A dynamic payload type with 4-byte payloads: telephone-event.
-                    let _ = entry.2.handle(p.ts, &p.payload);
-                }
+    for mut d in streams {
+        let timeline = d.timeline();
+        let (src, dst, ssrc) = (d.src, d.dst, d.ssrc);
+        let stream_name = format!("{name} {src} -> {dst} ssrc {ssrc:#010x}");
+        let (mut s, events) = analyze_pcm(&stream_name, &timeline.pcm, cfg)?;
+        let law = Law::from_payload_type(d.payload_type).unwrap_or(Law::Ulaw);
+        s.encoding = format!("RTP {}", law.encoding_name());
+        d.dtmf.finish();
+        let first_arrival = d
+            .packets
+            .iter()
+            .map(|p| p.arrival)
+            .min()
+            .unwrap_or_default();
+        s.rtp = d.stats.as_ref().map(|st| RtpReport {
+            src,
+            dst,
+            ssrc: format!("{ssrc:#010x}"),
+            payload_type: d.payload_type,
+            first_packet_s: first_arrival.as_secs_f64(),
+            packets: st.unique,
+            expected: st.expected,
+            missing: st.missing,
+            loss_fraction: st.loss_fraction(),
+            duplicates: st.duplicates,
+            reordered: st.reordered,
+            jitter_ms: st.jitter_ms,
+            max_jitter_ms: st.max_jitter_ms,
+            ssrc_changes: d.ssrc_changes,
+            restarts: st.restarts,
+            dtmf: std::iter::from_fn(|| d.dtmf.poll_event()).collect(),
+        });
+        let idx = report.streams.len();
+        for e in &events {
+            if let Some(a) = timeline.arrival_at(e.start) {
+                arrivals.push((idx, e.party.0, e.frame, a));
             }
         }
-        // Not an RTP flow (SIP, DNS, ...): most datagrams failed to parse.
-        if parsed * 5 < pkts.len() * 4 {
-            continue;
-        }
-        let stats = rx.stats();
-        for (ssrc, (pt, packets, mut dtmf)) in audio {
-            if packets.len() < 5 {
-                continue;
-            }
-            let first_ts = packets.iter().map(|p| p.ts).min().unwrap_or(0);
-            let first_arrival = packets.iter().map(|p| p.arrival).min().unwrap_or_default();
-            let timeline = Timeline::build(
-                packets
-                    .into_iter()
-                    .map(|mut p| {
-                        p.ts -= first_ts;
-                        p
-                    })
-                    .collect(),
-            );
-            let stream_name = format!("{name} {src} -> {dst} ssrc {ssrc:#010x}");
-            let (mut s, events) = analyze_pcm(&stream_name, &timeline.pcm, cfg)?;
-            let law = Law::from_payload_type(pt).unwrap_or(Law::Ulaw);
-            s.encoding = format!("RTP {}", law.encoding_name());
-            dtmf.finish();
-            let st = stats.iter().find(|s| s.ssrc.0 == ssrc);
-            s.rtp = st.map(|st| RtpReport {
-                src: *src,
-                dst: *dst,
-                ssrc: format!("{ssrc:#010x}"),
-                payload_type: pt,
-                first_packet_s: first_arrival.as_secs_f64(),
-                packets: st.unique,
-                expected: st.expected,
-                missing: st.missing,
-                loss_fraction: st.loss_fraction(),
-                duplicates: st.duplicates,
-                reordered: st.reordered,
-                jitter_ms: st.jitter_ms,
-                max_jitter_ms: st.max_jitter_ms,
-                ssrc_changes: rx.ssrc_changes(),
-                restarts: st.restarts,
-                dtmf: std::iter::from_fn(|| dtmf.poll_event()).collect(),
-            });
-            let idx = report.streams.len();
-            for e in &events {
-                if let Some(a) = timeline.arrival_at(e.start) {
-                    arrivals.push((idx, e.party.0, e.frame, a));
-                }
-            }
-            report.streams.push(s);
-        }
+        report.streams.push(s);
     }
     report.cross_stream_latency = cross_latency(&report.streams, &arrivals);
     Ok(report)

@@ -31,6 +31,7 @@
 //! ([`samples_to_secs`]).
 
 pub mod analysis;
+pub mod capture;
 pub mod clip;
 mod dsp;
 pub mod dtmf;

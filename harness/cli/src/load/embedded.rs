@@ -246,7 +246,7 @@ pub(crate) fn build(args: &RunArgs, c: &Common, mix: &Mix) -> anyhow::Result<Bui
         },
         answer_wait: Duration::from_secs(10),
         drain: Duration::from_secs(2),
-        capture: args.capture,
+        capture: args.captures(),
     };
     let engine = RecordedEngine::new(cfg, modem, sip::time::Time::ZERO)?;
     let host = NodeHost::new(vec![Box::new(platform)], &[platform_sip, src_addr]);

@@ -163,8 +163,17 @@ impl FileSink {
         if let Some(spooled) = &call.capture {
             std::fs::create_dir_all(&dir)?;
             let rel = format!("{dir_rel}/call.pcap");
-            std::fs::rename(spooled, self.out.join(&rel))?;
+            let pcap = self.out.join(&rel);
+            std::fs::rename(spooled, &pcap)?;
             kept.push(rel);
+            // Its audio streams as WAV files, to be listened to.
+            let wavs = media::capture::write_stream_wavs(&std::fs::read(&pcap)?, &dir)
+                .map_err(std::io::Error::other)?;
+            for w in wavs {
+                if let Some(name) = w.file_name().and_then(|n| n.to_str()) {
+                    kept.push(format!("{dir_rel}/{name}"));
+                }
+            }
         }
         if !kept.is_empty() {
             self.kept += 1;

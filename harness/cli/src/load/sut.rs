@@ -199,7 +199,7 @@ pub(crate) fn build(
         tolerances: profile.tolerances.clone(),
         answer_wait: t.answer_wait,
         drain: Duration::from_secs(3),
-        capture: args.capture,
+        capture: args.captures(),
     };
     let engine = RecordedEngine::new(cfg, modem, sip::time::Time::ZERO)?;
     let target = TargetData {
