@@ -68,6 +68,11 @@ const CMSG_BYTES: usize = 64;
 const RECV_BATCH: usize = 32;
 /// Datagrams handled before the clock is read again.
 const CLOCK_EVERY: u32 = 16;
+/// The loop's timer wakes on this grid (deadlines are rounded up to it): calls start
+/// spread over the 20 ms frame, so without a grid a loop with 1,000 streams would wake
+/// 50,000 times a second for one packet each (measured: +57 % call-loop CPU at 456
+/// calls). Nothing is sent early; a packet leaves at most this much later than due.
+const WAKE_GRID_US: u64 = 250;
 /// The token of the loop's timer.
 const TIMER: Token = Token(usize::MAX);
 
@@ -531,6 +536,8 @@ fn run_loop(engine: &mut dyn Engine, ctx: &LoopCtx) -> Result<(), DriverError> {
             .map_or(next_interval, |t| t.min(next_interval));
         // Service loops look at the calls-done flag at least every 50 ms.
         let deadline = deadline.min(now + Duration::from_millis(50));
+        let deadline =
+            Time::from_micros(deadline.as_micros().div_ceil(WAKE_GRID_US) * WAKE_GRID_US);
         let timeout = if deadline <= now {
             Some(Duration::ZERO)
         } else {
