@@ -116,8 +116,12 @@ impl CallCheck {
 pub struct LegCounts {
     /// RTP packets taken in (parsed, right SSRC).
     pub packets: u64,
-    /// Datagrams that were not RTP, or RTP from a second SSRC.
+    /// Datagrams that were not G.711 RTP, or whose timestamp was out of range.
     pub rejected: u64,
+    /// RTP sources (SSRCs) heard: 1 on a clean leg; more when the sender switched SSRC
+    /// or another stream reached the port (its audio then decides: foreign frames).
+    #[serde(default)]
+    pub sources: u32,
     /// Packets whose 20 ms slot (by RTP timestamp) was already filled.
     pub duplicates: u64,
     /// Distinct expected-party frames decoded.

@@ -88,130 +88,36 @@ impl LegSender {
     }
 }
 
-/// The receiving side of a leg.
-pub struct LegReceiver {
-    expected: PartyId,
-    media_start: Option<Time>,
-    ssrc: Option<u32>,
+/// RTP sources (SSRCs) a receiver decodes at once. A platform may switch SSRC mid-call
+/// (an announcement from a media server, then the relayed party), and a mis-bridged path
+/// adds another call's stream beside the right one; two sources cover both. A third SSRC
+/// takes the place of the one heard least recently.
+const MAX_SOURCES: usize = 2;
+
+/// One RTP source at a receiver: its own timestamp timeline and frame decoder, since two
+/// sources' timestamps have nothing in common.
+struct Source {
+    ssrc: u32,
     first_ts: u64,
     last_ts: Option<u64>,
+    last_arrival: Time,
     seen: Vec<u64>,
     decoder: FrameDecoder,
-    pcm: Vec<i16>,
     ring: [(u64, Time); ARRIVAL_RING],
     ring_next: usize,
-    frames_seen: Vec<u64>,
-    latency_sum: u64,
-    counts: LegCounts,
 }
 
-impl std::fmt::Debug for LegReceiver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LegReceiver")
-            .field("expected", &self.expected)
-            .field("counts", &self.counts)
-            .finish()
-    }
-}
-
-impl LegReceiver {
-    /// A receiver expecting `expected`'s frames, decoded with `modem`.
-    pub fn new(modem: Arc<Modem>, expected: PartyId) -> Self {
+impl Source {
+    fn new(modem: Arc<Modem>, ssrc: u32, ts: u32, now: Time) -> Self {
         Self {
-            expected,
-            media_start: None,
-            ssrc: None,
-            first_ts: 0,
+            ssrc,
+            first_ts: u64::from(ts),
             last_ts: None,
+            last_arrival: now,
             seen: Vec::new(),
             decoder: FrameDecoder::new(modem, DecoderConfig::default()),
-            pcm: Vec::with_capacity(FRAME_SAMPLES),
             ring: [(u64::MAX, Time::ZERO); ARRIVAL_RING],
             ring_next: 0,
-            frames_seen: Vec::new(),
-            latency_sum: 0,
-            counts: LegCounts::default(),
-        }
-    }
-
-    /// The expected party's frame 0 was due at `at` (known once its sender started).
-    pub fn set_media_start(&mut self, at: Time) {
-        self.media_start = Some(at);
-    }
-
-    /// One datagram that arrived at `now`. The latency (µs) of each frame it completes is
-    /// handed to `latency`.
-    pub fn handle_datagram(&mut self, now: Time, bytes: &[u8], mut latency: impl FnMut(u64)) {
-        let Ok(pkt) = media::rtp::parse(bytes) else {
-            self.counts.rejected += 1;
-            return;
-        };
-        let h = &pkt.header;
-        match self.ssrc {
-            None => {
-                self.ssrc = Some(h.ssrc);
-                self.first_ts = u64::from(h.timestamp);
-            }
-            Some(s) if s != h.ssrc => {
-                self.counts.rejected += 1;
-                return;
-            }
-            Some(_) => {}
-        }
-        let Some(law) = Law::from_payload_type(h.payload_type) else {
-            self.counts.rejected += 1;
-            return;
-        };
-        let ts = extend_ts(self.last_ts, h.timestamp);
-        if self.last_ts.is_none_or(|l| ts > l) {
-            self.last_ts = Some(ts);
-        }
-        let Some(offset) = ts.checked_sub(self.first_ts).filter(|&o| o < MAX_TS_SPAN) else {
-            self.counts.rejected += 1;
-            return;
-        };
-        if is_duplicate(&mut self.seen, offset / FRAME_SAMPLES as u64) {
-            self.counts.duplicates += 1;
-            return;
-        }
-        self.counts.packets += 1;
-        let pos = TIMELINE_ORIGIN + offset;
-        self.ring[self.ring_next] = (pos, now);
-        self.ring_next = (self.ring_next + 1) % ARRIVAL_RING;
-        self.pcm.clear();
-        law.decode_into(&pkt.payload, &mut self.pcm);
-        self.decoder.push(pos, &self.pcm);
-        self.drain(&mut latency);
-    }
-
-    fn drain(&mut self, latency: &mut impl FnMut(u64)) {
-        while let Some(ev) = self.decoder.poll_event() {
-            if ev.party != self.expected {
-                self.counts.foreign_frames += 1;
-                self.counts.first_foreign_party.get_or_insert(ev.party.0);
-                continue;
-            }
-            if is_duplicate(&mut self.frames_seen, ev.frame) {
-                continue;
-            }
-            self.counts.frames += 1;
-            if self.counts.first_frame.is_none_or(|f| ev.frame < f) {
-                self.counts.first_frame = Some(ev.frame);
-                self.counts.lead_in = if ev.frame == 0 { None } else { ev.lead_in };
-            }
-            let Some(start) = self.media_start else {
-                continue;
-            };
-            let Some(heard) = self.heard_at(ev.start) else {
-                continue;
-            };
-            let emitted = start.as_micros() + ev.frame * FRAME_US;
-            let us = heard.saturating_sub(emitted);
-            latency(us);
-            self.latency_sum += us;
-            let c = &mut self.counts;
-            c.latency_min_us = Some(c.latency_min_us.map_or(us, |m| m.min(us)));
-            c.latency_max_us = Some(c.latency_max_us.map_or(us, |m| m.max(us)));
         }
     }
 
@@ -228,13 +134,166 @@ impl LegReceiver {
             })
             .map(|(pos, at)| at.as_micros() + ((s - *pos as f64).max(0.0) * 125.0) as u64)
     }
+}
+
+/// What a receiver counted over all its sources.
+struct Tally {
+    expected: PartyId,
+    media_start: Option<Time>,
+    frames_seen: Vec<u64>,
+    latency_sum: u64,
+    counts: LegCounts,
+}
+
+impl Tally {
+    /// Counts the frames `src` decoded so far: the expected party's (each frame number
+    /// once, whichever source carried it) with their latency, and any other party's as
+    /// foreign.
+    fn drain(&mut self, src: &mut Source, latency: &mut dyn FnMut(u64)) {
+        while let Some(ev) = src.decoder.poll_event() {
+            if ev.party != self.expected {
+                self.counts.foreign_frames += 1;
+                self.counts.first_foreign_party.get_or_insert(ev.party.0);
+                continue;
+            }
+            if is_duplicate(&mut self.frames_seen, ev.frame) {
+                continue;
+            }
+            self.counts.frames += 1;
+            if self.counts.first_frame.is_none_or(|f| ev.frame < f) {
+                self.counts.first_frame = Some(ev.frame);
+                self.counts.lead_in = if ev.frame == 0 { None } else { ev.lead_in };
+            }
+            let Some(start) = self.media_start else {
+                continue;
+            };
+            let Some(heard) = src.heard_at(ev.start) else {
+                continue;
+            };
+            let emitted = start.as_micros() + ev.frame * FRAME_US;
+            let us = heard.saturating_sub(emitted);
+            latency(us);
+            self.latency_sum += us;
+            let c = &mut self.counts;
+            c.latency_min_us = Some(c.latency_min_us.map_or(us, |m| m.min(us)));
+            c.latency_max_us = Some(c.latency_max_us.map_or(us, |m| m.max(us)));
+        }
+    }
+}
+
+/// The receiving side of a leg.
+pub struct LegReceiver {
+    modem: Arc<Modem>,
+    sources: Vec<Source>,
+    pcm: Vec<i16>,
+    tally: Tally,
+}
+
+impl std::fmt::Debug for LegReceiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LegReceiver")
+            .field("expected", &self.tally.expected)
+            .field("counts", &self.tally.counts)
+            .finish()
+    }
+}
+
+impl LegReceiver {
+    /// A receiver expecting `expected`'s frames, decoded with `modem`.
+    pub fn new(modem: Arc<Modem>, expected: PartyId) -> Self {
+        Self {
+            modem,
+            sources: Vec::new(),
+            pcm: Vec::with_capacity(FRAME_SAMPLES),
+            tally: Tally {
+                expected,
+                media_start: None,
+                frames_seen: Vec::new(),
+                latency_sum: 0,
+                counts: LegCounts::default(),
+            },
+        }
+    }
+
+    /// The expected party's frame 0 was due at `at` (known once its sender started).
+    pub fn set_media_start(&mut self, at: Time) {
+        self.tally.media_start = Some(at);
+    }
+
+    /// The source `ssrc`'s index, taking a place for it when it is new.
+    fn source(&mut self, ssrc: u32, ts: u32, now: Time) -> usize {
+        if let Some(i) = self.sources.iter().position(|s| s.ssrc == ssrc) {
+            return i;
+        }
+        self.tally.counts.sources += 1;
+        let fresh = Source::new(self.modem.clone(), ssrc, ts, now);
+        if self.sources.len() < MAX_SOURCES {
+            self.sources.push(fresh);
+            return self.sources.len() - 1;
+        }
+        let stalest = self
+            .sources
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, s)| s.last_arrival)
+            .map_or(0, |(i, _)| i);
+        if let Some(slot) = self.sources.get_mut(stalest) {
+            let mut old = std::mem::replace(slot, fresh);
+            // Its last frames still count.
+            old.decoder.finish();
+            self.tally.drain(&mut old, &mut |_| {});
+        }
+        stalest
+    }
+
+    /// One datagram that arrived at `now`. The latency (µs) of each frame it completes is
+    /// handed to `latency`.
+    pub fn handle_datagram(&mut self, now: Time, bytes: &[u8], mut latency: impl FnMut(u64)) {
+        let Ok(pkt) = media::rtp::parse(bytes) else {
+            self.tally.counts.rejected += 1;
+            return;
+        };
+        let h = &pkt.header;
+        let Some(law) = Law::from_payload_type(h.payload_type) else {
+            self.tally.counts.rejected += 1;
+            return;
+        };
+        let i = self.source(h.ssrc, h.timestamp, now);
+        let (Some(src), tally) = (self.sources.get_mut(i), &mut self.tally) else {
+            return;
+        };
+        src.last_arrival = now;
+        let ts = extend_ts(src.last_ts, h.timestamp);
+        if src.last_ts.is_none_or(|l| ts > l) {
+            src.last_ts = Some(ts);
+        }
+        let Some(offset) = ts.checked_sub(src.first_ts).filter(|&o| o < MAX_TS_SPAN) else {
+            tally.counts.rejected += 1;
+            return;
+        };
+        if is_duplicate(&mut src.seen, offset / FRAME_SAMPLES as u64) {
+            tally.counts.duplicates += 1;
+            return;
+        }
+        tally.counts.packets += 1;
+        let pos = TIMELINE_ORIGIN + offset;
+        src.ring[src.ring_next] = (pos, now);
+        src.ring_next = (src.ring_next + 1) % ARRIVAL_RING;
+        self.pcm.clear();
+        law.decode_into(&pkt.payload, &mut self.pcm);
+        src.decoder.push(pos, &self.pcm);
+        tally.drain(src, &mut latency);
+    }
 
     /// What was counted (call at the end).
     pub fn counts(&mut self) -> LegCounts {
-        self.decoder.finish();
-        let mut c = self.counts.clone();
+        for src in &mut self.sources {
+            src.decoder.finish();
+            self.tally.drain(src, &mut |_| {});
+        }
+        let mut c = self.tally.counts.clone();
         if c.frames > 0 && c.latency_max_us.is_some() {
-            c.latency_mean_us = Some(self.latency_sum / c.frames);
+            c.latency_mean_us = Some(self.tally.latency_sum / c.frames);
         }
         c
     }
@@ -315,6 +374,73 @@ mod tests {
         let c = run(PartyId(4), PartyId(2), 50, &[], 1_000);
         assert_eq!(c.frames, 0);
         assert!(c.foreign_frames >= 45, "{c:?}");
+        assert_eq!(c.first_foreign_party, Some(4));
+    }
+
+    /// Frames `range` of `party` from a sender with `ssrc`, each arriving 1 ms after due.
+    fn feed(
+        rx: &mut LegReceiver,
+        bank: &mut FrameBank,
+        party: PartyId,
+        ssrc: u32,
+        range: std::ops::Range<u64>,
+        start: Time,
+    ) {
+        let mut tx = LegSender::new(party, ssrc, 7, 90_000, start);
+        let mut payload = [0u8; FRAME_SAMPLES];
+        let mut h = |_| {};
+        for n in 0..range.end {
+            let due = tx.next_due();
+            bank.payload(party, n, &mut payload);
+            let pkt = tx.next_packet(&payload).expect("packet");
+            if range.contains(&n) {
+                rx.handle_datagram(due + Duration::from_millis(1), &pkt, &mut h);
+            }
+        }
+    }
+
+    #[test]
+    fn a_switch_of_ssrc_mid_call_keeps_counting_the_partys_frames() {
+        // A platform relays frames 0-49 with one SSRC and 50-99 with another (a media
+        // server took over): every frame is still the party's, none is lost.
+        let modem = Arc::new(Modem::new(&SignalConfig::default()).expect("modem"));
+        let mut bank = FrameBank::new(modem.clone(), Law::Ulaw, DEFAULT_BANK_BYTES);
+        let mut rx = LegReceiver::new(modem, PartyId(2));
+        let start = Time::from_millis(1000);
+        rx.set_media_start(start);
+        feed(&mut rx, &mut bank, PartyId(2), 1, 0..50, start);
+        feed(&mut rx, &mut bank, PartyId(2), 2, 50..100, start);
+        let c = rx.counts();
+        assert_eq!(c.sources, 2);
+        assert_eq!(c.foreign_frames, 0, "{c:?}");
+        assert!(c.frames >= 97, "{c:?}");
+        assert_eq!(c.first_frame, Some(0));
+    }
+
+    #[test]
+    fn another_calls_stream_beside_the_right_one_is_foreign() {
+        // The right party's stream arrives first; another call's leaks in beside it.
+        let modem = Arc::new(Modem::new(&SignalConfig::default()).expect("modem"));
+        let mut bank = FrameBank::new(modem.clone(), Law::Ulaw, DEFAULT_BANK_BYTES);
+        let mut rx = LegReceiver::new(modem, PartyId(2));
+        let start = Time::from_millis(1000);
+        rx.set_media_start(start);
+        let mut right = LegSender::new(PartyId(2), 1, 7, 90_000, start);
+        let mut leak = LegSender::new(PartyId(4), 9, 300, 5, start + Duration::from_millis(7));
+        let mut payload = [0u8; FRAME_SAMPLES];
+        let mut h = |_| {};
+        for n in 0..60 {
+            for (tx, party) in [(&mut right, PartyId(2)), (&mut leak, PartyId(4))] {
+                let due = tx.next_due();
+                bank.payload(party, n, &mut payload);
+                let pkt = tx.next_packet(&payload).expect("packet");
+                rx.handle_datagram(due + Duration::from_millis(1), &pkt, &mut h);
+            }
+        }
+        let c = rx.counts();
+        assert_eq!(c.sources, 2);
+        assert!(c.frames >= 57, "the right party is still heard: {c:?}");
+        assert!(c.foreign_frames >= 50, "{c:?}");
         assert_eq!(c.first_foreign_party, Some(4));
     }
 

@@ -81,8 +81,8 @@ pub fn judge_leg(leg: &LegRecord, rules: LegRules) -> Vec<CallCheck> {
         Some(p) => (
             Verdict::Fail,
             format!(
-                "{} frames of another party (party {p}) were heard",
-                c.foreign_frames
+                "{} frames of another party (party {p}) were heard, over {} RTP source(s)",
+                c.foreign_frames, c.sources
             ),
         ),
     };
