@@ -64,11 +64,11 @@ EOF
 }
 
 recproof_row() {
-  local dir=$1 label=$2
-  [ -f "$dir/results.json" ] || { printf '%-10s %s\n' "$label" "no results"; return; }
-  python3 - "$dir/results.json" "$label" "$(recproof_verdict "$dir")" <<'EOF'
+  local dir=$1
+  [ -f "$dir/results.json" ] || { echo "no results"; return; }
+  python3 - "$dir/results.json" "$(recproof_verdict "$dir")" <<'EOF'
 import json, sys
-d = json.load(open(sys.argv[1])); label = sys.argv[2]; verdict = sys.argv[3]
+d = json.load(open(sys.argv[1])); verdict = sys.argv[2]
 t = d["totals"]; h = d["harness"]
 def q(hist, p):
     vals = sorted(hist, key=lambda b: b[0]); n = sum(c for _, c in vals)
@@ -80,7 +80,7 @@ def q(hist, p):
     return "-"
 drops = sum((l["receive_drops"] or 0) for l in h["loops"])
 cpu = sum(l["cpu_s"] for l in h["loops"]) / max(h["elapsed_s"], 1e-9)
-print(f"{label:>10} {h['peak_active']:>6} {t['started']:>7} {t['passed']:>7} {sum(t['failed_by_class'].values()):>6} "
+print(f"{h['peak_active']:>6} {t['started']:>7} {t['passed']:>7} {sum(t['failed_by_class'].values()):>6} "
       f"{q(t['send_lateness_us'],0.99):>9} {drops:>6} {cpu*100:>6.0f}% {verdict}")
 EOF
 }
@@ -107,7 +107,10 @@ print(peak, last.get("SuccessfulCall(C)", "-"), last.get("FailedCall(C)", "-"))
 EOF
 }
 
+# The best of a tool is its highest step with every step up to it clean: a step that
+# fails ends the tool's count, even if a higher one happens to pass.
 best_sipp_media=0; best_recproof_media=0; best_sipp_rate=0; best_recproof_rate=0
+sipp_media_ok=1; recproof_media_ok=1; sipp_rate_ok=1; recproof_rate_ok=1; recorded_ok=1
 
 echo "== 1. media, no platform (calls ~${HOLD} s; concurrency ~ rate x ${HOLD}) =="
 printf '%-6s | %-30s | %s\n' "rate" "SIPp uac_pcap / uas -rtp_echo" "recproof load --direct (every frame decoded)"
@@ -119,12 +122,14 @@ for r in $MEDIA_RATES; do
   timeout $((STEP + HOLD + 120)) "$BIN" load --direct -r "$r" -m "$calls" --hold "$HOLD" \
       -l $(( r * (HOLD + 3) )) --out "$dir" --evidence none >/dev/null 2>&1 || true
   printf '%6s   %6s %8s %7s    ' "$r" "$sp" "$ss" "$sf"
-  recproof_row "$dir" ""
-  [ "$sf" = "0" ] && [ "$sp" -gt "$best_sipp_media" ] && best_sipp_media=$sp
-  if [ "$(recproof_verdict "$dir" 2>/dev/null || true)" = clean ]; then
+  recproof_row "$dir"
+  if [ "$sipp_media_ok" = 1 ] && [ "$sf" = "0" ]; then
+    [ "$sp" -gt "$best_sipp_media" ] && best_sipp_media=$sp
+  else sipp_media_ok=0; fi
+  if [ "$recproof_media_ok" = 1 ] && [ "$(recproof_verdict "$dir" 2>/dev/null || true)" = clean ]; then
     p=$(field "$dir/results.json" "d['harness']['peak_active']")
     [ "$p" -gt "$best_recproof_media" ] && best_recproof_media=$p
-  fi
+  else recproof_media_ok=0; fi
 done
 
 echo
@@ -137,9 +142,11 @@ for r in $NOMEDIA_RATES; do
   timeout 200 "$BIN" load --direct --no-media -r "$r" -m "$calls" --hold 0 -l 20000 \
       --out "$dir" --evidence none >/dev/null 2>&1 || true
   printf '%6s   %8s %7s    ' "$r" "$ss" "$sf"
-  recproof_row "$dir" ""
-  [ "$sf" = "0" ] && [ "$r" -gt "$best_sipp_rate" ] && best_sipp_rate=$r
-  [ "$(recproof_verdict "$dir" 2>/dev/null || true)" = clean ] && [ "$r" -gt "$best_recproof_rate" ] && best_recproof_rate=$r
+  recproof_row "$dir"
+  if [ "$sipp_rate_ok" = 1 ] && [ "$sf" = "0" ]; then best_sipp_rate=$r; else sipp_rate_ok=0; fi
+  if [ "$recproof_rate_ok" = 1 ] && [ "$(recproof_verdict "$dir" 2>/dev/null || true)" = clean ]; then
+    best_recproof_rate=$r
+  else recproof_rate_ok=0; fi
 done
 
 echo
@@ -151,15 +158,15 @@ for r in $RECORDED_RATES; do
   timeout $((STEP + 200)) "$BIN" load -r "$r" -m $(( r * STEP )) --hold 20 --out "$dir" \
       --evidence none >/dev/null 2>&1 || true
   printf '%6s   ' "$r"
-  recproof_row "$dir" ""
-  if [ "$(recproof_verdict "$dir" 2>/dev/null || true)" = clean ]; then
+  recproof_row "$dir"
+  if [ "$recorded_ok" = 1 ] && [ "$(recproof_verdict "$dir" 2>/dev/null || true)" = clean ]; then
     p=$(field "$dir/results.json" "d['harness']['peak_active']")
     [ "$p" -gt "$best_recorded" ] && best_recorded=$p
-  fi
+  else recorded_ok=0; fi
 done
 
 echo
-echo "== highest clean step =="
+echo "== highest step with it and every step below it clean =="
 ratio() { python3 -c "import sys; a,b=map(float,sys.argv[1:]); print(f'{a/b:.2f}x' if b else '-')" "$1" "$2"; }
 echo "media, concurrent calls:  SIPp $best_sipp_media, recproof $best_recproof_media ($(ratio "$best_recproof_media" "$best_sipp_media"))"
 echo "no media, calls/s:        SIPp $best_sipp_rate, recproof $best_recproof_rate ($(ratio "$best_recproof_rate" "$best_sipp_rate"))"
