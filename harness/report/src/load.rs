@@ -258,7 +258,7 @@ pub fn render_load(run_dir: &Path) -> Result<LoadReportSummary, ReportError> {
             "setup",
             "Setup time (INVITE to 2xx)",
             "ms",
-            "p50 and p99 of the calls answered in each interval.".into(),
+            "p50 and p99 of the answered calls that ended in each interval (a call is counted when it has been judged).".into(),
             vec![
                 ("p50".into(), q(|i| &i.figures.setup_us, 0.5)),
                 ("p99".into(), q(|i| &i.figures.setup_us, 0.99)),

@@ -157,9 +157,9 @@ pub(crate) struct RunArgs {
     /// A CSV file: one row every second (as --interval) with the live figures.
     #[arg(long)]
     stats_csv: Option<PathBuf>,
-    /// Which calls keep their evidence (the call's whole observation log, under
-    /// evidence/call-N/, judgeable again with `recproof judge`): failed, sample:N (failed
-    /// calls and every N-th), all or none.
+    /// Which calls keep their evidence under evidence/call-N/ (through a platform: the
+    /// call's whole observation log, judgeable again with `recproof judge`, its pcap and
+    /// a WAV per RTP stream): failed, sample:N (failed calls and every N-th), all or none.
     #[arg(long, default_value = "failed")]
     evidence: String,
     /// Do not spool the calls' packets. By default, through a platform, every call's
@@ -509,7 +509,8 @@ fn run_engines(
     );
     let started_at = jiff::Timestamp::now().to_string();
     let origin = Instant::now();
-    let spool = args.captures().then(|| c.out.join(".spool"));
+    // --direct calls are not captured: only the recorded engine spools packets.
+    let spool = (args.captures() && !args.direct).then(|| c.out.join(".spool"));
     if let Some(dir) = &spool {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
