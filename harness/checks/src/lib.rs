@@ -59,6 +59,7 @@ pub mod expect;
 pub mod latency;
 pub mod messages;
 pub mod preconditions;
+pub mod recorder;
 pub mod recording;
 pub mod reminder;
 pub mod results;

@@ -32,8 +32,15 @@ pub const RECORDING_SESSION: &str = "precondition.recording_session";
 /// Check id: party audio reached the recorder.
 pub const RECORDER_MEDIA: &str = "precondition.recorder_media";
 
-/// Every precondition check id, in order.
+/// Every precondition check id of a platform call, in order.
 pub const ALL: [&str; 4] = [ANSWERED, PARTY_MEDIA, RECORDING_SESSION, RECORDER_MEDIA];
+
+/// True for the check id of a precondition: a platform call's ([`ALL`]) or a recorder
+/// call's ([`crate::recorder::SESSION_TAKEN`]). A precondition every claim of its call
+/// depends on: when it fails, nothing else of the call is judged.
+pub fn is_precondition(check: &str) -> bool {
+    ALL.contains(&check) || check == crate::recorder::SESSION_TAKEN
+}
 
 public_check!(
     /// RP-CALL: all four preconditions of the call ([`ALL`]).

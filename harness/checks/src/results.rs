@@ -92,8 +92,7 @@ impl ScenarioResult {
     /// True when `v` is one of the verdicts this scenario asserted (a check its steps
     /// named, or a precondition).
     pub fn is_asserted(&self, v: &Verdict) -> bool {
-        crate::preconditions::ALL.contains(&v.check.as_str())
-            || self.asserted_checks.contains(&v.check)
+        crate::preconditions::is_precondition(&v.check) || self.asserted_checks.contains(&v.check)
     }
 
     /// FAIL verdicts among those the scenario asserted.

@@ -55,6 +55,7 @@ pub fn actor_name(actor: Actor) -> &'static str {
         Actor::Platform => "platform",
         Actor::Harness => "harness",
         Actor::Capture => "capture",
+        Actor::Src => "src",
     }
 }
 

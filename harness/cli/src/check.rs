@@ -16,6 +16,7 @@
 use crate::exit;
 use anyhow::Context as _;
 use platform::{Fault, Variant};
+use roles::srs_fault::SrsFault;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,10 +52,39 @@ pub(crate) struct CheckArgs {
     /// Scenarios simulated at once.
     #[arg(long, default_value_t = 2)]
     pub(crate) jobs: usize,
+    /// Judge a recorder instead of a platform: run the `@recorder` scenarios
+    /// (`features/recorder/`), recproof playing the platform against the embedded SRS
+    /// emulator; `--fault srs-…` makes the emulator play a recorder bug
+    /// (`recproof check --list-recorder-faults`).
+    #[arg(long)]
+    pub(crate) recorder: bool,
+    /// List the recorder faults (`--recorder --fault NAME`) and exit.
+    #[arg(long)]
+    pub(crate) list_recorder_faults: bool,
 }
 
 /// Runs the subcommand.
 pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
+    if args.list_recorder_faults {
+        for f in SrsFault::ALL {
+            println!("{:<28} {}  {}", f.name(), f.requirement(), f.description());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.recorder && (args.sut.is_some() || args.variant.is_some()) {
+        anyhow::bail!(
+            "--recorder runs against the embedded SRS emulator: --sut and --variant do not \
+             apply to it (an external recorder profile is not supported yet)"
+        );
+    }
+    let recorder_fault = match (&args.fault, args.recorder) {
+        (Some(name), true) => Some(SrsFault::from_name(name).with_context(|| {
+            format!(
+                "unknown recorder fault `{name}`; `recproof check --list-recorder-faults` lists them"
+            )
+        })?),
+        _ => None,
+    };
     let external = match &args.sut {
         Some(path) => {
             if args.fault.is_some() || args.variant.is_some() {
@@ -71,6 +101,7 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let fault = match &args.fault {
+        Some(_) if args.recorder => None,
         Some(name) => Some(Fault::from_name(name).with_context(|| {
             format!("unknown fault `{name}`; `recproof platform --list-faults` lists them")
         })?),
@@ -101,6 +132,8 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     opts.seed = args.seed;
     opts.concurrency = args.jobs;
     opts.ctrl_c = true;
+    opts.recorder = args.recorder;
+    opts.recorder_fault = recorder_fault;
     // A bar on a terminal; cucumber's step-by-step console when piped (CI logs).
     opts.progress = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::io::IsTerminal::is_terminal(&std::io::stdout());

@@ -291,7 +291,7 @@ pub fn run_call(call: &EmbeddedCall) -> Result<CallOutcome, DriveError> {
         recorders.push(world.add(Box::new(srs)));
     }
 
-    let mut observations = vec![Observation {
+    let observations = vec![Observation {
         t_us: 0,
         call: None,
         actor: Actor::Harness,
@@ -352,11 +352,35 @@ pub fn run_call(call: &EmbeddedCall) -> Result<CallOutcome, DriveError> {
     }
     // A recording session the SRC never ended still has open streams: end them so their
     // media observations (spans, frame reports) are in the log, evidence or not.
-    for node in &recorders {
+    Ok(finish_world(
+        world,
+        &recorders,
+        observations,
+        audio,
+        call.evidence,
+        answered.map(Time::as_micros),
+        started,
+    ))
+}
+
+/// Ends a simulated run: ends the recorders' open streams (their media observations are
+/// in the log, evidence or not; their audio joins `audio` when `evidence`), collects the
+/// world's observations in time order after `observations` (the run's first line) with
+/// the closing `RunEnded`, and the capture.
+pub(crate) fn finish_world(
+    mut world: World,
+    recorders: &[sim::NodeId],
+    mut observations: Vec<Observation>,
+    mut audio: Vec<StreamAudio>,
+    evidence: bool,
+    answered_us: Option<u64>,
+    started: Instant,
+) -> CallOutcome {
+    for node in recorders {
         let now = world.now();
         if let Some(srs) = world.node_mut::<SrsEmulator>(*node) {
             let recorded = StreamAudio::recorded(srs, now);
-            if call.evidence {
+            if evidence {
                 audio.extend(recorded);
             }
         }
@@ -372,9 +396,9 @@ pub fn run_call(call: &EmbeddedCall) -> Result<CallOutcome, DriveError> {
         actor: Actor::Harness,
         event: Event::RunEnded { interrupted: false },
     });
-    Ok(CallOutcome {
+    CallOutcome {
         observations,
-        answered_us: answered.map(Time::as_micros),
+        answered_us,
         simulated,
         wall: started.elapsed(),
         capture,
@@ -382,7 +406,7 @@ pub fn run_call(call: &EmbeddedCall) -> Result<CallOutcome, DriveError> {
         wall_origin: Duration::from_secs(
             u64::try_from(platform::config::DEFAULT_EPOCH_SECONDS).unwrap_or_default(),
         ),
-    })
+    }
 }
 
 /// Why evidence files could not be written.

@@ -18,6 +18,7 @@ pub mod embedded;
 pub mod expectation;
 pub mod external;
 pub mod plan;
+pub mod recorder;
 pub mod script;
 pub mod settings;
 

@@ -54,6 +54,9 @@ pub enum Actor {
     Harness,
     /// An offline import (pcap judged after the fact).
     Capture,
+    /// The harness playing the recording client (the platform's part) against a
+    /// recorder under test.
+    Src,
 }
 
 /// Which way an RTP stream or DTMF went, seen from the observer.
@@ -365,6 +368,25 @@ pub enum Event {
         /// The tolerances the checks used (a `recproof_checks::Tolerances` as JSON).
         #[serde(default)]
         tolerances: serde_json::Value,
+    },
+    /// What the harness SRC meant by a recording session it opened at a recorder under
+    /// test (written when it sends the INVITE): which case it is and how it was written,
+    /// so the checks know what the recorder's answer should have been. The harness's
+    /// own intent, like [`Event::Expectation`]; never the recorder's account.
+    RsCase {
+        /// Call-ID of the recording session's INVITE.
+        rs_call_id: String,
+        /// The case (`valid`, `plain-invite`, `malformed-xml`...; the checks' table
+        /// names them).
+        case: String,
+        /// Dialect the session was written in (`rfc-strict`, `broadworks-compat`).
+        dialect: String,
+        /// How the body was written (`metadata-first crlf no-space rs-metadata+xml`...).
+        style: String,
+        /// SDP labels offered, one per m-line, in order.
+        labels: Vec<String>,
+        /// Codecs offered per m-line, in order (`PCMU`, `PCMA`).
+        codecs: Vec<Vec<String>>,
     },
     /// A harness call ended.
     CallEnded {

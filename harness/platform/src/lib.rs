@@ -52,7 +52,6 @@ pub mod fault;
 mod mixer;
 pub mod platform;
 mod recording;
-mod rs;
 mod shared;
 pub mod variant;
 

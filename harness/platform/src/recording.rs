@@ -29,7 +29,6 @@ use crate::behaviour::Behaviour;
 use crate::call::{Calls, Phase, Role, Side, Ua};
 use crate::config::{PauseStyle, PlatformConfig};
 use crate::mixer::{CallMedia, FeatureAction, FeatureCode, Fork, Tap};
-use crate::rs::{RsDocs, RsSdpState, RsShape, RsSubject, src_contact};
 use crate::shared::{
     Incoming, Shared, SipEvent, action, law_of, sdp_of, secs, socket_of, transmit,
 };
@@ -48,6 +47,7 @@ use sip::transaction::{PeerAddr, TxKey};
 use siprec::metadata::announcement::{
     Announcement, AnnouncementEvent, AnnouncementTarget, announcement_update,
 };
+use siprec::rs::{RsDocs, RsSdpState, RsShape, RsSubject, src_contact};
 use std::collections::{HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;

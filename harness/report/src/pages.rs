@@ -1090,6 +1090,7 @@ fn actor_name(a: Actor) -> &'static str {
         Actor::Platform => "platform",
         Actor::Harness => "harness",
         Actor::Capture => "capture",
+        Actor::Src => "src",
     }
 }
 

@@ -21,6 +21,8 @@
 //! RTP [`observe::Event::RtpMalformed`], and the role carries on.
 
 pub mod media_io;
+pub mod src;
 pub mod srs;
+pub mod srs_fault;
 pub mod ua;
 mod wire;

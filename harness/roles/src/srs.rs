@@ -63,6 +63,7 @@
 use crate::media_io::{
     Detectors, ListenConfig, ListenStream, MediaContext, MediaError, RecordedPcm,
 };
+use crate::srs_fault::SrsFault;
 use crate::wire::Wire;
 use observe::{Actor, Event, Observation};
 use sim::{Datagram, Node, Transport};
@@ -170,6 +171,15 @@ pub struct SrsConfig {
     /// Ties each new session to a harness call (its own call label and media context);
     /// without it every observation carries [`SrsConfig::call_label`].
     pub binder: Option<SessionBinder>,
+    /// Judge what arrives the way a recorder must (when the emulator stands in for a
+    /// recorder under test): refuse an INVITE that is no recording session (no metadata,
+    /// no SRC marker) with 488 (SRS-04), and metadata that is not well-formed or whose
+    /// references dangle with 400 (SRS-08). Off when the emulator is the harness's own
+    /// recorder behind a platform under test: then it takes whatever the platform sends
+    /// and the checks judge it.
+    pub strict_input: bool,
+    /// A recorder bug to play ([`SrsFault`]), when it stands in for a recorder under test.
+    pub fault: Option<SrsFault>,
 }
 
 impl SrsConfig {
@@ -188,6 +198,8 @@ impl SrsConfig {
             seed: 0x5252,
             keep_pcm: false,
             binder: None,
+            strict_input: false,
+            fault: None,
         }
     }
 
@@ -311,12 +323,14 @@ struct Session {
     metadata_documents: usize,
 }
 
-/// A rejection waiting for its time.
-#[derive(Debug, Clone, Copy)]
+/// A final response waiting for its time (a delayed rejection, or the 200 of
+/// [`SrsFault::SlowAnswer`]).
+#[derive(Debug, Clone)]
 struct PendingReject {
     at: Time,
     tx: TxKey,
     code: u16,
+    extra: Extra,
 }
 
 /// What a request body holds for the SRS.
@@ -358,6 +372,9 @@ pub struct SrsEmulator {
     retired: VecDeque<(Time, String)>,
 }
 
+/// How late [`SrsFault::SlowAnswer`] sends its 200.
+const SLOW_ANSWER: Duration = Duration::from_secs(4);
+
 /// How long the label of an ended session is kept for its last responses.
 const LABEL_LINGER: Duration = Duration::from_secs(32);
 
@@ -396,7 +413,11 @@ impl SrsEmulator {
             &ctx,
         )?;
         let mut ep_cfg = EndpointConfig::new(cfg.sip_addr, &cfg.uri, cfg.seed);
-        ep_cfg.contact = format!("<{}>;+sip.srs", cfg.uri);
+        ep_cfg.contact = if cfg.fault == Some(SrsFault::NoSrsContact) {
+            format!("<{}>", cfg.uri)
+        } else {
+            format!("<{}>;+sip.srs", cfg.uri)
+        };
         ep_cfg.user_agent = Some("recproof-srs".to_owned());
         if cfg.behaviour == SrsBehaviour::Silent {
             ep_cfg.transactions.auto_trying = false;
@@ -790,6 +811,9 @@ impl SrsEmulator {
             }
         };
         self.note_metadata(now, None, request, &parts);
+        if self.cfg.strict_input && !self.takes_as_recording_session(now, tx, request, &parts) {
+            return;
+        }
         match self.cfg.behaviour {
             SrsBehaviour::Silent => {}
             SrsBehaviour::Reject { code, after } => {
@@ -800,6 +824,7 @@ impl SrsEmulator {
                         at: now + after,
                         tx,
                         code,
+                        extra: Extra::new(),
                     });
                 }
             }
@@ -837,7 +862,15 @@ impl SrsEmulator {
                     }
                 };
                 let extra = Extra::new().body(SDP, answer.to_bytes());
-                if self.ep.answer(now, tx, 200, extra).is_err() {
+                if self.cfg.fault == Some(SrsFault::SlowAnswer) {
+                    // The bug: the 200 goes out late (the transaction's 100 Trying at once).
+                    self.rejects.push(PendingReject {
+                        at: now + SLOW_ANSWER,
+                        tx,
+                        code: 200,
+                        extra,
+                    });
+                } else if self.ep.answer(now, tx, 200, extra).is_err() {
                     self.release(key);
                     return;
                 }
@@ -856,6 +889,80 @@ impl SrsEmulator {
                         scenario: RS_SCENARIO.to_owned(),
                     },
                 );
+            }
+        }
+    }
+
+    /// With [`SrsConfig::strict_input`]: whether a new INVITE is a recording session
+    /// this recorder takes. When it is not, the refusal has been sent (or, with
+    /// [`SrsFault::SilentOnBadMetadata`], deliberately not sent) and false is returned.
+    fn takes_as_recording_session(
+        &mut self,
+        now: Time,
+        tx: TxKey,
+        request: &SipMessage,
+        parts: &BodyParts,
+    ) -> bool {
+        if parts.unsupported.is_some() {
+            // Answered 415 below, whatever the markers say.
+            return true;
+        }
+        let contact = request.header_value("Contact").unwrap_or_default();
+        let src_marker = contact.contains("+sip.src") || contact.contains(";src");
+        let require = request
+            .header_list("Require")
+            .iter()
+            .any(|t| t.trim().eq_ignore_ascii_case("siprec"));
+        if parts.metadata.is_empty()
+            && !src_marker
+            && !require
+            && self.cfg.fault != Some(SrsFault::TakesPlainInvite)
+        {
+            let warning =
+                "399 recproof-srs \"not a recording session: no SIPREC metadata or marker\"";
+            self.answer(now, tx, 488, Extra::new().header("Warning", warning));
+            return false;
+        }
+        if self.cfg.fault == Some(SrsFault::RejectsLegacyType)
+            && parts
+                .metadata
+                .iter()
+                .any(|(ct, _)| sip::multipart::media_type_of(ct) == RS_METADATA_LEGACY)
+        {
+            self.answer(now, tx, 415, Extra::new().header("Accept", ACCEPT));
+            return false;
+        }
+        if self.cfg.fault == Some(SrsFault::RejectsBareLf) && has_bare_lf(request) {
+            self.answer(now, tx, 400, Extra::new());
+            return false;
+        }
+        if self.cfg.fault == Some(SrsFault::RejectsBroadWorks) && !require {
+            self.answer(now, tx, 403, Extra::new());
+            return false;
+        }
+        let unreadable =
+            parts
+                .metadata
+                .iter()
+                .find_map(|(_, xml)| match siprec::metadata::parse(xml) {
+                    Err(e) => Some(format!("metadata is not well-formed: {e}")),
+                    Ok(doc) => siprec::metadata::check_document(
+                        &doc,
+                        siprec::Profile::BroadworksCompat,
+                        None,
+                    )
+                    .into_iter()
+                    .find(|f| f.requirement == "MD-12" && f.severity == siprec::Severity::Fail)
+                    .map(|f| f.message),
+                });
+        match unreadable {
+            None => true,
+            Some(reason) => {
+                if self.cfg.fault != Some(SrsFault::SilentOnBadMetadata) {
+                    let warning = format!("399 recproof-srs \"{}\"", reason.replace('"', "'"));
+                    self.answer(now, tx, 400, Extra::new().header("Warning", &warning));
+                }
+                false
             }
         }
     }
@@ -928,21 +1035,31 @@ impl SrsEmulator {
         let mut specs = Vec::with_capacity(media.len());
         let mut accepted = 0usize;
         let mut out_of_ports = false;
+        let fault = self.cfg.fault;
+        let mut first_codec: Option<Codec> = None;
         for m in &media {
+            if fault == Some(SrsFault::FirstMlineOnly) && m.index > 0 {
+                continue;
+            }
             let offered = m.codecs();
-            let audio = offered
+            let mut audio = offered
                 .iter()
                 .copied()
                 .find(|c| matches!(c, Codec::Pcmu | Codec::Pcma));
+            if fault == Some(SrsFault::SameCodec) {
+                // The bug: every stream answered with the first stream's codec.
+                audio = first_codec.or(audio);
+            }
+            first_codec = first_codec.or(audio);
             let te = offered.iter().find_map(|c| match c {
                 Codec::TelephoneEvent(pt) => Some(*pt),
                 _ => None,
             });
             let usable = m.kind == "audio" && !m.is_declined() && audio.is_some();
-            let direction = if m.direction.sends() {
-                Direction::RecvOnly
-            } else {
-                Direction::Inactive
+            let direction = match (m.direction.sends(), fault) {
+                (true, Some(SrsFault::AnswerSendrecv)) => Direction::SendRecv,
+                (true, _) => Direction::RecvOnly,
+                (false, _) => Direction::Inactive,
             };
             let existing = self
                 .sessions
@@ -1024,7 +1141,11 @@ impl SrsEmulator {
                 }
                 _ => StreamSpec::audio(0).codecs(vec![audio.unwrap_or(Codec::Pcmu)]),
             };
-            spec.label = m.label.clone();
+            spec.label = if fault == Some(SrsFault::Relabel) {
+                Some((m.index + 1).to_string())
+            } else {
+                m.label.clone()
+            };
             specs.push(spec);
         }
         if initial && accepted == 0 {
@@ -1143,10 +1264,12 @@ impl SrsEmulator {
     }
 
     fn send_due_rejects(&mut self, now: Time) {
-        let (due, later): (Vec<_>, Vec<_>) = self.rejects.iter().partition(|r| r.at <= now);
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.rejects)
+            .into_iter()
+            .partition(|r| r.at <= now);
         self.rejects = later;
         for r in due {
-            self.answer(now, r.tx, r.code, Extra::new());
+            self.answer(now, r.tx, r.code, r.extra);
         }
     }
 
@@ -1178,6 +1301,34 @@ impl SrsEmulator {
         });
         // Streams are drained where they are fed (a datagram, a timer, their end), so a
         // SIP message does not cost a walk over every stream of every session.
+    }
+}
+
+/// True when a multipart body's delimiter lines end in a bare LF (a body written with
+/// bare LF line ends; the parts' own content may use either).
+fn has_bare_lf(msg: &SipMessage) -> bool {
+    let Some(boundary) = msg
+        .content_type()
+        .and_then(|ct| sip::multipart::content_type_param(ct, "boundary"))
+    else {
+        return false;
+    };
+    let body = msg.body();
+    let delimiter = format!("--{boundary}");
+    let d = delimiter.as_bytes();
+    body.windows(d.len())
+        .enumerate()
+        .filter(|(_, w)| *w == d)
+        .any(|(i, _)| body.get(i + d.len()) == Some(&b'\n'))
+}
+
+/// Which stream's recording the RTP of stream `i` (of `n`) goes into: its own, or
+/// another under the recording faults.
+fn recorded_into(fault: Option<SrsFault>, i: usize, n: usize) -> usize {
+    match fault {
+        Some(SrsFault::MixedRecording) => 0,
+        Some(SrsFault::SwappedAttribution) if n == 2 => 1 - i.min(1),
+        _ => i,
     }
 }
 
@@ -1271,10 +1422,10 @@ impl Node for SrsEmulator {
         } else if datagram.transport == Transport::Udp
             && datagram.to.ip() == self.cfg.media_ip
             && let Some(key) = self.ports.get(&datagram.to.port()).copied()
-            && let Some(r) = self
-                .sessions
-                .get_mut(&key)
-                .and_then(|s| s.streams.iter_mut().find(|r| r.port == datagram.to.port()))
+            && let Some(s) = self.sessions.get_mut(&key)
+            && let Some(i) = s.streams.iter().position(|r| r.port == datagram.to.port())
+            && let n = s.streams.len()
+            && let Some(r) = s.streams.get_mut(recorded_into(self.cfg.fault, i, n))
         {
             r.listen
                 .handle_datagram(now, datagram.from, &datagram.bytes);

@@ -594,6 +594,12 @@ impl Endpoint {
         self.calls.get(&call).and_then(|c| c.dialog.as_ref())
     }
 
+    /// The Call-ID of `call` (from its INVITE), while the call exists: known from the
+    /// moment the INVITE is built, before any dialog.
+    pub fn call_id(&self, call: CallKey) -> Option<&str> {
+        self.calls.get(&call).and_then(|c| c.invite.call_id().ok())
+    }
+
     /// Where `call` is, or `None` once it ended.
     pub fn phase(&self, call: CallKey) -> Option<CallPhase> {
         self.calls.get(&call).map(|c| c.phase)

@@ -11,6 +11,7 @@
 
 pub mod findings;
 pub mod metadata;
+pub mod rs;
 pub mod validate;
 
 pub use findings::{Evidence, Finding, Profile, REQUIREMENTS, Requirement, Severity};

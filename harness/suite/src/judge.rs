@@ -9,7 +9,12 @@
 //! expectation (for a plain answered call: keypresses and voicemail are not in the log
 //! and are not assumed).
 //!
-//! This module owns only that bookkeeping; the verdicts are `recproof_checks::judge_call`.
+//! A recorder call (recproof as the SRC against a recorder under test) carries its
+//! recorder rules as its expectation (`{"recorder": {...}}`) and is judged by
+//! `recproof_checks::recorder::judge_recorder`.
+//!
+//! This module owns only that bookkeeping; the verdicts are `recproof_checks::judge_call`
+//! and `judge_recorder`.
 
 use crate::profile::SutProfile;
 use checks::{CallExpectation, Tolerances, Verdict};
@@ -111,6 +116,22 @@ fn judge_block(block: &[Observation], profile: Option<&SutProfile>, out: &mut Ju
     }
     for call in order {
         let recorded = expectations.get(&call);
+        // A recorder call (the harness as SRC against a recorder under test) carries its
+        // recorder rules as its expectation and is judged by the recorder checks.
+        if let Some(rules) = recorded.and_then(|(e, _)| e.get("recorder")) {
+            match serde_json::from_value::<checks::recorder::RecorderRules>(rules.clone()) {
+                Ok(rules) => out.calls.push(JudgedCall {
+                    verdicts: checks::recorder::judge_recorder(block, &call, &rules),
+                    call,
+                    source: ExpectationSource::Log,
+                }),
+                Err(e) => out.unjudged.push((
+                    call,
+                    format!("its recorded recorder rules cannot be read ({e})"),
+                )),
+            }
+            continue;
+        }
         let tolerances = match (profile.map(|p| p.tolerances.clone()), recorded) {
             (Some(t), _) => t,
             (None, Some((_, t))) if !t.is_null() => {

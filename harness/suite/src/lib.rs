@@ -14,6 +14,7 @@
 mod expectation;
 pub mod judge;
 pub mod profile;
+pub mod recorder_steps;
 pub mod registry;
 pub mod stated;
 pub mod steps;
@@ -76,6 +77,12 @@ pub struct SuiteOptions {
     /// failed so far, each failure as a line) instead of cucumber's step-by-step console.
     /// For a terminal; indicatif draws nothing when stderr is not one.
     pub progress: bool,
+    /// Judge a recorder instead of a platform: run the `@recorder` scenarios (recproof
+    /// plays the platform against the embedded SRS emulator) and only those. Without it
+    /// the `@recorder` scenarios are left out.
+    pub recorder: bool,
+    /// The recorder bug the embedded SRS emulator plays in a recorder run.
+    pub recorder_fault: Option<roles::srs_fault::SrsFault>,
 }
 
 impl SuiteOptions {
@@ -95,6 +102,8 @@ impl SuiteOptions {
             external: None,
             ctrl_c: false,
             progress: false,
+            recorder: false,
+            recorder_fault: None,
         }
     }
 }
@@ -177,6 +186,8 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
         evidence_dir: opts.evidence.then(|| opts.out.join("calls")),
         external: opts.external.clone(),
         interrupted: Arc::default(),
+        recorder_fault: opts.recorder_fault,
+        recorder_rules: checks::recorder::RecorderRules::default(),
     });
     let concurrency = if opts.external.is_some() {
         1
@@ -224,6 +235,7 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
         });
     }
     let (after_bar, filter_bar) = (bar.clone(), bar.clone());
+    let recorder = opts.recorder;
     runtime.block_on(async {
         CallWorld::cucumber()
             .max_concurrent_scenarios(concurrency)
@@ -243,7 +255,10 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
                     .collect();
                 world.then_steps = thens.len();
                 for step in thens {
-                    for c in steps::checks_for_step(&step.value) {
+                    for c in steps::checks_for_step(&step.value)
+                        .iter()
+                        .chain(recorder_steps::checks_for_step(&step.value))
+                    {
                         if !world.asserted_checks.iter().any(|a| a == c) {
                             world.asserted_checks.push((*c).to_owned());
                         }
@@ -282,7 +297,13 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
                             .chain(scenario.tags.iter()),
                     )
                 });
-                let selected = in_selection && tagged;
+                let recorder_scenario = feature
+                    .tags
+                    .iter()
+                    .chain(rule.iter().flat_map(|r| &r.tags))
+                    .chain(scenario.tags.iter())
+                    .any(|t| t.trim_start_matches('@') == "recorder");
+                let selected = in_selection && tagged && recorder_scenario == recorder;
                 if selected && let Some(bar) = &filter_bar {
                     bar.inc_length(1);
                 }
@@ -310,6 +331,7 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         sut: match &opts.external {
             Some(p) => p.name.clone(),
+            None if opts.recorder => drive::recorder::recorder_name(opts.recorder_fault),
             None => drive::embedded::embedded_name(opts.fault, opts.variant),
         },
         seed: opts.seed,

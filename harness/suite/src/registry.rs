@@ -5,20 +5,24 @@
 //! It is built from the code's own tables, never written by hand: the titles from
 //! `recproof_siprec::REQUIREMENTS` (plus recproof's RP- IDs), the checks from
 //! `recproof_checks::CATALOGUE` and the message validator's ID list, the steps from
-//! [`crate::steps::STEP_CHECKS`], the faults from `recproof_platform::Fault`. The status:
+//! [`crate::steps::STEP_CHECKS`] and [`crate::recorder_steps::RECORDER_STEP_CHECKS`], the
+//! faults from `recproof_platform::Fault` and the SRS emulator's `SrsFault`. The status:
 //!
 //! - **judged end to end**: a step asserts it and a fault breaks it; the suite's
 //!   self-test shows a scenario asserting the ID fail on that fault through its own
 //!   verdicts (and fails the build when it does not);
 //! - **judged on synthetic logs only**: a check judges it (tested on hand-made logs and
-//!   captured messages, both ways), but no fault of the reference platform breaks it;
+//!   captured messages, both ways), but no fault of the reference platform or the SRS
+//!   emulator breaks it;
 //! - **not judged**: no check judges it yet; nothing may imply otherwise.
 //!
 //! `recproof requirements` prints it; `docs/requirements.md` is generated from it and a
 //! test keeps the file current. This module owns the table and its renderings only.
 
+use checks::recorder::RECORDER_CATALOGUE;
 use checks::{CATALOGUE, preconditions};
 use platform::Fault;
+use roles::srs_fault::SrsFault;
 use serde::Serialize;
 use siprec::findings::VALIDATED_IDS;
 
@@ -74,10 +78,12 @@ pub const RECPROOF_IDS: &[(&str, &str)] = &[
     ),
 ];
 
-/// The check ids whose verdicts cite `id`.
+/// The check ids whose verdicts cite `id` (the platform checks, then the recorder
+/// checks).
 fn checks_of(id: &str) -> Vec<&'static str> {
     let mut v: Vec<&'static str> = CATALOGUE
         .iter()
+        .chain(RECORDER_CATALOGUE)
         .filter(|c| c.requirement == id)
         .map(|c| c.id)
         .collect();
@@ -104,6 +110,7 @@ pub fn registry() -> Vec<Entry> {
         let checks = checks_of(id);
         let steps: Vec<&'static str> = crate::steps::STEP_CHECKS
             .iter()
+            .chain(crate::recorder_steps::RECORDER_STEP_CHECKS)
             .filter(|(_, cs)| {
                 // Every step asserts the preconditions.
                 id == preconditions::RP_CALL || cs.iter().any(|c| checks.contains(c))
@@ -114,6 +121,12 @@ pub fn registry() -> Vec<Entry> {
             .iter()
             .filter(|f| f.requirement() == id)
             .map(|f| f.name())
+            .chain(
+                SrsFault::ALL
+                    .iter()
+                    .filter(|f| f.requirement() == id)
+                    .map(|f| f.name()),
+            )
             .collect();
         let coverage = if checks.is_empty() {
             Coverage::NotJudged
@@ -193,8 +206,9 @@ pub fn to_markdown(entries: &[Entry]) -> String {
          (RFC 7865), `POL-` for the Webex Calling recording policy, `SIP-` for SIP framing \
          rules, and recproof's own `RP-` IDs. Coverage:\n\n\
          - **judged end to end**: a scenario step asserts it and a fault profile of the \
-         reference platform breaks it; the suite's self-test shows a scenario asserting it \
-         fail on that fault through its own verdicts;\n\
+         reference platform (or, for `SRS-` IDs, of the SRS emulator standing in for a \
+         recorder under test, `recproof check --recorder`) breaks it; the suite's self-test \
+         shows a scenario asserting it fail on that fault through its own verdicts;\n\
          - **judged on synthetic logs only**: a check judges it (tested both ways on \
          hand-made logs and captured messages), but no fault profile breaks it yet;\n\
          - **not judged**: nothing judges it yet.\n\n\
@@ -269,6 +283,16 @@ mod tests {
                 .find(|e| e.id == f.requirement())
                 .unwrap_or_else(|| panic!("{} breaks unknown {}", f.name(), f.requirement()));
             assert_eq!(e.coverage, Coverage::EndToEnd, "{}", e.id);
+        }
+        for f in SrsFault::ALL {
+            let e = r
+                .iter()
+                .find(|e| e.id == f.requirement())
+                .unwrap_or_else(|| panic!("{} breaks unknown {}", f.name(), f.requirement()));
+            assert_eq!(e.coverage, Coverage::EndToEnd, "{}", e.id);
+        }
+        for c in RECORDER_CATALOGUE {
+            assert!(r.iter().any(|e| e.id == c.requirement), "{}", c.id);
         }
         // Every catalogue check cites a registered requirement (message.validate's vary).
         for c in CATALOGUE.iter().filter(|c| c.id != "message.validate") {

@@ -7,6 +7,7 @@
 //! their own call label from it so all calls share one observation log.
 
 use crate::stated::{Capability, Stated};
+use checks::recorder::RecorderRules;
 use checks::{CallExpectation, Status, Tolerances, Verdict, preconditions};
 use drive::embedded::{EmbeddedCall, RecorderMode, run_call};
 use drive::external::ExternalCall;
@@ -14,6 +15,7 @@ use drive::plan::CallPlan;
 use drive::settings::Settings;
 use observe::{LogWriter, Observation};
 use platform::{Fault, Variant};
+use roles::srs_fault::SrsFault;
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::BufWriter;
@@ -47,6 +49,10 @@ pub(crate) struct RunContext {
     pub(crate) external: Option<Arc<crate::profile::SutProfile>>,
     /// Set on Ctrl-C: calls not yet started are skipped, the ones running finish.
     pub(crate) interrupted: Arc<std::sync::atomic::AtomicBool>,
+    /// The recorder bug the embedded SRS emulator plays in a recorder run.
+    pub(crate) recorder_fault: Option<SrsFault>,
+    /// What a recorder under test is held to.
+    pub(crate) recorder_rules: RecorderRules,
 }
 
 impl std::fmt::Debug for RunContext {
@@ -182,19 +188,82 @@ impl CallWorld {
             ..EmbeddedCall::new(self.settings.clone(), self.plan.clone(), ctx.fault, seed)
         };
         let outcome = tokio::task::spawn_blocking(move || run_call(&call)).await;
-        let outcome = match outcome {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(e)) => {
-                self.setup_error = Some(e.to_string());
-                return;
-            }
-            Err(e) => {
-                self.setup_error = Some(format!("the simulated call crashed: {e}"));
-                return;
-            }
+        let Some(outcome) = self.ran_or_note(outcome, "the simulated call crashed") else {
+            return;
         };
         let expect = crate::expectation::expectation(&self.settings, &self.plan, self.recorder);
         self.finish(&ctx, outcome, expect);
+    }
+
+    /// Runs a recorder plan (the harness as SRC) against the recorder under test: the
+    /// embedded SRS emulator (with the run's recorder fault, if any), appends the log and
+    /// judges it with the recorder checks.
+    pub(crate) async fn run_recorder(&mut self, plan: drive::recorder::RecorderPlan) {
+        let Some(ctx) = context() else {
+            self.setup_error = Some("no suite run is active".into());
+            return;
+        };
+        if ctx.interrupted.load(Ordering::Relaxed) {
+            self.skipped = Some("not run: the run was interrupted (Ctrl-C)".to_owned());
+            return;
+        }
+        if ctx.external.is_some() {
+            let why = "SKIPPED: recorder scenarios run against the embedded SRS emulator only (an external recorder profile is not supported yet)".to_owned();
+            eprintln!("{why}");
+            self.skipped = Some(why);
+            return;
+        }
+        let (_, seed) = self.next_call(&ctx);
+        let plan = drive::recorder::RecorderPlan {
+            label: self.label().to_owned(),
+            ..plan
+        };
+        let call = drive::recorder::EmbeddedRecorderCall {
+            plan,
+            fault: ctx.recorder_fault,
+            mode: RecorderMode::Accept,
+            seed,
+            evidence: ctx.evidence_dir.is_some(),
+        };
+        let outcome =
+            tokio::task::spawn_blocking(move || drive::recorder::run_recorder_call(&call)).await;
+        let Some(outcome) = self.ran_or_note(outcome, "the simulated recorder call crashed") else {
+            return;
+        };
+        let rules = ctx.recorder_rules;
+        self.append_log(
+            &ctx,
+            &outcome,
+            serde_json::json!({ "recorder": rules }),
+            serde_json::Value::Null,
+        );
+        self.verdicts =
+            checks::recorder::judge_recorder(&outcome.observations, self.label(), &rules);
+        self.log = Some(outcome.observations);
+    }
+
+    /// The outcome of a call run on a blocking thread, or `None` with the set-up error
+    /// noted (a role could not be built, or the thread panicked: `crashed` says which
+    /// kind of call).
+    fn ran_or_note(
+        &mut self,
+        joined: Result<
+            Result<drive::embedded::CallOutcome, drive::embedded::DriveError>,
+            tokio::task::JoinError,
+        >,
+        crashed: &str,
+    ) -> Option<drive::embedded::CallOutcome> {
+        match joined {
+            Ok(Ok(outcome)) => Some(outcome),
+            Ok(Err(e)) => {
+                self.setup_error = Some(e.to_string());
+                None
+            }
+            Err(e) => {
+                self.setup_error = Some(format!("{crashed}: {e}"));
+                None
+            }
+        }
     }
 
     /// Numbers the call and derives its seed (audio and timing; real-time runs draw
@@ -230,16 +299,8 @@ impl CallWorld {
             evidence: ctx.evidence_dir.is_some(),
         };
         let outcome = tokio::task::spawn_blocking(move || drive::external::run_call(&call)).await;
-        let outcome = match outcome {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(e)) => {
-                self.setup_error = Some(e.to_string());
-                return;
-            }
-            Err(e) => {
-                self.setup_error = Some(format!("the real-time call crashed: {e}"));
-                return;
-            }
+        let Some(outcome) = self.ran_or_note(outcome, "the real-time call crashed") else {
+            return;
         };
         let expect = crate::expectation::external_expectation(
             &self.settings,
@@ -258,6 +319,33 @@ impl CallWorld {
         outcome: drive::embedded::CallOutcome,
         expect: CallExpectation,
     ) {
+        self.append_log(
+            ctx,
+            &outcome,
+            serde_json::to_value(&expect).unwrap_or_default(),
+            serde_json::to_value(&ctx.tolerances).unwrap_or_default(),
+        );
+        let (verdicts, timeline) = checks::judge_call_summarized(
+            &outcome.observations,
+            self.label(),
+            &expect,
+            &ctx.tolerances,
+        );
+        self.verdicts = verdicts;
+        self.timeline = Some(timeline);
+        self.expectation = Some(expect);
+        self.log = Some(outcome.observations);
+    }
+
+    /// Appends the call's log to the run's, with its expectation, and writes the
+    /// evidence.
+    fn append_log(
+        &mut self,
+        ctx: &RunContext,
+        outcome: &drive::embedded::CallOutcome,
+        expectation: serde_json::Value,
+        tolerances: serde_json::Value,
+    ) {
         ctx.simulated_us.fetch_add(
             u64::try_from(outcome.simulated.as_micros()).unwrap_or(u64::MAX),
             Ordering::Relaxed,
@@ -275,8 +363,8 @@ impl CallWorld {
                 call: Some(self.label().to_owned()),
                 actor: observe::Actor::Harness,
                 event: observe::Event::Expectation {
-                    expectation: serde_json::to_value(&expect).unwrap_or_default(),
-                    tolerances: serde_json::to_value(&ctx.tolerances).unwrap_or_default(),
+                    expectation,
+                    tolerances,
                 },
             };
             let starts_block = outcome
@@ -298,20 +386,10 @@ impl CallWorld {
         if let Some(dir) = &ctx.evidence_dir {
             // Evidence is for people; a write failure is reported on the scenario but
             // does not change a verdict.
-            if let Err(e) = drive::embedded::write_evidence(&outcome, &dir.join(self.label())) {
+            if let Err(e) = drive::embedded::write_evidence(outcome, &dir.join(self.label())) {
                 self.evidence_error = Some(e.to_string());
             }
         }
-        let (verdicts, timeline) = checks::judge_call_summarized(
-            &outcome.observations,
-            self.label(),
-            &expect,
-            &ctx.tolerances,
-        );
-        self.verdicts = verdicts;
-        self.timeline = Some(timeline);
-        self.expectation = Some(expect);
-        self.log = Some(outcome.observations);
     }
 
     fn ran(&self) -> Result<(), String> {
@@ -345,7 +423,7 @@ impl CallWorld {
         for v in self
             .verdicts
             .iter()
-            .filter(|v| preconditions::ALL.contains(&v.check.as_str()))
+            .filter(|v| preconditions::is_precondition(&v.check))
         {
             if v.status == Status::Fail {
                 problems.push(format!(
@@ -378,7 +456,7 @@ impl CallWorld {
         if self.then_done >= self.then_steps {
             for v in self.verdicts.iter().filter(|v| {
                 v.status == Status::Fail
-                    && !preconditions::ALL.contains(&v.check.as_str())
+                    && !preconditions::is_precondition(&v.check)
                     && !self.asserted_checks.contains(&v.check)
             }) {
                 problems.push(format!(

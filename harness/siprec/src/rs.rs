@@ -1,5 +1,8 @@
-//! What the platform, as SIPREC SRC, puts on the wire of a recording session (RS): the
-//! SDP offers, the metadata documents, the SRC header markers and the multipart body.
+//! What a SIPREC SRC puts on the wire of a recording session (RS): the SDP offers, the
+//! metadata documents, the SRC header markers and the multipart body. Shared by the two
+//! SRCs recproof has: its reference platform (the system it tests itself against) and the
+//! harness SRC that plays the platform against a recorder under test, so both send the
+//! same bytes for the same dialect.
 //!
 //! # What this module owns
 //!
@@ -21,23 +24,23 @@
 //!
 //! # What it must not touch
 //!
-//! No state machine, no timers, no I/O: [`crate::recording`] decides when to send; this
+//! No state machine, no timers, no I/O: the SRC using it decides when to send; this
 //! module only builds.
 
-use sip::endpoint::Extra;
-use sip::multipart::{self, RS_METADATA_XML, Style};
-use sip::sdp::{Codec, Direction, SdpBuilder, SessionDescription, StreamSpec};
-use siprec::metadata::{
+use crate::metadata::{
     self, BroadWorksCallMetadata, BroadWorksGroup, BroadWorksRecording, BroadWorksRecordingInfo,
     BroadWorksStream, CallDirection, CallType, DataMode, Dialect, ExtensionData, Group, NameId,
     Participant, ParticipantSessionAssoc, ParticipantStreamAssoc, Recording, Session,
     SessionRecordingAssoc, Stream, StreamMode, XsDateTime, ids::IdGenerator,
 };
+use sip::endpoint::Extra;
+use sip::multipart::{self, RS_METADATA_LEGACY, RS_METADATA_XML, Style};
+use sip::sdp::{Codec, Direction, SdpBuilder, SessionDescription, StreamSpec};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// Who is recorded and the call around them, as the metadata describes it.
 #[derive(Debug, Clone)]
-pub(crate) struct RsSubject {
+pub struct RsSubject {
     /// Their AOR on the platform.
     pub user_aor: String,
     /// Webex `serviceProvider`.
@@ -58,7 +61,7 @@ pub(crate) struct RsSubject {
 
 /// How the streams are described (the faults and variants that touch the RS shape).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct RsShape {
+pub struct RsShape {
     /// The SDP labels of the caller's and the callee's stream.
     pub labels: [&'static str; 2],
     /// One mixed stream instead of two (fault `single-stream`).
@@ -69,9 +72,54 @@ pub(crate) struct RsShape {
     pub offset_times: bool,
 }
 
+/// How the multipart body of an RS INVITE is written: the details RFC 2046 and RFC 9806
+/// leave open and real SRCs differ on (SRS-09, SRS-10).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RsBodyStyle {
+    /// Content-Type of the metadata part: `application/rs-metadata+xml` (RFC 7866) or
+    /// the legacy `application/rs-metadata`.
+    pub metadata_type: &'static str,
+    /// The metadata part before the SDP part (BroadWorks) instead of after it (RFC).
+    pub metadata_first: bool,
+    /// Part header spacing and line ends.
+    pub style: Style,
+    /// Boundary to start from ([`multipart::Builder::build_unique`] keeps it unique).
+    pub boundary: &'static str,
+}
+
+impl RsBodyStyle {
+    /// What the dialect's SRCs send: RFC 7866 puts SDP first with `Name: value` headers;
+    /// BroadWorks puts the metadata first with `Name:value` headers.
+    pub fn of(dialect: Dialect) -> Self {
+        match dialect {
+            Dialect::Rfc7865 => Self {
+                metadata_type: RS_METADATA_XML,
+                metadata_first: false,
+                style: Style::default(),
+                boundary: "recproof-rs",
+            },
+            Dialect::BroadWorks => Self {
+                metadata_type: RS_METADATA_XML,
+                metadata_first: true,
+                style: Style {
+                    space_after_colon: false,
+                    line_end: "\r\n",
+                },
+                boundary: "UniqueBroadWorksBoundary",
+            },
+        }
+    }
+
+    /// This style with the legacy metadata media type name (`application/rs-metadata`).
+    pub fn legacy_type(mut self) -> Self {
+        self.metadata_type = RS_METADATA_LEGACY;
+        self
+    }
+}
+
 /// The SDP state of the RS streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RsSdpState {
+pub enum RsSdpState {
     /// `a=sendonly` at our address: recording.
     Active,
     /// `a=inactive` (pause by re-INVITE).
@@ -82,7 +130,8 @@ pub(crate) enum RsSdpState {
 
 /// The constants of one recording session and the documents built from them.
 #[derive(Debug, Clone)]
-pub(crate) struct RsDocs {
+pub struct RsDocs {
+    /// Which dialect the documents and headers are written in.
     pub dialect: Dialect,
     /// The SDP labels, one per m-line.
     pub sdp_labels: Vec<String>,
@@ -101,7 +150,7 @@ pub(crate) struct RsDocs {
 
 impl RsDocs {
     /// Fixes the IDs of a new RS.
-    pub(crate) fn new(
+    pub fn new(
         dialect: Dialect,
         shape: RsShape,
         subject: &RsSubject,
@@ -270,22 +319,36 @@ impl RsDocs {
     }
 
     /// A fresh ID for an `extensiondata` (BroadWorks announcement updates).
-    pub(crate) fn next_id(&mut self) -> String {
+    pub fn next_id(&mut self) -> String {
         self.ids.next_id(self.dialect)
     }
 
-    /// The SDP offer for the RS streams on `ports` (one per SDP label).
-    pub(crate) fn sdp(
+    /// The SDP offer for the RS streams on `ports` (one per SDP label), each offering
+    /// PCMU and PCMA.
+    pub fn sdp(&mut self, ip: IpAddr, ports: &[u16], state: RsSdpState) -> SessionDescription {
+        self.sdp_with_codecs(ip, ports, state, &[])
+    }
+
+    /// [`RsDocs::sdp`] with the codecs of each stream given (`codecs[i]` for m-line
+    /// `i`; PCMU and PCMA for a stream without an entry). The harness SRC offers each
+    /// stream a different codec, so an answer that copies one stream's codec onto another
+    /// is seen.
+    pub fn sdp_with_codecs(
         &mut self,
         ip: IpAddr,
         ports: &[u16],
         state: RsSdpState,
+        codecs: &[Vec<Codec>],
     ) -> SessionDescription {
         self.sdp_version += 1;
         let mut b = SdpBuilder::new(ip, self.sdp_session_id, self.sdp_version);
-        for (label, port) in self.sdp_labels.iter().zip(ports) {
+        for (i, (label, port)) in self.sdp_labels.iter().zip(ports).enumerate() {
+            let offered = codecs
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| vec![Codec::Pcmu, Codec::Pcma]);
             let mut spec = StreamSpec::audio(*port)
-                .codecs(vec![Codec::Pcmu, Codec::Pcma])
+                .codecs(offered)
                 .label(label.clone())
                 .direction(if state == RsSdpState::Inactive {
                     Direction::Inactive
@@ -311,50 +374,61 @@ impl RsDocs {
         )
     }
 
-    /// The initial RS INVITE's headers and multipart body.
-    pub(crate) fn initial_invite(&self, sdp: &SessionDescription) -> Extra {
+    /// The initial RS INVITE's headers and multipart body, written the way the dialect's
+    /// real SRCs write it ([`RsBodyStyle::of`]).
+    pub fn initial_invite(&self, sdp: &SessionDescription) -> Extra {
+        self.initial_invite_styled(sdp, &RsBodyStyle::of(self.dialect))
+    }
+
+    /// The initial RS INVITE with the dialect's headers and this body style.
+    pub fn initial_invite_styled(&self, sdp: &SessionDescription, style: &RsBodyStyle) -> Extra {
         let xml = metadata::to_xml(&self.recording, self.dialect);
+        self.initial_invite_with_metadata(sdp, style, xml.into_bytes())
+    }
+
+    /// The initial RS INVITE carrying `metadata` as the metadata part's bytes, whatever
+    /// they are (the harness SRC's negative cases: malformed XML, a dangling reference).
+    pub fn initial_invite_with_metadata(
+        &self,
+        sdp: &SessionDescription,
+        style: &RsBodyStyle,
+        metadata: Vec<u8>,
+    ) -> Extra {
         let mut extra = self.base();
-        let (style, body) = match self.dialect {
-            Dialect::Rfc7865 => {
-                extra = extra.header("Require", "siprec").header(
+        extra = match self.dialect {
+            Dialect::Rfc7865 => extra.header("Require", "siprec").header(
+                "Accept",
+                "application/sdp, application/rs-metadata+xml, application/rs-metadata-request",
+            ),
+            Dialect::BroadWorks => extra
+                .header(
                     "Accept",
-                    "application/sdp, application/rs-metadata+xml, application/rs-metadata-request",
-                );
-                let b = multipart::Builder::new()
-                    .sdp(sdp.to_bytes())
-                    .metadata(RS_METADATA_XML, xml.into_bytes());
-                ("recproof-rs", b)
-            }
-            Dialect::BroadWorks => {
-                extra = extra
-                    .header(
-                        "Accept",
-                        "application/media_control+xml,application/sdp,application/x-broadworks-call-center+xml",
-                    )
-                    .header("X-BroadWorks-Correlation-Info", &self.correlation)
-                    .header("MIME-Version", "1.0");
-                let b = multipart::Builder::new()
-                    .style(Style {
-                        space_after_colon: false,
-                        line_end: "\r\n",
-                    })
-                    .metadata(RS_METADATA_XML, xml.into_bytes())
-                    .sdp(sdp.to_bytes());
-                ("UniqueBroadWorksBoundary", b)
-            }
+                    "application/media_control+xml,application/sdp,application/x-broadworks-call-center+xml",
+                )
+                .header("X-BroadWorks-Correlation-Info", &self.correlation)
+                .header("MIME-Version", "1.0"),
         };
-        let (boundary, bytes) = body.build_unique(style);
+        let mut b = multipart::Builder::new().style(style.style.clone());
+        if style.metadata_first {
+            b = b
+                .metadata(style.metadata_type, metadata)
+                .sdp(sdp.to_bytes());
+        } else {
+            b = b
+                .sdp(sdp.to_bytes())
+                .metadata(style.metadata_type, metadata);
+        }
+        let (boundary, bytes) = b.build_unique(style.boundary);
         extra.body(&format!("multipart/mixed;boundary={boundary}"), bytes)
     }
 
     /// A re-INVITE carrying only a new SDP offer (pause/resume).
-    pub(crate) fn reinvite(&self, sdp: &SessionDescription) -> Extra {
+    pub fn reinvite(&self, sdp: &SessionDescription) -> Extra {
         self.base().body(multipart::SDP, sdp.to_bytes())
     }
 
     /// An UPDATE carrying a metadata document (announcement reports).
-    pub(crate) fn metadata_update(&self, doc: &Recording) -> Extra {
+    pub fn metadata_update(&self, doc: &Recording) -> Extra {
         let xml = metadata::to_xml(doc, self.dialect);
         self.base()
             .header("Content-Disposition", multipart::RECORDING_SESSION)
@@ -365,7 +439,7 @@ impl RsDocs {
 /// The Contact of the SRC's user agent, on every RS request (SRC-03): `+sip.src` as a
 /// feature tag (RFC 7866), BroadWorks' `;src` URI parameter, or nothing with the
 /// `no-src-marker` fault.
-pub(crate) fn src_contact(dialect: Dialect, src_marker: bool, sip: SocketAddr) -> String {
+pub fn src_contact(dialect: Dialect, src_marker: bool, sip: SocketAddr) -> String {
     match (src_marker, dialect) {
         (false, _) => format!("<sip:src@{sip}>"),
         (true, Dialect::Rfc7865) => format!("<sip:src@{sip}>;+sip.src"),

@@ -1,0 +1,342 @@
+//! Runs a recorder plan: the harness SRC ([`roles::src::HarnessSrc`]) opening recording
+//! sessions at a recorder, here the embedded SRS emulator standing in for a recorder under
+//! test (with an optional [`SrsFault`]), in a simulated network and clock.
+//!
+//! A [`RecorderPlan`] is a list of [`RsStep`]s: open a session of some case, talk, pause,
+//! resume, send a metadata update, end. The driver waits after each INVITE for its final
+//! response (at most [`FINAL_WAIT`]; a recorder that never answers is given up on with a
+//! CANCEL and the wait is in the log), skips a refused session's remaining steps until the
+//! next open, and returns the observation log. It judges nothing.
+
+use crate::embedded::{CallOutcome, DriveError, RecorderMode, finish_world};
+use observe::{Actor, Clock, Event, Observation, SCHEMA_VERSION};
+use roles::media_io::MediaContext;
+use roles::src::{HarnessSrc, RsRequest, SessionPhase, SrcConfig};
+use roles::srs::{SrsConfig, SrsEmulator};
+use roles::srs_fault::SrsFault;
+use sim::{LinkProfile, World};
+use sip::time::Time;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+/// The harness SRC's SIP address in the simulated network.
+pub const SRC_SIP: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 1, 1)), 5060);
+/// The recorder's SIP address in the simulated network.
+pub const RECORDER_SIP: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 1, 9)), 5080);
+/// Longest wait for the final response to an RS INVITE before the SRC gives up (CANCEL).
+/// Longer than SRS-13's answer time, shorter than Timer B (32 s).
+pub const FINAL_WAIT: Duration = Duration::from_secs(10);
+/// Time after a BYE or CANCEL for the last responses and stream ends.
+const SETTLE: Duration = Duration::from_secs(2);
+
+/// One step of a recorder plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RsStep {
+    /// Opens a session (and waits for its final response).
+    Open(RsRequest),
+    /// Lets the session run (audio flows) for this long.
+    Talk(Duration),
+    /// Pauses: a re-INVITE with the streams `a=inactive` (true) or at `c=0.0.0.0`.
+    Pause {
+        /// `a=inactive` (RFC) instead of `c=0.0.0.0` (BroadWorks).
+        inactive: bool,
+    },
+    /// Resumes after a pause.
+    Resume,
+    /// Sends the complete metadata again in an UPDATE.
+    UpdateMetadata,
+    /// Ends the session (BYE).
+    End,
+}
+
+/// What one recorder call does: the sessions it opens and what happens in each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecorderPlan {
+    /// Harness call label of every observation.
+    pub label: String,
+    /// Scenario name (for the log).
+    pub scenario: String,
+    /// The steps, in order.
+    pub steps: Vec<RsStep>,
+}
+
+impl RecorderPlan {
+    /// A plan with no steps.
+    pub fn new(label: &str, scenario: &str) -> Self {
+        Self {
+            label: label.to_owned(),
+            scenario: scenario.to_owned(),
+            steps: Vec::new(),
+        }
+    }
+
+    /// A whole session: open `req`, talk for `talk`, end.
+    pub fn session(mut self, req: RsRequest, talk: Duration) -> Self {
+        self.steps
+            .extend([RsStep::Open(req), RsStep::Talk(talk), RsStep::End]);
+        self
+    }
+
+    /// Appends a step.
+    pub fn step(mut self, step: RsStep) -> Self {
+        self.steps.push(step);
+        self
+    }
+}
+
+/// What a driver does next for a [`RecorderScript`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SrcAction {
+    /// Let time run to this instant.
+    RunUntil(Time),
+    /// Give the harness SRC this command now.
+    Command(SrcCommand),
+    /// The plan is done (every session ended or given up on).
+    Done,
+}
+
+/// A command for the harness SRC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SrcCommand {
+    /// [`HarnessSrc::open`].
+    Open(RsRequest),
+    /// [`HarnessSrc::pause`].
+    Pause {
+        /// `a=inactive` instead of `c=0.0.0.0`.
+        inactive: bool,
+    },
+    /// [`HarnessSrc::resume`].
+    Resume,
+    /// [`HarnessSrc::update_metadata`].
+    UpdateMetadata,
+    /// [`HarnessSrc::end`].
+    End,
+    /// [`HarnessSrc::abandon`].
+    Abandon,
+}
+
+impl SrcCommand {
+    /// Gives the command to the SRC. A refusal (no session to pause, say) is harmless:
+    /// the log shows what was and was not sent.
+    pub fn apply(&self, src: &mut HarnessSrc, now: Time) {
+        let _ = match self {
+            Self::Open(req) => src.open(now, req),
+            Self::Pause { inactive } => src.pause(now, *inactive),
+            Self::Resume => src.resume(now),
+            Self::UpdateMetadata => src.update_metadata(now),
+            Self::End => src.end(now),
+            Self::Abandon => {
+                src.abandon(now);
+                Ok(())
+            }
+        };
+    }
+}
+
+/// When a [`RecorderPlan`]'s steps happen: sans-IO, shared by the embedded and the
+/// real-time drivers. Fed the time and where the SRC's session stands, it says what to
+/// do next: after an open, poll until the final response (at most [`FINAL_WAIT`]); on a
+/// refusal or no answer, end (CANCEL) and skip to the next open; after an end, let
+/// [`SETTLE`] pass and abandon a session that still has not ended.
+#[derive(Debug, Clone)]
+pub struct RecorderScript {
+    steps: std::collections::VecDeque<RsStep>,
+    state: ScriptState,
+    skipping: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScriptState {
+    /// Ready for the next step.
+    Ready,
+    /// An INVITE is out; its final response is due by this time.
+    AwaitingFinal(Time),
+    /// Time passes until this instant, then the next step.
+    Waiting(Time),
+    /// A BYE or CANCEL is out; settled by this time.
+    Settling(Time),
+    /// Everything done.
+    Done,
+}
+
+/// Step of the final-response poll.
+const POLL: Duration = Duration::from_millis(20);
+/// Time after a pause, resume or metadata update for its transaction.
+const EXCHANGE: Duration = Duration::from_millis(500);
+
+impl RecorderScript {
+    /// A script for `plan`.
+    pub fn new(plan: &RecorderPlan) -> Self {
+        Self {
+            steps: plan.steps.iter().cloned().collect(),
+            state: ScriptState::Ready,
+            skipping: false,
+        }
+    }
+
+    /// What to do at `now`, the SRC's session being in `phase`.
+    pub fn next(&mut self, now: Time, phase: Option<SessionPhase>) -> SrcAction {
+        loop {
+            match self.state {
+                ScriptState::Done => return SrcAction::Done,
+                ScriptState::AwaitingFinal(deadline) => {
+                    if phase == Some(SessionPhase::Inviting) && now < deadline {
+                        return SrcAction::RunUntil((now + POLL).min(deadline));
+                    }
+                    self.skipping = phase != Some(SessionPhase::Active);
+                    if self.skipping {
+                        // Refused (over already) or never answered: end it (CANCEL).
+                        return self.end(now);
+                    }
+                    self.state = ScriptState::Ready;
+                }
+                ScriptState::Waiting(until) => {
+                    if now < until {
+                        return SrcAction::RunUntil(until);
+                    }
+                    self.state = ScriptState::Ready;
+                }
+                ScriptState::Settling(until) => {
+                    if now < until {
+                        return SrcAction::RunUntil(until);
+                    }
+                    self.state = ScriptState::Ready;
+                    if phase.is_some() {
+                        return SrcAction::Command(SrcCommand::Abandon);
+                    }
+                }
+                ScriptState::Ready => {
+                    let Some(step) = self.steps.pop_front() else {
+                        if phase.is_some() {
+                            return self.end(now);
+                        }
+                        self.state = ScriptState::Done;
+                        return SrcAction::Done;
+                    };
+                    match step {
+                        RsStep::Open(req) => {
+                            if phase.is_some() {
+                                // The plan left a session open: end it first.
+                                self.steps.push_front(RsStep::Open(req));
+                                return self.end(now);
+                            }
+                            self.skipping = false;
+                            self.state = ScriptState::AwaitingFinal(now + FINAL_WAIT);
+                            return SrcAction::Command(SrcCommand::Open(req));
+                        }
+                        _ if self.skipping => {}
+                        RsStep::Talk(d) => self.state = ScriptState::Waiting(now + d),
+                        RsStep::Pause { inactive } => {
+                            self.state = ScriptState::Waiting(now + EXCHANGE);
+                            return SrcAction::Command(SrcCommand::Pause { inactive });
+                        }
+                        RsStep::Resume => {
+                            self.state = ScriptState::Waiting(now + EXCHANGE);
+                            return SrcAction::Command(SrcCommand::Resume);
+                        }
+                        RsStep::UpdateMetadata => {
+                            self.state = ScriptState::Waiting(now + EXCHANGE);
+                            return SrcAction::Command(SrcCommand::UpdateMetadata);
+                        }
+                        RsStep::End => return self.end(now),
+                    }
+                }
+            }
+        }
+    }
+
+    fn end(&mut self, now: Time) -> SrcAction {
+        self.state = ScriptState::Settling(now + SETTLE);
+        SrcAction::Command(SrcCommand::End)
+    }
+}
+
+/// Everything an embedded recorder call needs.
+#[derive(Debug, Clone)]
+pub struct EmbeddedRecorderCall {
+    /// What the SRC does.
+    pub plan: RecorderPlan,
+    /// A recorder bug for the emulator to play.
+    pub fault: Option<SrsFault>,
+    /// How the emulator answers sessions at all (accept; reject every one; never answer).
+    pub mode: RecorderMode,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Keep every datagram and the recorder's audio for evidence.
+    pub evidence: bool,
+}
+
+/// Runs one recorder call. See the [module docs](self).
+pub fn run_recorder_call(call: &EmbeddedRecorderCall) -> Result<CallOutcome, DriveError> {
+    let started = Instant::now();
+    let setup = |role: &'static str| move |reason: String| DriveError::Setup { role, reason };
+    let ctx = MediaContext::with_default_signal().map_err(|e| setup("media")(e.to_string()))?;
+    let mut world = World::new(call.seed);
+    if call.evidence {
+        world.capture_datagrams();
+    }
+    world.set_default_link(
+        LinkProfile::latency(Duration::from_millis(10)).jitter(Duration::from_millis(1)),
+    );
+    let label = call.plan.label.clone();
+
+    let mut srs_cfg = SrsConfig::new(RECORDER_SIP, RECORDER_SIP.ip());
+    srs_cfg.call_label = Some(label.clone());
+    srs_cfg.seed = call.seed.wrapping_add(7);
+    srs_cfg.keep_pcm = call.evidence;
+    srs_cfg.strict_input = true;
+    srs_cfg.fault = call.fault;
+    srs_cfg.behaviour = call.mode.srs_behaviour();
+    let srs = SrsEmulator::new(srs_cfg, ctx.clone()).map_err(|e| setup("srs")(e.to_string()))?;
+    let srs = world.add(Box::new(srs));
+
+    let mut src_cfg = SrcConfig::new(SRC_SIP, RECORDER_SIP);
+    src_cfg.call_label = Some(label.clone());
+    src_cfg.seed = call.seed.wrapping_mul(31).wrapping_add(5);
+    src_cfg.epoch = jiff::Timestamp::from_second(platform::config::DEFAULT_EPOCH_SECONDS)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let src = world.add(Box::new(HarnessSrc::new(src_cfg, ctx)));
+
+    let observations = vec![Observation {
+        t_us: 0,
+        call: None,
+        actor: Actor::Harness,
+        event: Event::RunStarted {
+            schema: SCHEMA_VERSION,
+            seed: call.seed,
+            sut: recorder_name(call.fault),
+            clock: Clock::Simulated,
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        },
+    }];
+
+    let mut script = RecorderScript::new(&call.plan);
+    loop {
+        let now = world.now();
+        let phase = world.node_mut::<HarnessSrc>(src).and_then(|s| s.phase());
+        match script.next(now, phase) {
+            SrcAction::RunUntil(t) => world.run_until(t),
+            SrcAction::Command(cmd) => {
+                world.with_node::<HarnessSrc, _>(src, |s, now| cmd.apply(s, now));
+            }
+            SrcAction::Done => break,
+        }
+    }
+    Ok(finish_world(
+        world,
+        &[srs],
+        observations,
+        Vec::new(),
+        call.evidence,
+        None,
+        started,
+    ))
+}
+
+/// The name a run gives the embedded recorder (`embedded-srs`, with ` fault=…`).
+pub fn recorder_name(fault: Option<SrsFault>) -> String {
+    match fault {
+        Some(f) => format!("embedded-srs fault={}", f.name()),
+        None => "embedded-srs".to_owned(),
+    }
+}
