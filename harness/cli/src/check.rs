@@ -71,10 +71,30 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if args.recorder && (args.sut.is_some() || args.variant.is_some()) {
+    // A profile with `role: recorder` names an external recorder: the recorder
+    // scenarios run against it.
+    let external_recorder = match &args.sut {
+        Some(path) if suite::recorder_profile::is_recorder_profile(path) => {
+            if args.fault.is_some() || args.variant.is_some() {
+                anyhow::bail!(
+                    "--fault and --variant apply to the embedded recorder and platform only; \
+                     an external recorder (--sut with `role: recorder`) runs as it is"
+                );
+            }
+            Some(std::sync::Arc::new(
+                suite::recorder_profile::load(path).map_err(|e| anyhow::anyhow!("{e}"))?,
+            ))
+        }
+        _ => None,
+    };
+    if args.recorder && args.variant.is_some() {
+        anyhow::bail!("--variant is a platform variant; it does not apply to --recorder");
+    }
+    if args.recorder && args.sut.is_some() && external_recorder.is_none() {
         anyhow::bail!(
-            "--recorder runs against the embedded SRS emulator: --sut and --variant do not \
-             apply to it (an external recorder profile is not supported yet)"
+            "--recorder with --sut needs a recorder profile (`role: recorder`; see \
+             scenarios/README.md, \"Recorder profiles\"); without --sut it runs against the \
+             embedded SRS emulator"
         );
     }
     let recorder_fault = match (&args.fault, args.recorder) {
@@ -86,6 +106,7 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         _ => None,
     };
     let external = match &args.sut {
+        Some(_) if external_recorder.is_some() => None,
         Some(path) => {
             if args.fault.is_some() || args.variant.is_some() {
                 anyhow::bail!(
@@ -132,8 +153,9 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     opts.seed = args.seed;
     opts.concurrency = args.jobs;
     opts.ctrl_c = true;
-    opts.recorder = args.recorder;
+    opts.recorder = args.recorder || external_recorder.is_some();
     opts.recorder_fault = recorder_fault;
+    opts.external_recorder = external_recorder;
     // A bar on a terminal; cucumber's step-by-step console when piped (CI logs).
     opts.progress = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::io::IsTerminal::is_terminal(&std::io::stdout());

@@ -291,18 +291,11 @@ pub fn run_call(call: &EmbeddedCall) -> Result<CallOutcome, DriveError> {
         recorders.push(world.add(Box::new(srs)));
     }
 
-    let observations = vec![Observation {
-        t_us: 0,
-        call: None,
-        actor: Actor::Harness,
-        event: Event::RunStarted {
-            schema: SCHEMA_VERSION,
-            seed: call.seed,
-            sut: embedded_name(call.fault, call.variant),
-            clock: Clock::Simulated,
-            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-        },
-    }];
+    let observations = vec![run_started(
+        call.seed,
+        embedded_name(call.fault, call.variant),
+        Clock::Simulated,
+    )];
 
     // Dial, and wait for the answer.
     let target_uri = format!("sip:{CALLEE_EXTENSION}@{PLATFORM_SIP}");
@@ -406,6 +399,22 @@ pub(crate) fn finish_world(
         wall_origin: Duration::from_secs(
             u64::try_from(platform::config::DEFAULT_EPOCH_SECONDS).unwrap_or_default(),
         ),
+    }
+}
+
+/// The first line of a call's log: the seed, what was tested, which clock, which tool.
+pub(crate) fn run_started(seed: u64, sut: String, clock: Clock) -> Observation {
+    Observation {
+        t_us: 0,
+        call: None,
+        actor: Actor::Harness,
+        event: Event::RunStarted {
+            schema: SCHEMA_VERSION,
+            seed,
+            sut,
+            clock,
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        },
     }
 }
 

@@ -20,11 +20,11 @@
 //! branches) are drawn fresh for every call ([`crate::fresh_seed`]), so a stateful SUT
 //! never sees a new call with the identifiers of an earlier run's.
 
-use crate::embedded::{CallOutcome, DriveError, RecorderMode, StreamAudio};
+use crate::embedded::{CallOutcome, DriveError, RecorderMode, StreamAudio, run_started};
 use crate::plan::{Answer, CallPlan, Party};
 use crate::script::{CallScript, ScriptTimings, Step};
 use net::node_runner::NodeRunner;
-use observe::{Actor, Clock, Event, Observation, SCHEMA_VERSION};
+use observe::{Actor, Clock, Event, Observation};
 use roles::media_io::{Detectors, MediaContext};
 use roles::srs::{SrsConfig, SrsEmulator};
 use roles::ua::{AnswerMode, PartyUa, UaConfig};
@@ -182,18 +182,7 @@ pub async fn run_call_async(call: &ExternalCall) -> Result<CallOutcome, DriveErr
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
 
-    let mut observations = vec![Observation {
-        t_us: 0,
-        call: None,
-        actor: Actor::Harness,
-        event: Event::RunStarted {
-            schema: SCHEMA_VERSION,
-            seed: call.seed,
-            sut: t.name.clone(),
-            clock: Clock::Real,
-            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-        },
-    }];
+    let mut observations = vec![run_started(call.seed, t.name.clone(), Clock::Real)];
     let mut sink = |o: Observation| observations.push(o);
 
     // Dial, and wait (bounded) for the answer.

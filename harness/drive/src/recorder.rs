@@ -1,6 +1,8 @@
 //! Runs a recorder plan: the harness SRC ([`roles::src::HarnessSrc`]) opening recording
-//! sessions at a recorder, here the embedded SRS emulator standing in for a recorder under
-//! test (with an optional [`SrsFault`]), in a simulated network and clock.
+//! sessions at a recorder: the embedded SRS emulator standing in for a recorder under
+//! test (with an optional [`SrsFault`]) in a simulated network and clock
+//! ([`run_recorder_call`]), or an external recorder on real UDP sockets and the wall clock
+//! ([`run_recorder_call_external`]). Both follow the same sans-IO [`RecorderScript`].
 //!
 //! A [`RecorderPlan`] is a list of [`RsStep`]s: open a session of some case, talk, pause,
 //! resume, send a metadata update, end. The driver waits after each INVITE for its final
@@ -8,8 +10,8 @@
 //! CANCEL and the wait is in the log), skips a refused session's remaining steps until the
 //! next open, and returns the observation log. It judges nothing.
 
-use crate::embedded::{CallOutcome, DriveError, RecorderMode, finish_world};
-use observe::{Actor, Clock, Event, Observation, SCHEMA_VERSION};
+use crate::embedded::{CallOutcome, DriveError, RecorderMode, finish_world, run_started};
+use observe::{Actor, Clock, Event, Observation};
 use roles::media_io::MediaContext;
 use roles::src::{HarnessSrc, RsRequest, SessionPhase, SrcConfig};
 use roles::srs::{SrsConfig, SrsEmulator};
@@ -17,6 +19,7 @@ use roles::srs_fault::SrsFault;
 use sim::{LinkProfile, World};
 use sip::time::Time;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
 use std::time::{Duration, Instant};
 
 /// The harness SRC's SIP address in the simulated network.
@@ -81,6 +84,21 @@ impl RecorderPlan {
     pub fn step(mut self, step: RsStep) -> Self {
         self.steps.push(step);
         self
+    }
+
+    /// The dialects its sessions are written in (`rfc-strict`, `broadworks-compat`).
+    pub fn dialects(&self) -> Vec<&'static str> {
+        let mut v: Vec<&'static str> = self
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                RsStep::Open(req) => Some(roles::src::dialect_name(req.dialect)),
+                _ => None,
+            })
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
     }
 }
 
@@ -297,18 +315,11 @@ pub fn run_recorder_call(call: &EmbeddedRecorderCall) -> Result<CallOutcome, Dri
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
     let src = world.add(Box::new(HarnessSrc::new(src_cfg, ctx)));
 
-    let observations = vec![Observation {
-        t_us: 0,
-        call: None,
-        actor: Actor::Harness,
-        event: Event::RunStarted {
-            schema: SCHEMA_VERSION,
-            seed: call.seed,
-            sut: recorder_name(call.fault),
-            clock: Clock::Simulated,
-            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-        },
-    }];
+    let observations = vec![run_started(
+        call.seed,
+        recorder_name(call.fault),
+        Clock::Simulated,
+    )];
 
     let mut script = RecorderScript::new(&call.plan);
     loop {
@@ -339,4 +350,116 @@ pub fn recorder_name(fault: Option<SrsFault>) -> String {
         Some(f) => format!("embedded-srs fault={}", f.name()),
         None => "embedded-srs".to_owned(),
     }
+}
+
+/// Where an external recorder and the harness SRC are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalRecorderTarget {
+    /// Name of the recorder (for `RunStarted`).
+    pub name: String,
+    /// The recorder's SIP address (UDP).
+    pub recorder_sip: SocketAddr,
+    /// The Request-URI of RS INVITEs (default `sip:srs@<recorder_sip>`).
+    pub recorder_uri: Option<String>,
+    /// The harness SRC's SIP address.
+    pub src_sip: SocketAddr,
+    /// The harness SRC's first RTP port (stream 2 uses the next even port).
+    pub src_rtp_port_base: u16,
+}
+
+/// Everything one external recorder call needs.
+#[derive(Debug, Clone)]
+pub struct ExternalRecorderCall {
+    /// Where everything is.
+    pub target: ExternalRecorderTarget,
+    /// What the SRC does.
+    pub plan: RecorderPlan,
+    /// Seed of the audio; the SIP identifiers are drawn fresh ([`crate::fresh_seed`]).
+    pub seed: u64,
+    /// Keep every datagram for the pcap.
+    pub evidence: bool,
+}
+
+/// Runs one recorder call against an external recorder in real time, on its own
+/// single-threaded runtime (call it from a blocking thread).
+pub fn run_recorder_call_external(call: &ExternalRecorderCall) -> Result<CallOutcome, DriveError> {
+    let setup = |role: &'static str| move |reason: String| DriveError::Setup { role, reason };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| setup("runtime")(e.to_string()))?;
+    runtime.block_on(async {
+        let started = Instant::now();
+        let t = &call.target;
+        let ctx = MediaContext::with_default_signal().map_err(|e| setup("media")(e.to_string()))?;
+        let mut cfg = SrcConfig::new(t.src_sip, t.recorder_sip);
+        cfg.call_label = Some(call.plan.label.clone());
+        cfg.rtp_port_base = t.src_rtp_port_base;
+        if let Some(uri) = &t.recorder_uri {
+            cfg.target_uri = uri.clone();
+        }
+        cfg.seed = call.seed.wrapping_mul(31).wrapping_add(5);
+        cfg.sip_seed = Some(crate::fresh_seed());
+        let nodes: Vec<Box<dyn sim::Node>> = vec![Box::new(HarnessSrc::new(cfg, ctx))];
+        let mut runner = net::node_runner::NodeRunner::bind(nodes)
+            .await
+            .map_err(|e| setup("sockets")(e.to_string()))?;
+        if call.evidence {
+            runner.capture_datagrams();
+        }
+        let origin = runner.origin_wall();
+        let wall_origin = origin
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        if let (Some(src), Ok(epoch)) = (
+            runner.node_mut::<HarnessSrc>(0),
+            jiff::Timestamp::try_from(origin),
+        ) {
+            src.set_epoch(epoch);
+        }
+        let mut observations = vec![run_started(call.seed, t.name.clone(), Clock::Real)];
+        let mut sink = |o: Observation| observations.push(o);
+        let mut script = RecorderScript::new(&call.plan);
+        loop {
+            let now = runner.now();
+            let phase = runner.node_mut::<HarnessSrc>(0).and_then(|s| s.phase());
+            match script.next(now, phase) {
+                SrcAction::RunUntil(until) => {
+                    runner
+                        .run(until.since_origin(), std::future::pending(), &mut sink)
+                        .await;
+                }
+                SrcAction::Command(cmd) => {
+                    if let Some(src) = runner.node_mut::<HarnessSrc>(0) {
+                        cmd.apply(src, now);
+                    }
+                }
+                SrcAction::Done => break,
+            }
+        }
+        // Let the last messages go out and be logged.
+        let until = runner.now() + Duration::from_millis(200);
+        runner
+            .run(until.since_origin(), std::future::pending(), &mut sink)
+            .await;
+        let end = runner.now();
+        let capture = runner.take_capture();
+        drop(runner);
+        observations.sort_by_key(|o| o.t_us);
+        observations.push(Observation {
+            t_us: end.as_micros(),
+            call: None,
+            actor: Actor::Harness,
+            event: Event::RunEnded { interrupted: false },
+        });
+        Ok(CallOutcome {
+            observations,
+            answered_us: None,
+            simulated: end.since_origin(),
+            wall: started.elapsed(),
+            capture,
+            audio: Vec::new(),
+            wall_origin,
+        })
+    })
 }

@@ -333,6 +333,12 @@ impl HarnessSrc {
         &self.cfg
     }
 
+    /// Sets the wall-clock time of the run clock's zero (a real-time driver knows it
+    /// only once its sockets are bound).
+    pub fn set_epoch(&mut self, epoch: jiff::Timestamp) {
+        self.cfg.epoch = epoch;
+    }
+
     /// Where the open session stands; `None` when none is open.
     pub fn phase(&self) -> Option<SessionPhase> {
         self.session.as_ref().map(|s| s.phase)
@@ -629,11 +635,31 @@ impl HarnessSrc {
                 }
             }
         }
+        // Where the answer is not a valid answer to the offer (another m-line count, a
+        // codec that stream did not offer), each stream still goes where its answer
+        // m-line points, in the codec we offered: the recorder's answer is judged from
+        // the log, and what it then receives is part of what is judged.
+        let fallback: Vec<(usize, Option<SocketAddr>)> = answer
+            .media()
+            .iter()
+            .map(|m| {
+                let to = (!m.is_declined())
+                    .then(|| m.connection.clone().map(|c| (c, m.port)))
+                    .flatten()
+                    .and_then(|t| socket_of(&t));
+                (m.index, to)
+            })
+            .collect();
         for (i, tx) in s.senders.iter_mut().enumerate() {
             let a = agreed.iter().find(|a| a.index == i);
-            let target = a
-                .and_then(|a| a.offerer_sends_to.as_ref())
-                .and_then(socket_of);
+            let target = match a {
+                Some(a) => a.offerer_sends_to.as_ref().and_then(socket_of),
+                None if agreed.is_empty() => fallback
+                    .iter()
+                    .find(|(idx, _)| *idx == i)
+                    .and_then(|(_, to)| *to),
+                None => None,
+            };
             tx.set_remote(if s.paused { None } else { target });
             if let Some(codec) = a.and_then(|a| a.codec) {
                 tx.set_law(law_of(Some(codec)));

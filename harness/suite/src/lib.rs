@@ -14,6 +14,7 @@
 mod expectation;
 pub mod judge;
 pub mod profile;
+pub mod recorder_profile;
 pub mod recorder_steps;
 pub mod registry;
 pub mod stated;
@@ -83,6 +84,10 @@ pub struct SuiteOptions {
     pub recorder: bool,
     /// The recorder bug the embedded SRS emulator plays in a recorder run.
     pub recorder_fault: Option<roles::srs_fault::SrsFault>,
+    /// Run the recorder scenarios against this external recorder in real time instead of
+    /// the embedded SRS emulator (implies [`SuiteOptions::recorder`]; one scenario at a
+    /// time).
+    pub external_recorder: Option<Arc<recorder_profile::RecorderProfile>>,
 }
 
 impl SuiteOptions {
@@ -104,6 +109,7 @@ impl SuiteOptions {
             progress: false,
             recorder: false,
             recorder_fault: None,
+            external_recorder: None,
         }
     }
 }
@@ -187,9 +193,15 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
         external: opts.external.clone(),
         interrupted: Arc::default(),
         recorder_fault: opts.recorder_fault,
-        recorder_rules: checks::recorder::RecorderRules::default(),
+        recorder_rules: opts
+            .external_recorder
+            .as_ref()
+            .map(|p| p.rules)
+            .unwrap_or_default(),
+        external_recorder: opts.external_recorder.clone(),
     });
-    let concurrency = if opts.external.is_some() {
+    let real_time = opts.external.is_some() || opts.external_recorder.is_some();
+    let concurrency = if real_time {
         1
     } else {
         opts.concurrency.max(1)
@@ -235,7 +247,7 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
         });
     }
     let (after_bar, filter_bar) = (bar.clone(), bar.clone());
-    let recorder = opts.recorder;
+    let recorder = opts.recorder || opts.external_recorder.is_some();
     runtime.block_on(async {
         CallWorld::cucumber()
             .max_concurrent_scenarios(concurrency)
@@ -329,13 +341,14 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
     let results = RunResults {
         schema: RESULTS_SCHEMA,
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-        sut: match &opts.external {
-            Some(p) => p.name.clone(),
-            None if opts.recorder => drive::recorder::recorder_name(opts.recorder_fault),
-            None => drive::embedded::embedded_name(opts.fault, opts.variant),
+        sut: match (&opts.external, &opts.external_recorder) {
+            (Some(p), _) => p.name.clone(),
+            (None, Some(r)) => r.name.clone(),
+            (None, None) if opts.recorder => drive::recorder::recorder_name(opts.recorder_fault),
+            (None, None) => drive::embedded::embedded_name(opts.fault, opts.variant),
         },
         seed: opts.seed,
-        clock: if opts.external.is_some() {
+        clock: if real_time {
             "real".into()
         } else {
             "simulated".into()

@@ -53,6 +53,8 @@ pub(crate) struct RunContext {
     pub(crate) recorder_fault: Option<SrsFault>,
     /// What a recorder under test is held to.
     pub(crate) recorder_rules: RecorderRules,
+    /// Run the recorder scenarios against this external recorder (real time).
+    pub(crate) external_recorder: Option<Arc<crate::recorder_profile::RecorderProfile>>,
 }
 
 impl std::fmt::Debug for RunContext {
@@ -196,8 +198,10 @@ impl CallWorld {
     }
 
     /// Runs a recorder plan (the harness as SRC) against the recorder under test: the
-    /// embedded SRS emulator (with the run's recorder fault, if any), appends the log and
-    /// judges it with the recorder checks.
+    /// external recorder of the run's recorder profile in real time (a scenario in a
+    /// dialect it does not claim is SKIPPED), else the embedded SRS emulator (with the
+    /// run's recorder fault, if any); appends the log and judges it with the recorder
+    /// checks.
     pub(crate) async fn run_recorder(&mut self, plan: drive::recorder::RecorderPlan) {
         let Some(ctx) = context() else {
             self.setup_error = Some("no suite run is active".into());
@@ -208,26 +212,63 @@ impl CallWorld {
             return;
         }
         if ctx.external.is_some() {
-            let why = "SKIPPED: recorder scenarios run against the embedded SRS emulator only (an external recorder profile is not supported yet)".to_owned();
+            let why = "SKIPPED: a platform profile (--sut without `role: recorder`) runs the platform scenarios; give a recorder profile to run this one".to_owned();
             eprintln!("{why}");
             self.skipped = Some(why);
             return;
+        }
+        if let Some(profile) = &ctx.external_recorder {
+            let unclaimed: Vec<&str> = plan
+                .dialects()
+                .into_iter()
+                .filter(|d| !profile.dialects.iter().any(|c| c == d))
+                .collect();
+            if !unclaimed.is_empty() {
+                let why = format!(
+                    "SKIPPED: the recorder profile `{}` does not claim the {} dialect(s) this scenario sends (`recorder.dialects`)",
+                    profile.path.display(),
+                    unclaimed.join(", ")
+                );
+                eprintln!("{why}");
+                self.skipped = Some(why);
+                return;
+            }
         }
         let (_, seed) = self.next_call(&ctx);
         let plan = drive::recorder::RecorderPlan {
             label: self.label().to_owned(),
             ..plan
         };
-        let call = drive::recorder::EmbeddedRecorderCall {
-            plan,
-            fault: ctx.recorder_fault,
-            mode: RecorderMode::Accept,
-            seed,
-            evidence: ctx.evidence_dir.is_some(),
+        let evidence = ctx.evidence_dir.is_some();
+        let outcome = match ctx.external_recorder.clone() {
+            Some(profile) => {
+                let call = drive::recorder::ExternalRecorderCall {
+                    target: profile.target.clone(),
+                    plan,
+                    seed,
+                    evidence,
+                };
+                let joined = tokio::task::spawn_blocking(move || {
+                    drive::recorder::run_recorder_call_external(&call)
+                })
+                .await;
+                self.ran_or_note(joined, "the real-time recorder call crashed")
+            }
+            None => {
+                let call = drive::recorder::EmbeddedRecorderCall {
+                    plan,
+                    fault: ctx.recorder_fault,
+                    mode: RecorderMode::Accept,
+                    seed,
+                    evidence,
+                };
+                let joined =
+                    tokio::task::spawn_blocking(move || drive::recorder::run_recorder_call(&call))
+                        .await;
+                self.ran_or_note(joined, "the simulated recorder call crashed")
+            }
         };
-        let outcome =
-            tokio::task::spawn_blocking(move || drive::recorder::run_recorder_call(&call)).await;
-        let Some(outcome) = self.ran_or_note(outcome, "the simulated recorder call crashed") else {
+        let Some(outcome) = outcome else {
             return;
         };
         let rules = ctx.recorder_rules;
