@@ -96,6 +96,14 @@ pub(crate) struct SrsArgs {
     /// Never answer recording sessions (Timer B failure tests).
     #[arg(long)]
     pub(crate) silent: bool,
+    /// Stand in for a recorder under test (what `recproof check --recorder` runs
+    /// against, here on real sockets): refuse an INVITE without SIPREC metadata or marker
+    /// (488) and metadata that is not well-formed or whose references dangle (400).
+    #[arg(long)]
+    pub(crate) strict: bool,
+    /// Play a recorder bug (`recproof check --list-recorder-faults`); implies --strict.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) fault: Option<String>,
     /// Stop after this many seconds (default: run until Ctrl-C).
     #[arg(long, value_name = "SECONDS")]
     pub(crate) duration: Option<u64>,
@@ -193,7 +201,7 @@ pub(crate) fn run_platform(args: &PlatformArgs) -> anyhow::Result<ExitCode> {
             .map(|v| format!(", variant `{v}`"))
             .unwrap_or_default()
     );
-    serve(Box::new(node), "platform", log, args.duration, None)
+    serve(Box::new(node), "platform", log, args.duration, None, None)
 }
 
 /// Runs `recproof srs`.
@@ -217,6 +225,12 @@ pub(crate) fn run_srs(args: &SrsArgs) -> anyhow::Result<ExitCode> {
         (None, true) => SrsBehaviour::Silent,
         (None, false) => SrsBehaviour::Accept,
     };
+    if let Some(name) = &args.fault {
+        cfg.fault = Some(roles::srs_fault::SrsFault::from_name(name).with_context(|| {
+            format!("unknown recorder fault `{name}`; `recproof check --list-recorder-faults` lists them")
+        })?);
+    }
+    cfg.strict_input = args.strict || cfg.fault.is_some();
     let ctx = MediaContext::with_default_signal().map_err(|e| anyhow::anyhow!("{e}"))?;
     let node = SrsEmulator::new(cfg, ctx).map_err(|e| anyhow::anyhow!("{e}"))?;
     let path = args.out.join("observations.jsonl");
@@ -227,6 +241,7 @@ pub(crate) fn run_srs(args: &SrsArgs) -> anyhow::Result<ExitCode> {
         path.display()
     );
     let out = args.out.clone();
+    let tick_out = args.out.clone();
     serve(
         Box::new(node),
         "srs",
@@ -237,6 +252,9 @@ pub(crate) fn run_srs(args: &SrsArgs) -> anyhow::Result<ExitCode> {
                 finish_srs(runner, sink, &out)
             },
         )),
+        Some(Box::new(move |runner: &mut NodeRunner| {
+            write_recordings(runner, &tick_out, false)
+        })),
     )
 }
 
@@ -256,7 +274,27 @@ fn finish_srs(
     while let Some(o) = srs.poll_observation() {
         sink(o);
     }
-    for rec in srs.take_recordings() {
+    write_recordings(runner, out, true)
+}
+
+/// Writes the WAV of every recorded stream whose session has ended since the last call
+/// (and, with `live_too`, of the sessions still open: the run is ending) as
+/// `<RS Call-ID>-srs.<label>.wav` (the Call-ID's `/\:@` as `_`), as a recorder writes
+/// its files when a recording ends.
+fn write_recordings(
+    runner: &mut NodeRunner,
+    out: &std::path::Path,
+    live_too: bool,
+) -> anyhow::Result<()> {
+    let Some(srs) = runner.node_mut::<roles::srs::SrsEmulator>(0) else {
+        return Ok(());
+    };
+    let recordings = if live_too {
+        srs.take_recordings()
+    } else {
+        srs.take_ended_recordings()
+    };
+    for rec in recordings {
         let name = format!(
             "{}-{}.wav",
             rec.rs_call_id.replace(['/', '\\', ':', '@'], "_"),
@@ -273,6 +311,10 @@ fn finish_srs(
 /// Work done after the run ends and before the log is closed.
 type Finish = Box<dyn FnOnce(&mut NodeRunner, &mut dyn FnMut(Observation)) -> anyhow::Result<()>>;
 
+/// Work done about every second while the node runs (the SRS writes the files of the
+/// recordings that ended).
+type Tick = Box<dyn FnMut(&mut NodeRunner) -> anyhow::Result<()>>;
+
 /// Runs one node on real sockets until Ctrl-C or the duration, streaming observations.
 fn serve(
     node: Box<dyn Node>,
@@ -280,6 +322,7 @@ fn serve(
     log: Option<File>,
     duration: Option<u64>,
     finish: Option<Finish>,
+    mut tick: Option<Tick>,
 ) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -311,16 +354,30 @@ fn serve(
         let stop = async {
             let _ = tokio::signal::ctrl_c().await;
         };
+        tokio::pin!(stop);
         let mut write_error = None;
-        let end = runner
-            .run(run_for, stop, |o| {
-                if let Some(w) = writer.as_mut()
-                    && let Err(e) = w.append(&o)
-                {
-                    write_error.get_or_insert(e);
-                }
-            })
-            .await;
+        let end = loop {
+            // Run in slices of a second when there is periodic work, else in one go.
+            let until = match tick {
+                Some(_) => (runner.now().since_origin() + Duration::from_secs(1)).min(run_for),
+                None => run_for,
+            };
+            let end = runner
+                .run(until, stop.as_mut(), |o| {
+                    if let Some(w) = writer.as_mut()
+                        && let Err(e) = w.append(&o)
+                    {
+                        write_error.get_or_insert(e);
+                    }
+                })
+                .await;
+            if let Some(t) = tick.as_mut() {
+                t(&mut runner)?;
+            }
+            if end == RunEnd::Interrupted || until >= run_for {
+                break end;
+            }
+        };
         if let Some(finish) = finish {
             finish(&mut runner, &mut |o| {
                 if let Some(w) = writer.as_mut()

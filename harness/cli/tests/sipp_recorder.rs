@@ -12,16 +12,6 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-/// Ends the SIPp process it holds when dropped (a failed assertion included).
-struct Sipp(std::process::Child);
-
-impl Drop for Sipp {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn a_sipp_literal_recorder_is_judged_for_what_it_does() {
     if !testkit::tool("sipp", "-v") {
@@ -36,7 +26,7 @@ fn a_sipp_literal_recorder_is_judged_for_what_it_does() {
         "{}/../../scenarios/sipp/literal-recorder.xml",
         env!("CARGO_MANIFEST_DIR")
     );
-    let sipp = Sipp(
+    let sipp = common::KillOnDrop(
         Command::new("sipp")
             .args([
                 "-sf",
@@ -57,42 +47,23 @@ fn a_sipp_literal_recorder_is_judged_for_what_it_does() {
             .expect("start sipp"),
     );
     std::thread::sleep(std::time::Duration::from_millis(500));
-    let profile = dir.path().join("literal.yaml");
-    std::fs::write(
-        &profile,
-        format!(
+    let run = common::check_recorder(
+        dir.path(),
+        &format!(
             "name: SIPp literal recorder\nrole: recorder\nrecorder:\n  sip: 127.0.0.1:{recorder}\n  dialects: [rfc-strict]\nharness:\n  src:\n    sip: 127.0.0.1:{src}\n    rtp_port_base: {src_rtp}\n"
         ),
-    )
-    .expect("write profile");
-    let out = dir.path().join("run");
-    let features = format!("{}/../../features", env!("CARGO_MANIFEST_DIR"));
-    let (code, stdout, stderr) = common::recproof(&[
-        "check",
-        &features,
-        "--sut",
-        profile.to_str().expect("utf-8"),
-        "--tags",
         "@smoke",
-        "--out",
-        out.to_str().expect("utf-8"),
-    ]);
+    );
     drop(sipp);
+    let (code, stdout, stderr, results) = (run.code, run.stdout, run.stderr, run.results);
     assert_eq!(
         code, 1,
         "a recorder failing SRS-02/03 fails the run:\n{stdout}\n{stderr}"
     );
-    let results: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(out.join("results.json")).expect("results.json"),
-    )
-    .expect("json");
     assert_eq!(results["sut"], "SIPp literal recorder");
     assert_eq!(results["clock"], "real");
     let scenarios = results["scenarios"].as_array().expect("scenarios");
-    let ran: Vec<&serde_json::Value> = scenarios
-        .iter()
-        .filter(|s| s["status"] != "skipped")
-        .collect();
+    let ran = common::ran(&results);
     assert_eq!(
         ran.len(),
         1,
@@ -108,18 +79,7 @@ fn a_sipp_literal_recorder_is_judged_for_what_it_does() {
             .is_some_and(|r| r.contains("broadworks-compat")),
         "{skipped}"
     );
-    let verdict = |check: &str| -> (String, String) {
-        let v = ran[0]["verdicts"]
-            .as_array()
-            .expect("verdicts")
-            .iter()
-            .find(|v| v["check"] == check)
-            .unwrap_or_else(|| panic!("{check} judged"));
-        (
-            v["status"].as_str().unwrap_or_default().to_owned(),
-            v["summary"].as_str().unwrap_or_default().to_owned(),
-        )
-    };
+    let verdict = |check: &str| common::verdict_of(ran[0], check);
     let (status, summary) = verdict("precondition.recorder_took_session");
     assert_eq!(status, "pass", "{summary}");
     let (status, summary) = verdict("srs.contact");

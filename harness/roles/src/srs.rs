@@ -494,6 +494,13 @@ impl SrsEmulator {
         self.stray_rtp
     }
 
+    /// The kept audio of the streams of sessions that ended since the last take (with
+    /// [`SrsConfig::keep_pcm`]): whole recordings, as a recorder writes its files when a
+    /// recording ends. Live sessions keep theirs.
+    pub fn take_ended_recordings(&mut self) -> Vec<Recording> {
+        std::mem::take(&mut self.recordings)
+    }
+
     /// The kept audio of every stream (with [`SrsConfig::keep_pcm`]): all of it for
     /// sessions that ended, what has been placed so far for live ones. Each call returns
     /// only what earlier calls did not.

@@ -16,6 +16,7 @@ pub mod judge;
 pub mod profile;
 pub mod recorder_profile;
 pub mod recorder_steps;
+pub mod recordings;
 pub mod registry;
 pub mod stated;
 pub mod steps;

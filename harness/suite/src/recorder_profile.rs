@@ -14,6 +14,9 @@
 //!     rtp_port_base: 31000         # its two RTP ports: this one and the next even one
 //! rules:
 //!   answer_time_ms: 2000           # SRS-13 (optional)
+//! recordings:                      # optional: where the recorder writes its WAV files
+//!   dir: /var/spool/recorder       #   (file names carry the RS Call-ID and the label
+//!   wait_s: 5                      #   or participant; see crate::recordings)
 //! ```
 //!
 //! [`load`] reads and checks one; every problem is reported with the file and what to
@@ -43,6 +46,8 @@ pub struct RecorderProfile {
     pub dialects: Vec<String>,
     /// What it is held to.
     pub rules: RecorderRules,
+    /// Where it writes its recordings, when it can be read (SRS-12).
+    pub recordings: Option<crate::recordings::RecordingsDir>,
 }
 
 #[derive(Deserialize)]
@@ -54,6 +59,16 @@ struct Raw {
     harness: RawHarness,
     #[serde(default)]
     rules: Option<RawRules>,
+    #[serde(default)]
+    recordings: Option<RawRecordings>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRecordings {
+    dir: String,
+    #[serde(default)]
+    wait_s: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -112,7 +127,7 @@ pub fn load(path: &Path) -> Result<RecorderProfile, ProfileError> {
         .map_err(|e| fail(vec![format!("cannot read the file: {e}")]))?;
     let raw: Raw = serde_saphyr::from_str(&text).map_err(|e| {
         fail(vec![format!(
-            "{e} (expected keys: name, role: recorder, recorder (sip, uri, dialects), harness (src: sip, rtp_port_base), rules)"
+            "{e} (expected keys: name, role: recorder, recorder (sip, uri, dialects), harness (src: sip, rtp_port_base), rules, recordings (dir, wait_s))"
         )])
     })?;
     let mut problems = Vec::new();
@@ -164,6 +179,24 @@ pub fn load(path: &Path) -> Result<RecorderProfile, ProfileError> {
         }
         rules.answer_time_ms = ms;
     }
+    let recordings = raw.recordings.map(|r| {
+        let dir = Path::new(&r.dir);
+        let dir = if dir.is_absolute() {
+            dir.to_path_buf()
+        } else {
+            path.parent().unwrap_or(Path::new(".")).join(dir)
+        };
+        if !dir.is_dir() {
+            problems.push(format!(
+                "recordings.dir: `{}` is not a directory (relative paths start at the profile's directory)",
+                dir.display()
+            ));
+        }
+        crate::recordings::RecordingsDir {
+            dir,
+            wait: std::time::Duration::from_secs(r.wait_s.unwrap_or(5).min(120)),
+        }
+    });
     if !problems.is_empty() {
         return Err(fail(problems));
     }
@@ -179,5 +212,6 @@ pub fn load(path: &Path) -> Result<RecorderProfile, ProfileError> {
         },
         dialects,
         rules,
+        recordings,
     })
 }

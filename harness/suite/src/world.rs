@@ -248,10 +248,44 @@ impl CallWorld {
                     seed,
                     evidence,
                 };
+                let label = self.label().to_owned();
                 let joined = tokio::task::spawn_blocking(move || {
-                    drive::recorder::run_recorder_call_external(&call)
+                    let mut outcome = drive::recorder::run_recorder_call_external(&call)?;
+                    // The recorder's own account of what it recorded, when it can be read.
+                    let mut problems = Vec::new();
+                    if let Some(rec) = &profile.recordings {
+                        let view = checks::CallView::new(&outcome.observations, &label);
+                        let sessions = checks::recorder::attempts(&view);
+                        let subject = roles::src::SrcConfig::new(
+                            profile.target.src_sip,
+                            profile.target.recorder_sip,
+                        )
+                        .subject;
+                        let (obs, p) = crate::recordings::import(
+                            rec,
+                            &sessions,
+                            &subject.caller_aor,
+                            &subject.callee_aor,
+                            &label,
+                        );
+                        outcome.observations.extend(obs);
+                        outcome.observations.sort_by_key(|o| o.t_us);
+                        problems = p;
+                    }
+                    Ok((outcome, problems))
                 })
                 .await;
+                let joined = joined.map(|r| {
+                    r.map(|(outcome, problems)| {
+                        if !problems.is_empty() {
+                            self.evidence_error = Some(format!(
+                                "recordings that could not be read: {}",
+                                problems.join("; ")
+                            ));
+                        }
+                        outcome
+                    })
+                });
                 self.ran_or_note(joined, "the real-time recorder call crashed")
             }
             None => {

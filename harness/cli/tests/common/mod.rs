@@ -102,3 +102,72 @@ impl Drop for Platform {
         let _ = self.0.wait();
     }
 }
+
+/// Ends the child process it holds when dropped (a failed assertion included): the
+/// external recorders the recorder tests start.
+pub(crate) struct KillOnDrop(pub(crate) std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What `recproof check --sut <recorder profile> --tags TAGS` did: exit code, stdout,
+/// stderr and `results.json`.
+pub(crate) struct RecorderRun {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+    pub(crate) results: serde_json::Value,
+}
+
+/// Writes `profile_yaml` as `DIR/recorder.yaml`, runs the recorder scenarios matching
+/// `tags` against it into `DIR/run`, and reads the results.
+pub(crate) fn check_recorder(dir: &std::path::Path, profile_yaml: &str, tags: &str) -> RecorderRun {
+    let profile = dir.join("recorder.yaml");
+    std::fs::write(&profile, profile_yaml).expect("write the recorder profile");
+    let out = dir.join("run");
+    let features = format!("{}/../../features", env!("CARGO_MANIFEST_DIR"));
+    let (code, stdout, stderr) = recproof(&[
+        "check",
+        &features,
+        "--sut",
+        profile.to_str().expect("utf-8"),
+        "--tags",
+        tags,
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
+    let results = std::fs::read_to_string(out.join("results.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_else(|| panic!("no results.json:\n{stdout}\n{stderr}"));
+    RecorderRun {
+        code,
+        stdout,
+        stderr,
+        results,
+    }
+}
+
+/// The scenarios of a run that were not skipped.
+pub(crate) fn ran(results: &serde_json::Value) -> Vec<&serde_json::Value> {
+    results["scenarios"]
+        .as_array()
+        .map(|a| a.iter().filter(|s| s["status"] != "skipped").collect())
+        .unwrap_or_default()
+}
+
+/// The (status, summary) of `check`'s verdict in a scenario.
+pub(crate) fn verdict_of(scenario: &serde_json::Value, check: &str) -> (String, String) {
+    let v = scenario["verdicts"]
+        .as_array()
+        .and_then(|a| a.iter().find(|v| v["check"] == check))
+        .unwrap_or_else(|| panic!("{check} judged in {scenario}"));
+    (
+        v["status"].as_str().unwrap_or_default().to_owned(),
+        v["summary"].as_str().unwrap_or_default().to_owned(),
+    )
+}
