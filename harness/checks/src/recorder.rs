@@ -271,6 +271,25 @@ pub fn attempts(view: &CallView<'_>) -> Vec<RsAttempt> {
     out
 }
 
+/// What the sessions of `call` were and how the recorder answered them, for the run's
+/// record.
+pub fn session_records(log: &[Observation], call: &str) -> Vec<crate::results::RsSessionRecord> {
+    let view = CallView::new(log, call);
+    attempts(&view)
+        .into_iter()
+        .map(|a| crate::results::RsSessionRecord {
+            final_code: a.final_response.as_ref().map(|(c, _, _)| *c),
+            answer_ms: match (&a.final_response, a.invite_us) {
+                (Some((_, t, _)), Some(t0)) => Some(t.saturating_sub(t0) as f64 / 1000.0),
+                _ => None,
+            },
+            case: a.case,
+            dialect: a.dialect,
+            style: a.style,
+        })
+        .collect()
+}
+
 /// Runs every recorder check on `call`.
 pub fn judge_recorder(log: &[Observation], call: &str, rules: &RecorderRules) -> Vec<Verdict> {
     let view = CallView::new(log, call);

@@ -86,6 +86,9 @@ pub struct ScenarioResult {
     /// Why the scenario was skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip_reason: Option<String>,
+    /// The recording sessions the harness SRC opened in this scenario (recorder runs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rs_sessions: Vec<RsSessionRecord>,
 }
 
 impl ScenarioResult {
@@ -154,6 +157,38 @@ pub struct RunResults {
     pub interrupted: bool,
     /// The tolerances the checks used.
     pub tolerances: crate::Tolerances,
+    /// When the run started (RFC 3339, UTC).
+    #[serde(default)]
+    pub started_at: String,
+    /// The SUT profile the run used, if any, with its SHA-256, so a report names exactly
+    /// what was tested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<ProfileRef>,
+}
+
+/// A profile file a run used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileRef {
+    /// Its path, as given.
+    pub path: String,
+    /// SHA-256 of its bytes, hex.
+    pub sha256: String,
+}
+
+/// One recording session the harness SRC opened at a recorder under test, as the
+/// recorder checks read it from the log (what was sent and how it was answered).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RsSessionRecord {
+    /// What it tested (`valid`, `plain-invite`, `malformed-xml`...).
+    pub case: String,
+    /// The dialect it was written in.
+    pub dialect: String,
+    /// How its body was written (part order, line ends, header spacing, media type).
+    pub style: String,
+    /// The recorder's final response, if any.
+    pub final_code: Option<u16>,
+    /// INVITE to final response, ms.
+    pub answer_ms: Option<f64>,
 }
 
 impl RunResults {

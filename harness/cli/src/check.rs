@@ -169,14 +169,22 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     // The report is for people; a failure to write it does not change the verdicts (the
     // exit code), but it is never silent.
     match report::render(&out) {
-        Ok(r) => println!(
-            "report: {} ({} call page(s); compliance summary: {})",
-            r.index.display(),
-            r.call_pages.len(),
-            r.compliance
-                .first()
-                .map_or_else(String::new, |p| p.display().to_string())
-        ),
+        Ok(r) => {
+            if out.join("certification.html").is_file() {
+                println!(
+                    "recorder certification: {}",
+                    out.join("certification.html").display()
+                );
+            }
+            println!(
+                "report: {} ({} call page(s); compliance summary: {})",
+                r.index.display(),
+                r.call_pages.len(),
+                r.compliance
+                    .first()
+                    .map_or_else(String::new, |p| p.display().to_string())
+            );
+        }
         Err(e) => eprintln!(
             "warning: the report could not be rendered ({e}); `recproof report {}` retries",
             out.display()

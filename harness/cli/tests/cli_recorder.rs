@@ -53,6 +53,19 @@ fn the_clean_embedded_recorder_passes_and_a_fault_fails_its_requirement() {
     assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains("SRS-02"), "{stdout}");
 
+    // The certification page: SRS-02 passed clean, failed with the fault.
+    let row = |dir: &std::path::Path| -> String {
+        let html = std::fs::read_to_string(dir.join("certification.html"))
+            .expect("certification.html is written for a recorder run");
+        let at = html.find("<td>SRS-02</td>").expect("an SRS-02 row");
+        html[at..at + 400].to_owned()
+    };
+    assert!(row(&clean).contains("PASSED"), "{}", row(&clean));
+    assert!(row(&faulty).contains("FAILED"), "{}", row(&faulty));
+    let page = std::fs::read_to_string(faulty.join("certification.html")).expect("page");
+    assert!(page.contains("Not certified"), "the verdict line says so");
+    assert!(page.contains("SRS-14"), "the IDs not exercised are listed");
+
     // recproof judge gives the same verdicts from the log alone.
     let (code, stdout, stderr) = recproof(&["judge", faulty.to_str().expect("utf-8")]);
     assert_eq!(code, 1, "{stdout}\n{stderr}");

@@ -26,6 +26,7 @@
 //! system under test), so every page escapes it (askama templates, escaping on) and the
 //! SVGs escape their text. Pages work offline: inline CSS, no scripts, no CDN.
 
+mod certification;
 mod compliance;
 mod group;
 mod junit;

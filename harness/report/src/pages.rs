@@ -73,6 +73,7 @@ struct IndexPage {
     verdict_class: &'static str,
     compliance_href: String,
     has_cucumber_junit: bool,
+    has_certification: bool,
     run_latency: Option<String>,
     has_log: bool,
     reqs: Vec<ReqRow>,
@@ -91,10 +92,14 @@ struct ScenarioFacts {
     skip_reason: Option<String>,
 }
 
-struct Audio {
-    name: String,
-    label: String,
-    src: String,
+/// An audio file of a call's evidence, with the words its player is captioned with.
+pub(crate) struct Audio {
+    /// File name.
+    pub(crate) name: String,
+    /// Caption.
+    pub(crate) label: String,
+    /// Link, relative to the page.
+    pub(crate) src: String,
 }
 
 struct Figure {
@@ -281,13 +286,16 @@ fn stream_label(stem: &str) -> String {
         "callee.heard" => "What the callee heard".to_owned(),
         s => match s.strip_prefix("srs.") {
             Some(label) => format!("What the recorder received on stream {label}"),
-            None => s.to_owned(),
+            None => match s.strip_prefix("recorder-") {
+                Some(file) => format!("What the recorder wrote: {file}"),
+                None => s.to_owned(),
+            },
         },
     }
 }
 
 /// WAVs and the pcap in `dir` (names percent-encoded for links relative to `prefix`).
-fn evidence_files(dir: &Path, prefix: &str) -> (Vec<Audio>, Option<String>) {
+pub(crate) fn evidence_files(dir: &Path, prefix: &str) -> (Vec<Audio>, Option<String>) {
     let mut audio = Vec::new();
     let mut pcap = None;
     let Ok(entries) = fs::read_dir(dir) else {
@@ -750,6 +758,7 @@ pub(crate) fn render_all(run_dir: &Path) -> Result<ReportSummary, ReportError> {
         verdict_class: class,
         compliance_href: compliance_file(1),
         has_cucumber_junit: run_dir.join("cucumber-junit.xml").is_file(),
+        has_certification: crate::certification::is_recorder_run(&results),
         run_latency,
         has_log,
         reqs,
@@ -761,6 +770,24 @@ pub(crate) fn render_all(run_dir: &Path) -> Result<ReportSummary, ReportError> {
     let index_path = run_dir.join("index.html");
     write(&index_path, &index, &mut written)?;
     summary.index = index_path;
+
+    // Recorder certification page.
+    if crate::certification::is_recorder_run(&results) {
+        let slugs: BTreeMap<String, String> = entries
+            .iter()
+            .map(|e| (e.label.clone(), e.slug.clone()))
+            .collect();
+        let html = crate::certification::render(
+            run_dir,
+            &results,
+            &slugs,
+            &tool_version,
+            &generated,
+            &compliance_file(1),
+        )
+        .map_err(template_err("certification.html"))?;
+        write(&run_dir.join("certification.html"), &html, &mut written)?;
+    }
 
     // Compliance pages.
     let chunks: Vec<&[CallEntry]> = if entries.is_empty() {

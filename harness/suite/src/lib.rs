@@ -156,6 +156,7 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SuiteError + '_ {
 pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
     let _guard = RUN_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
     let started = Instant::now();
+    let started_at = jiff::Timestamp::now().to_string();
     let (root, only) = feature_selection(&opts.features)?;
     let tags = match &opts.tags {
         Some(expr) => Some(
@@ -362,6 +363,13 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
         wall_seconds: started.elapsed().as_secs_f64(),
         interrupted: ctx.interrupted.load(std::sync::atomic::Ordering::Relaxed),
         tolerances: opts.tolerances.clone(),
+        started_at,
+        profile: opts
+            .external
+            .as_ref()
+            .map(|p| p.path.clone())
+            .or_else(|| opts.external_recorder.as_ref().map(|p| p.path.clone()))
+            .map(|path| profile_ref(&path)),
     };
     let results_path = opts.out.join("results.json");
     let file = File::create(&results_path).map_err(io_err(&results_path))?;
@@ -370,6 +378,23 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
         source: e.into(),
     })?;
     Ok(results)
+}
+
+/// The profile's path and the SHA-256 of its bytes (empty when it can no longer be read).
+fn profile_ref(path: &Path) -> checks::results::ProfileRef {
+    use sha2::Digest as _;
+    let sha256 = std::fs::read(path)
+        .map(|bytes| {
+            sha2::Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        })
+        .unwrap_or_default();
+    checks::results::ProfileRef {
+        path: path.display().to_string(),
+        sha256,
+    }
 }
 
 /// The settings an embedded scenario's unstated fields take, and what the platform does
@@ -464,6 +489,7 @@ fn record(
         timeline: world.and_then(|w| w.timeline.clone()),
         evidence_error: world.and_then(|w| w.evidence_error.clone()),
         skip_reason,
+        rs_sessions: world.map(|w| w.rs_sessions.clone()).unwrap_or_default(),
     };
     sink.lock()
         .unwrap_or_else(PoisonError::into_inner)

@@ -13,7 +13,10 @@
 //! neither is `srs.unattributed.<file>`, so the check finds no recording attributed to
 //! either party. The profile never says which file is which party.
 //!
-//! It must not judge (`recproof_checks::recorder` does) nor touch the recorder.
+//! Each file read is copied beside the call's evidence as `recorder-<file>` (when the run
+//! keeps evidence), so the report plays what the recorder wrote.
+//!
+//! It must not judge (`recproof_checks::recorder` does) nor touch the recorder's files.
 
 use checks::recorder::RsAttempt;
 use media::analysis::{AnalysisConfig, analyze_file};
@@ -42,6 +45,7 @@ pub fn import(
     caller_aor: &str,
     callee_aor: &str,
     call: &str,
+    copy_to: Option<&Path>,
 ) -> (Vec<Observation>, Vec<String>) {
     let mut out = Vec::new();
     let mut problems = Vec::new();
@@ -64,6 +68,16 @@ pub fn import(
         };
         let users = [user_part(caller_aor), user_part(callee_aor)];
         for file in files {
+            // Kept beside the call's evidence as `recorder-<file>`, for the report's
+            // players: what the recorder itself wrote.
+            if let (Some(dir), Some(name)) = (copy_to, file.file_name()) {
+                let target = dir.join(format!("recorder-{}", name.to_string_lossy()));
+                if let Err(e) =
+                    std::fs::create_dir_all(dir).and_then(|()| std::fs::copy(&file, &target))
+                {
+                    problems.push(format!("cannot keep {}: {e}", file.display()));
+                }
+            }
             let report = match analyze_file(&file, &AnalysisConfig::default()) {
                 Ok(r) => r,
                 Err(e) => {

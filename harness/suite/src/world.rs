@@ -116,6 +116,8 @@ pub struct CallWorld {
     /// Why the scenario was skipped (the SUT does not offer what it needs, or no
     /// profile user has its settings, or the run was interrupted).
     pub(crate) skipped: Option<String>,
+    /// The recording sessions the harness SRC opened (recorder scenarios).
+    pub(crate) rs_sessions: Vec<checks::results::RsSessionRecord>,
 }
 
 impl CallWorld {
@@ -136,6 +138,7 @@ impl CallWorld {
             setup_error: None,
             evidence_error: None,
             skipped: None,
+            rs_sessions: Vec::new(),
         }
     }
 
@@ -249,6 +252,7 @@ impl CallWorld {
                     evidence,
                 };
                 let label = self.label().to_owned();
+                let keep = ctx.evidence_dir.as_ref().map(|d| d.join(&label));
                 let joined = tokio::task::spawn_blocking(move || {
                     let mut outcome = drive::recorder::run_recorder_call_external(&call)?;
                     // The recorder's own account of what it recorded, when it can be read.
@@ -267,6 +271,7 @@ impl CallWorld {
                             &subject.caller_aor,
                             &subject.callee_aor,
                             &label,
+                            keep.as_deref(),
                         );
                         outcome.observations.extend(obs);
                         outcome.observations.sort_by_key(|o| o.t_us);
@@ -314,6 +319,7 @@ impl CallWorld {
         );
         self.verdicts =
             checks::recorder::judge_recorder(&outcome.observations, self.label(), &rules);
+        self.rs_sessions = checks::recorder::session_records(&outcome.observations, self.label());
         self.log = Some(outcome.observations);
     }
 
