@@ -125,7 +125,7 @@ pub const RECORDER_CATALOGUE: &[CheckInfo] = &[
     CheckInfo {
         id: BAD_INPUT,
         requirement: "SRS-08",
-        judges: "malformed metadata got 400, a dangling reference a 4xx, an unsupported body 415 with Accept, an oversized one a final response; never silence, and valid sessions after them were still taken",
+        judges: "malformed metadata got 400, a dangling reference and an entity-expansion document a 4xx, an unsupported body 415 with Accept, an oversized one a final response; never silence, and valid sessions after them were still taken",
     },
     CheckInfo {
         id: STREAMS_APART,
@@ -958,11 +958,12 @@ pub fn refuses_plain(view: &CallView<'_>, att: &[RsAttempt]) -> Verdict {
 /// SRS-08: bad input gets the right error, never silence, and the recorder still takes
 /// valid sessions afterwards.
 pub fn bad_input(view: &CallView<'_>, att: &[RsAttempt]) -> Verdict {
-    const CASES: [&str; 4] = [
+    const CASES: [&str; 5] = [
         "malformed-xml",
         "dangling-reference",
         "unsupported-body",
         "oversized",
+        "entity-expansion",
     ];
     let bad: Vec<(usize, &RsAttempt)> = att
         .iter()
@@ -1002,7 +1003,15 @@ pub fn bad_input(view: &CallView<'_>, att: &[RsAttempt]) -> Verdict {
             ("malformed-xml", Some(_)) => fails.push(format!(
                 "{line}: it took metadata that is not well-formed XML"
             )),
-            ("dangling-reference", Some(c)) if (400..500).contains(&c) => fine.push(line),
+            ("dangling-reference" | "entity-expansion", Some(c)) if (400..500).contains(&c) => {
+                fine.push(line)
+            }
+            ("entity-expansion", Some(c)) if c < 300 => fails.push(format!(
+                "{line}: it took a document built to expand to about 10^9 characters"
+            )),
+            ("entity-expansion", Some(_)) => warns.push(format!(
+                "{line} (a 4xx expected for an entity-expansion document)"
+            )),
             ("dangling-reference", Some(_)) => warns.push(format!(
                 "{line} (a 4xx expected for metadata whose references dangle)"
             )),

@@ -55,6 +55,7 @@ fn full_plan() -> RecorderPlan {
         .session(RsRequest::of(RsCase::DanglingReference, rfc), secs(1))
         .session(RsRequest::of(RsCase::UnsupportedBody, rfc), secs(1))
         .session(RsRequest::of(RsCase::Oversized, bw), secs(2))
+        .session(RsRequest::of(RsCase::EntityExpansion, rfc), secs(1))
         .session(RsRequest::valid(rfc), secs(2))
 }
 

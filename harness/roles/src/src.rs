@@ -82,17 +82,22 @@ pub enum RsCase {
     /// A valid RS whose metadata is padded (an XML comment) to about the largest a UDP
     /// datagram carries: the recorder must answer it either way, never stay silent.
     Oversized,
+    /// Metadata with a DTD whose nested entities expand to about 10^9 characters ("billion
+    /// laughs"): the recorder must refuse it with a 4xx, neither expand it nor go silent
+    /// (SRS-08).
+    EntityExpansion,
 }
 
 impl RsCase {
     /// Every case, in the order a certification run sends them.
-    pub const ALL: [RsCase; 6] = [
+    pub const ALL: [RsCase; 7] = [
         Self::Valid,
         Self::PlainInvite,
         Self::MalformedXml,
         Self::DanglingReference,
         Self::UnsupportedBody,
         Self::Oversized,
+        Self::EntityExpansion,
     ];
 
     /// The case's name in [`Event::RsCase`].
@@ -104,6 +109,7 @@ impl RsCase {
             Self::DanglingReference => "dangling-reference",
             Self::UnsupportedBody => "unsupported-body",
             Self::Oversized => "oversized",
+            Self::EntityExpansion => "entity-expansion",
         }
     }
 
@@ -423,6 +429,9 @@ impl HarnessSrc {
                     .as_bytes()
                     .to_vec(),
             ),
+            RsCase::EntityExpansion => {
+                docs.initial_invite_with_metadata(&sdp, &req.style, entity_bomb(req.dialect))
+            }
             RsCase::Oversized => {
                 let xml = metadata::to_xml(&docs.recording, req.dialect);
                 let padded = pad_xml(&xml, OVERSIZED_INVITE_BYTES.saturating_sub(2000));
@@ -834,6 +843,22 @@ fn dangling_id(dialect: Dialect) -> String {
         Dialect::Rfc7865 => "/////////////////////w==".to_owned(),
         Dialect::BroadWorks => "urn:uuid:ffffffff-ffff-4fff-bfff-ffffffffffff".to_owned(),
     }
+}
+
+/// A metadata document whose internal DTD nests ten entities ten deep ("billion
+/// laughs", about 10^9 characters if expanded), in the dialect's root element.
+fn entity_bomb(dialect: Dialect) -> Vec<u8> {
+    let mut dtd = String::from("  <!ENTITY lol0 \"lol\">\n");
+    for k in 1..10 {
+        let prev = format!("&lol{};", k - 1);
+        dtd.push_str(&format!("  <!ENTITY lol{k} \"{}\">\n", prev.repeat(10)));
+    }
+    let root = dialect.root_name();
+    let ns = dialect.namespace();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE {root} [\n{dtd}]>\n<{root} xmlns=\"{ns}\"><datamode>&lol9;</datamode></{root}>\n"
+    )
+    .into_bytes()
 }
 
 /// The document with an XML comment after its XML declaration (or at the start) that

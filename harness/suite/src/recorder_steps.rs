@@ -169,6 +169,7 @@ async fn bad_sessions(w: &mut CallWorld, dialect_name: String) {
         RsCase::DanglingReference,
         RsCase::UnsupportedBody,
         RsCase::Oversized,
+        RsCase::EntityExpansion,
     ] {
         p = p
             .session(RsRequest::of(case, d), secs(1))
