@@ -30,3 +30,9 @@ Feature: The recorder answers a recording session as SIPREC says
       | dialect           | pause       |
       | rfc-strict        | a=inactive  |
       | broadworks-compat | c=0.0.0.0   |
+
+  @SRS-07
+  Scenario: The recorder's requests for a metadata snapshot are well formed
+    When the platform records a 6 second call in the "rfc-strict" dialect
+    Then the recorder's snapshot requests are well formed
+    And the recorder answers each offered stream recvonly with its label and codec

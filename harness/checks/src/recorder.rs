@@ -74,6 +74,8 @@ pub const REFUSES_PLAIN: &str = "srs.refuses_plain_invite";
 pub const BAD_INPUT: &str = "srs.bad_input";
 /// Check id: each party's audio in its own recording, attributed to it.
 pub const STREAMS_APART: &str = "srs.streams_apart";
+/// Check id: the recorder's snapshot requests are well formed.
+pub const SNAPSHOT_REQUEST: &str = "srs.snapshot_request";
 
 /// Every recorder check, in the order [`judge_recorder`] emits them.
 pub const RECORDER_CATALOGUE: &[CheckInfo] = &[
@@ -126,6 +128,11 @@ pub const RECORDER_CATALOGUE: &[CheckInfo] = &[
         id: BAD_INPUT,
         requirement: "SRS-08",
         judges: "malformed metadata got 400, a dangling reference and an entity-expansion document a 4xx, an unsupported body 415 with Accept, an oversized one a final response; never silence, and valid sessions after them were still taken",
+    },
+    CheckInfo {
+        id: SNAPSHOT_REQUEST,
+        requirement: "SRS-07",
+        judges: "every snapshot request the recorder sent carries Content-Disposition: recording-session and a well-formed <requestsnapshot> (MD-15); not exercised when it asked for none",
     },
     CheckInfo {
         id: STREAMS_APART,
@@ -305,6 +312,7 @@ pub fn judge_recorder(log: &[Observation], call: &str, rules: &RecorderRules) ->
         accepts_body_styles(&view, &att),
         refuses_plain(&view, &att),
         bad_input(&view, &att),
+        snapshot_request(&view, &att),
         streams_apart(&view, &att, rules),
     ]
 }
@@ -1062,6 +1070,151 @@ pub fn bad_input(view: &CallView<'_>, att: &[RsAttempt]) -> Verdict {
         )
     };
     Verdict::new("SRS-08", BAD_INPUT, &view.call, status, summary).with_evidence(ev)
+}
+
+/// SRS-07: the snapshot requests the recorder sent are well formed.
+pub fn snapshot_request(view: &CallView<'_>, att: &[RsAttempt]) -> Verdict {
+    let requests: Vec<SipSeen> = view
+        .sip()
+        .into_iter()
+        .filter(|s| {
+            s.actor == Actor::Src
+                && !s.sent
+                && s.msg.is_request()
+                && s.msg.content_type().is_some_and(|ct| {
+                    let mt = sip::multipart::media_type_of(ct);
+                    mt == sip::multipart::RS_METADATA_REQUEST
+                        || (mt.starts_with("multipart/")
+                            && sip::multipart::parse(ct, s.msg.body()).is_ok_and(|p| {
+                                p.parts.iter().any(|part| {
+                                    part.media_type().as_deref()
+                                        == Some(sip::multipart::RS_METADATA_REQUEST)
+                                })
+                            }))
+                })
+        })
+        .collect();
+    if requests.is_empty() {
+        return na(
+            view,
+            "SRS-07",
+            SNAPSHOT_REQUEST,
+            "The recorder asked for no metadata snapshot, so its snapshot requests were not exercised.",
+        );
+    }
+    let mut problems = Vec::new();
+    let mut ev = Vec::new();
+    for r in &requests {
+        let method = r
+            .msg
+            .method()
+            .map_or_else(String::new, |m| m.as_str().to_owned());
+        let dialect = r
+            .msg
+            .call_id()
+            .ok()
+            .and_then(|id| att.iter().find(|a| a.rs_call_id == id))
+            .map_or("rfc-strict", |a| a.dialect.as_str());
+        let profile = if dialect == "broadworks-compat" {
+            siprec::Profile::BroadworksCompat
+        } else {
+            siprec::Profile::RfcStrict
+        };
+        // The request part: the body itself, or the multipart part of its type.
+        let (disposition, body) = match r.msg.content_type().map(sip::multipart::media_type_of) {
+            Some(mt) if mt == sip::multipart::RS_METADATA_REQUEST => (
+                r.msg.header_value("Content-Disposition").map(str::to_owned),
+                r.msg.body().to_vec(),
+            ),
+            _ => r
+                .msg
+                .content_type()
+                .and_then(|ct| sip::multipart::parse(ct, r.msg.body()).ok())
+                .and_then(|p| {
+                    p.parts
+                        .iter()
+                        .find(|part| {
+                            part.media_type().as_deref()
+                                == Some(sip::multipart::RS_METADATA_REQUEST)
+                        })
+                        .map(|part| {
+                            (
+                                part.header("Content-Disposition").map(str::to_owned),
+                                part.body.to_vec(),
+                            )
+                        })
+                })
+                .unwrap_or((None, Vec::new())),
+        };
+        let before = problems.len();
+        let disposition_ok = disposition.as_deref().is_some_and(|d| {
+            d.split(';').next().is_some_and(|v| {
+                v.trim()
+                    .eq_ignore_ascii_case(sip::multipart::RECORDING_SESSION)
+            })
+        });
+        if !disposition_ok {
+            problems.push(format!(
+                "a {method} snapshot request has {}",
+                disposition.map_or_else(
+                    || "no Content-Disposition".to_owned(),
+                    |d| format!("Content-Disposition `{d}`")
+                )
+            ));
+        }
+        match siprec::metadata::parse(&body) {
+            Err(e) => problems.push(format!(
+                "a {method} snapshot request body is not well-formed: {e}"
+            )),
+            Ok(doc) => {
+                if !matches!(doc.body, siprec::metadata::Body::SnapshotRequest(_)) {
+                    problems.push(format!(
+                        "a {method} snapshot request body is not a <requestsnapshot>"
+                    ));
+                }
+                for f in siprec::metadata::check_document(&doc, profile, None)
+                    .into_iter()
+                    .filter(|f| f.severity == siprec::Severity::Fail)
+                {
+                    problems.push(format!("{} ({}): {}", method, f.requirement, f.message));
+                }
+            }
+        }
+        if problems.len() > before {
+            ev.push(Evidence::at(
+                r.t_us,
+                "src",
+                format!("{method} from {}", r.remote),
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Verdict::new(
+            "SRS-07",
+            SNAPSHOT_REQUEST,
+            &view.call,
+            Status::Pass,
+            format!(
+                "All {} snapshot requests the recorder sent carry Content-Disposition: recording-session and a well-formed <requestsnapshot>.",
+                requests.len()
+            ),
+        )
+        .with_evidence(requests.iter().map(|r| {
+            Evidence::at(r.t_us, "src", format!("snapshot request from {}", r.remote))
+        }))
+    } else {
+        Verdict::new(
+            "SRS-07",
+            SNAPSHOT_REQUEST,
+            &view.call,
+            Status::Fail,
+            format!(
+                "The recorder's snapshot requests are not well formed: {}.",
+                problems.join("; ")
+            ),
+        )
+        .with_evidence(ev)
+    }
 }
 
 /// SRS-12: what the recorder recorded on each label holds that label's party only.

@@ -29,6 +29,8 @@ pub const RECORDER_SIP: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10
 /// Longest wait for the final response to an RS INVITE before the SRC gives up (CANCEL).
 /// Longer than SRS-13's answer time, shorter than Timer B (32 s).
 pub const FINAL_WAIT: Duration = Duration::from_secs(10);
+/// When the embedded recorder asks for a metadata snapshot in a session.
+pub const SNAPSHOT_AFTER: Duration = Duration::from_secs(3);
 /// Time after a BYE or CANCEL for the last responses and stream ends.
 const SETTLE: Duration = Duration::from_secs(2);
 
@@ -303,6 +305,8 @@ pub fn run_recorder_call(call: &EmbeddedRecorderCall) -> Result<CallOutcome, Dri
     srs_cfg.seed = call.seed.wrapping_add(7);
     srs_cfg.keep_pcm = call.evidence;
     srs_cfg.strict_input = true;
+    // A recorder under test asks for a snapshot in every session long enough (SRS-07).
+    srs_cfg.snapshot_after = Some(SNAPSHOT_AFTER);
     srs_cfg.fault = call.fault;
     srs_cfg.behaviour = call.mode.srs_behaviour();
     let srs = SrsEmulator::new(srs_cfg, ctx.clone()).map_err(|e| setup("srs")(e.to_string()))?;

@@ -114,6 +114,7 @@ fn each_recorder_fault_fails_its_own_check_and_only_that_requirement() {
         (SrsFault::RejectsLegacyType, "srs.accepts_media_types"),
         (SrsFault::RejectsBareLf, "srs.accepts_body_styles"),
         (SrsFault::SlowAnswer, "srs.answer_time"),
+        (SrsFault::BadSnapshotRequest, "srs.snapshot_request"),
     ];
     assert_eq!(
         expected.len(),

@@ -720,6 +720,11 @@ impl HarnessSrc {
                     let _ = self.ep.answer(now, tx, code, Extra::new());
                     return;
                 }
+                // A snapshot request (RFC 7866 §9): answered 200, then a complete
+                // snapshot in an UPDATE (what an SRC owes, checklist SRC-21).
+                let snapshot = matches!(context, RequestContext::InDialog)
+                    && self.is_ours(call)
+                    && is_snapshot_request(&request);
                 let code = match context {
                     RequestContext::InDialog if self.is_ours(call) => {
                         match request.method() {
@@ -744,6 +749,9 @@ impl HarnessSrc {
                     }
                 };
                 let _ = self.ep.answer(now, tx, code, Extra::new());
+                if snapshot && code == 200 {
+                    let _ = self.update_metadata(now);
+                }
             }
             EndpointEvent::Response { call, response, .. } if self.is_ours(call) => {
                 self.on_response(now, &response);
@@ -810,6 +818,33 @@ impl HarnessSrc {
         self.wire.drain(now, label, &mut self.ep);
         self.drain_media();
     }
+}
+
+/// True for a request carrying `application/rs-metadata-request` with
+/// `Content-Disposition: recording-session` (alone or as a multipart part).
+fn is_snapshot_request(msg: &SipMessage) -> bool {
+    let Some(ct) = msg.content_type() else {
+        return false;
+    };
+    let media_type = sip::multipart::media_type_of(ct);
+    let disposition = |d: Option<&str>| {
+        d.is_some_and(|d| {
+            d.split(';').next().is_some_and(|v| {
+                v.trim()
+                    .eq_ignore_ascii_case(sip::multipart::RECORDING_SESSION)
+            })
+        })
+    };
+    if media_type == sip::multipart::RS_METADATA_REQUEST {
+        return disposition(msg.header_value("Content-Disposition"));
+    }
+    media_type.starts_with("multipart/")
+        && sip::multipart::parse(ct, msg.body()).is_ok_and(|p| {
+            p.parts.iter().any(|part| {
+                part.media_type().as_deref() == Some(sip::multipart::RS_METADATA_REQUEST)
+                    && disposition(part.header("Content-Disposition"))
+            })
+        })
 }
 
 fn drain_send(tx: &mut SendStream, wire: &mut Wire) {

@@ -180,6 +180,9 @@ pub struct SrsConfig {
     pub strict_input: bool,
     /// A recorder bug to play ([`SrsFault`]), when it stands in for a recorder under test.
     pub fault: Option<SrsFault>,
+    /// Ask the SRC for a metadata snapshot (an UPDATE with a `<requestsnapshot>`, SRS-07)
+    /// this long after answering each session, as a recorder does after a restart.
+    pub snapshot_after: Option<Duration>,
 }
 
 impl SrsConfig {
@@ -200,6 +203,7 @@ impl SrsConfig {
             binder: None,
             strict_input: false,
             fault: None,
+            snapshot_after: None,
         }
     }
 
@@ -358,6 +362,8 @@ pub struct SrsEmulator {
     timers: BinaryHeap<Reverse<(Time, u16)>>,
     free_ports: BTreeSet<u16>,
     rejects: Vec<PendingReject>,
+    /// Snapshot requests due ([`SrsConfig::snapshot_after`]): when, and the RS Call-ID.
+    snapshots_due: Vec<(Time, String)>,
     /// Stream names used, per call label.
     used_names: BTreeSet<(Option<String>, String)>,
     accepted: u64,
@@ -429,6 +435,7 @@ impl SrsEmulator {
             ports: BTreeMap::new(),
             sessions: BTreeMap::new(),
             rejects: Vec::new(),
+            snapshots_due: Vec::new(),
             timers: BinaryHeap::new(),
             used_names: BTreeSet::new(),
             accepted: 0,
@@ -533,9 +540,14 @@ impl SrsEmulator {
     ) -> Result<(), SrsError> {
         let key = self.key_of(rs_call_id)?;
         let body = snapshot_request_body(reason);
-        let extra = Extra::new()
-            .header("Content-Disposition", RECORDING_SESSION)
-            .body(RS_METADATA_REQUEST, body);
+        let extra = if self.cfg.fault == Some(SrsFault::BadSnapshotRequest) {
+            // The bug: no Content-Disposition, so the SRC cannot tell it is a request.
+            Extra::new().body(RS_METADATA_REQUEST, body)
+        } else {
+            Extra::new()
+                .header("Content-Disposition", RECORDING_SESSION)
+                .body(RS_METADATA_REQUEST, body)
+        };
         match via {
             SnapshotVia::Update => self.ep.update(now, key, extra)?,
             SnapshotVia::Info => self.ep.info(now, key, extra)?,
@@ -845,6 +857,10 @@ impl SrsEmulator {
                     return;
                 };
                 self.accepted += 1;
+                if let Some(after) = self.cfg.snapshot_after {
+                    let id = request.call_id().unwrap_or_default().to_owned();
+                    self.snapshots_due.push((now + after, id));
+                }
                 let rs_call_id = request.call_id().unwrap_or_default().to_owned();
                 let (media, detectors) = self
                     .pending_media
@@ -1455,6 +1471,14 @@ impl Node for SrsEmulator {
         self.ep.handle_timeout(now);
         self.pump(now);
         self.send_due_rejects(now);
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.snapshots_due)
+            .into_iter()
+            .partition(|(t, _)| *t <= now);
+        self.snapshots_due = later;
+        for (_, id) in due {
+            // A session that ended meanwhile has nothing to ask about.
+            let _ = self.request_snapshot(now, &id, "recproof certification", SnapshotVia::Update);
+        }
         while let Some(&Reverse((t, port))) = self.timers.peek() {
             if t > now {
                 break;
@@ -1491,7 +1515,8 @@ impl Node for SrsEmulator {
         // The heap's top may be stale (early): waking early is harmless.
         let streams = self.timers.peek().map(|Reverse((t, _))| *t);
         let rejects = self.rejects.iter().map(|r| r.at).min();
-        [self.ep.poll_timeout(), streams, rejects]
+        let snapshots = self.snapshots_due.iter().map(|(t, _)| *t).min();
+        [self.ep.poll_timeout(), streams, rejects, snapshots]
             .into_iter()
             .flatten()
             .min()

@@ -45,11 +45,14 @@ pub enum SrsFault {
     RejectsBareLf,
     /// Sends its 200 four seconds after the INVITE (SRS-13: 2 s at most).
     SlowAnswer,
+    /// Asks for a metadata snapshot without `Content-Disposition: recording-session`
+    /// (SRS-07).
+    BadSnapshotRequest,
 }
 
 impl SrsFault {
     /// Every fault.
-    pub const ALL: [SrsFault; 13] = [
+    pub const ALL: [SrsFault; 14] = [
         Self::AnswerSendrecv,
         Self::Relabel,
         Self::FirstMlineOnly,
@@ -63,6 +66,7 @@ impl SrsFault {
         Self::RejectsLegacyType,
         Self::RejectsBareLf,
         Self::SlowAnswer,
+        Self::BadSnapshotRequest,
     ];
 
     /// The fault's name on the command line and in reports.
@@ -81,6 +85,7 @@ impl SrsFault {
             Self::RejectsLegacyType => "srs-rejects-legacy-type",
             Self::RejectsBareLf => "srs-rejects-bare-lf",
             Self::SlowAnswer => "srs-slow-answer",
+            Self::BadSnapshotRequest => "srs-bad-snapshot-request",
         }
     }
 
@@ -103,6 +108,7 @@ impl SrsFault {
             Self::RejectsLegacyType => "SRS-09",
             Self::RejectsBareLf => "SRS-10",
             Self::SlowAnswer => "SRS-13",
+            Self::BadSnapshotRequest => "SRS-07",
         }
     }
 
@@ -132,6 +138,9 @@ impl SrsFault {
             }
             Self::RejectsBareLf => "refuses a multipart body with bare LF line ends with 400",
             Self::SlowAnswer => "sends its 200 four seconds after the INVITE",
+            Self::BadSnapshotRequest => {
+                "asks for a snapshot without Content-Disposition: recording-session"
+            }
         }
     }
 }

@@ -56,6 +56,10 @@ pub const RECORDER_STEP_CHECKS: &[(&str, &[&str])] = &[
         "the recorder keeps each party's audio in its own recording, attributed to that party",
         &["srs.streams_apart"],
     ),
+    (
+        "the recorder's snapshot requests are well formed",
+        &["srs.snapshot_request"],
+    ),
 ];
 
 /// The recorder checks a `Then` step of a feature file asserts (empty for a text that
@@ -239,5 +243,12 @@ fn bad_input(w: &mut CallWorld) {
 fn streams_apart(w: &mut CallWorld) {
     w.assert_checks(checks_of(
         "the recorder keeps each party's audio in its own recording, attributed to that party",
+    ));
+}
+
+#[then("the recorder's snapshot requests are well formed")]
+fn snapshot_request(w: &mut CallWorld) {
+    w.assert_checks(checks_of(
+        "the recorder's snapshot requests are well formed",
     ));
 }
