@@ -40,6 +40,11 @@ pub struct RecorderRules {
     /// Least share of the frames the SRC sent on a stream that the recorder's recording
     /// of it must hold (SRS-12).
     pub min_recorded_share: f64,
+    /// Sessions the recorder says it takes at once (SRS-14): of sessions opened at once,
+    /// at least this many must be taken. `None`: not stated, only the way each is
+    /// answered is judged.
+    #[serde(default)]
+    pub capacity: Option<u32>,
 }
 
 impl Default for RecorderRules {
@@ -47,6 +52,7 @@ impl Default for RecorderRules {
         Self {
             answer_time_ms: 2000,
             min_recorded_share: 0.9,
+            capacity: None,
         }
     }
 }
@@ -74,6 +80,8 @@ pub const REFUSES_PLAIN: &str = "srs.refuses_plain_invite";
 pub const BAD_INPUT: &str = "srs.bad_input";
 /// Check id: each party's audio in its own recording, attributed to it.
 pub const STREAMS_APART: &str = "srs.streams_apart";
+/// Check id: sessions at once taken or refused with 503, promptly.
+pub const LOAD: &str = "srs.load";
 /// Check id: the recorder's snapshot requests are well formed.
 pub const SNAPSHOT_REQUEST: &str = "srs.snapshot_request";
 
@@ -128,6 +136,11 @@ pub const RECORDER_CATALOGUE: &[CheckInfo] = &[
         id: BAD_INPUT,
         requirement: "SRS-08",
         judges: "malformed metadata got 400, a dangling reference and an entity-expansion document a 4xx, an unsupported body 415 with Accept, an oversized one a final response; never silence, and valid sessions after them were still taken",
+    },
+    CheckInfo {
+        id: LOAD,
+        requirement: "SRS-14",
+        judges: "of sessions opened at once, each was answered 2xx or 503 within the answer time (never silence, never another code), and at least the stated capacity were taken",
     },
     CheckInfo {
         id: SNAPSHOT_REQUEST,
@@ -313,6 +326,7 @@ pub fn judge_recorder(log: &[Observation], call: &str, rules: &RecorderRules) ->
         refuses_plain(&view, &att),
         bad_input(&view, &att),
         snapshot_request(&view, &att),
+        load(&view, &att, rules),
         streams_apart(&view, &att, rules),
     ]
 }
@@ -1070,6 +1084,90 @@ pub fn bad_input(view: &CallView<'_>, att: &[RsAttempt]) -> Verdict {
         )
     };
     Verdict::new("SRS-08", BAD_INPUT, &view.call, status, summary).with_evidence(ev)
+}
+
+/// SRS-14: sessions opened at once are each taken or refused with 503, promptly, and
+/// at least the stated capacity are taken.
+pub fn load(view: &CallView<'_>, att: &[RsAttempt], rules: &RecorderRules) -> Verdict {
+    let burst: Vec<&RsAttempt> = att.iter().filter(|a| a.case == "load").collect();
+    if burst.is_empty() {
+        return na(view, "SRS-14", LOAD, "The SRC opened no sessions at once.");
+    }
+    let limit_us = rules.answer_time_ms * 1000;
+    let mut problems = Vec::new();
+    let mut taken = 0usize;
+    let mut refused = 0usize;
+    for a in &burst {
+        let waited = |t: u64| t.saturating_sub(a.invite_us.unwrap_or(t));
+        match &a.final_response {
+            None => problems.push(format!("{} got no final response", a.rs_call_id)),
+            Some((c, t, _)) => {
+                if (200..300).contains(c) {
+                    taken += 1;
+                } else if *c == 503 {
+                    refused += 1;
+                } else {
+                    problems.push(format!(
+                        "{} was answered {c} (2xx or 503 expected)",
+                        a.rs_call_id
+                    ));
+                }
+                if waited(*t) > limit_us {
+                    problems.push(format!(
+                        "{} was answered {c} after {:.2} s (at most {} ms)",
+                        a.rs_call_id,
+                        waited(*t) as f64 / 1e6,
+                        rules.answer_time_ms
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(cap) = rules.capacity {
+        let due = (cap as usize).min(burst.len());
+        if taken < due {
+            problems.push(format!(
+                "it took {taken} of {} sessions at once although it states a capacity of {cap}",
+                burst.len()
+            ));
+        }
+    }
+    let summary_counts = format!(
+        "{} sessions opened at once: {taken} taken, {refused} refused with 503",
+        burst.len()
+    );
+    let ev: Vec<Evidence> = burst.iter().map(|a| a.evidence()).collect();
+    let m = [
+        Measurement::new("sessions taken at once", taken as f64, "sessions"),
+        Measurement::new("sessions refused with 503", refused as f64, "sessions"),
+    ];
+    if problems.is_empty() {
+        Verdict::new(
+            "SRS-14",
+            LOAD,
+            &view.call,
+            Status::Pass,
+            format!(
+                "{summary_counts}, each within {} ms{}. Whether the taken sessions' media was kept whole is judged by SRS-12, not here.",
+                rules.answer_time_ms,
+                rules
+                    .capacity
+                    .map_or_else(String::new, |c| format!(", at least the stated capacity of {c} taken"))
+            ),
+        )
+        .with_measurements(m)
+        .with_evidence(ev)
+    } else {
+        Verdict::new(
+            "SRS-14",
+            LOAD,
+            &view.call,
+            Status::Fail,
+            format!("{summary_counts}; but {}.", problems.join("; ")),
+        )
+        .with_measurements(m)
+        .with_evidence(ev)
+    }
 }
 
 /// SRS-07: the snapshot requests the recorder sent are well formed.

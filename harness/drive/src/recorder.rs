@@ -18,6 +18,7 @@ use roles::srs::{SrsConfig, SrsEmulator};
 use roles::srs_fault::SrsFault;
 use sim::{LinkProfile, World};
 use sip::time::Time;
+use siprec::metadata::Dialect;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use std::time::{Duration, Instant};
@@ -29,6 +30,9 @@ pub const RECORDER_SIP: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10
 /// Longest wait for the final response to an RS INVITE before the SRC gives up (CANCEL).
 /// Longer than SRS-13's answer time, shorter than Timer B (32 s).
 pub const FINAL_WAIT: Duration = Duration::from_secs(10);
+/// Sessions the embedded recorder takes at once: its pool of 16 RTP ports, two per
+/// session (SRS-14's stated capacity in an embedded run).
+pub const EMBEDDED_CAPACITY: u32 = 8;
 /// When the embedded recorder asks for a metadata snapshot in a session.
 pub const SNAPSHOT_AFTER: Duration = Duration::from_secs(3);
 /// Time after a BYE or CANCEL for the last responses and stream ends.
@@ -52,6 +56,14 @@ pub enum RsStep {
     UpdateMetadata,
     /// Ends the session (BYE).
     End,
+    /// Opens this many valid sessions at once, each from its own harness SRC (SRS-14),
+    /// lets them run for `talk`, and ends them.
+    Burst {
+        /// Sessions at once.
+        sessions: usize,
+        /// How long the taken ones run.
+        talk: Duration,
+    },
 }
 
 /// What one recorder call does: the sessions it opens and what happens in each.
@@ -88,6 +100,19 @@ impl RecorderPlan {
         self
     }
 
+    /// The most sessions a [`RsStep::Burst`] of the plan opens at once (0 without one):
+    /// the extra harness SRCs a driver sets up.
+    pub fn burst_size(&self) -> usize {
+        self.steps
+            .iter()
+            .map(|s| match s {
+                RsStep::Burst { sessions, .. } => *sessions,
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     /// The dialects its sessions are written in (`rfc-strict`, `broadworks-compat`).
     pub fn dialects(&self) -> Vec<&'static str> {
         let mut v: Vec<&'static str> = self
@@ -95,6 +120,7 @@ impl RecorderPlan {
             .iter()
             .filter_map(|s| match s {
                 RsStep::Open(req) => Some(roles::src::dialect_name(req.dialect)),
+                RsStep::Burst { .. } => Some(roles::src::dialect_name(Dialect::Rfc7865)),
                 _ => None,
             })
             .collect();
@@ -111,6 +137,8 @@ pub enum SrcAction {
     RunUntil(Time),
     /// Give the harness SRC this command now.
     Command(SrcCommand),
+    /// Give burst SRC `k` (0-based, [`RsStep::Burst`]) this command now.
+    BurstCommand(usize, SrcCommand),
     /// The plan is done (every session ended or given up on).
     Done,
 }
@@ -163,6 +191,10 @@ pub struct RecorderScript {
     steps: std::collections::VecDeque<RsStep>,
     state: ScriptState,
     skipping: bool,
+    /// Actions due before anything else (a burst's opens, ends, abandons).
+    pending: std::collections::VecDeque<SrcAction>,
+    /// Burst SRCs in use by the current burst.
+    burst: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,6 +207,18 @@ enum ScriptState {
     Waiting(Time),
     /// A BYE or CANCEL is out; settled by this time.
     Settling(Time),
+    /// A burst's INVITEs are out; their final responses are due by `deadline`, then the
+    /// taken sessions run until `deadline + talk`... (see [`RecorderScript::next`]).
+    AwaitingBurst {
+        /// Latest final response.
+        deadline: Time,
+        /// How long the taken sessions then run.
+        talk: Duration,
+    },
+    /// A burst runs until this instant, then every burst SRC ends.
+    BurstTalk(Time),
+    /// The burst's BYEs and CANCELs are out; settled by this time, then abandoned.
+    BurstSettling(Time),
     /// Everything done.
     Done,
 }
@@ -191,13 +235,62 @@ impl RecorderScript {
             steps: plan.steps.iter().cloned().collect(),
             state: ScriptState::Ready,
             skipping: false,
+            pending: std::collections::VecDeque::new(),
+            burst: 0,
         }
     }
 
-    /// What to do at `now`, the SRC's session being in `phase`.
-    pub fn next(&mut self, now: Time, phase: Option<SessionPhase>) -> SrcAction {
+    /// What to do at `now`, the SRC's session being in `phase` and the burst SRCs' in
+    /// `burst` (by index).
+    pub fn next(
+        &mut self,
+        now: Time,
+        phase: Option<SessionPhase>,
+        burst: &[Option<SessionPhase>],
+    ) -> SrcAction {
         loop {
+            if let Some(a) = self.pending.pop_front() {
+                return a;
+            }
             match self.state {
+                ScriptState::AwaitingBurst { deadline, talk } => {
+                    let inviting = burst
+                        .iter()
+                        .take(self.burst)
+                        .any(|p| *p == Some(SessionPhase::Inviting));
+                    if inviting && now < deadline {
+                        return SrcAction::RunUntil((now + POLL).min(deadline));
+                    }
+                    self.state = ScriptState::BurstTalk(now + talk);
+                }
+                ScriptState::BurstTalk(until) => {
+                    if now < until {
+                        return SrcAction::RunUntil(until);
+                    }
+                    self.pending.extend(
+                        (0..self.burst).map(|k| SrcAction::BurstCommand(k, SrcCommand::End)),
+                    );
+                    self.state = ScriptState::BurstSettling(now + SETTLE);
+                }
+                ScriptState::BurstSettling(until) => {
+                    if now < until {
+                        return SrcAction::RunUntil(until);
+                    }
+                    self.pending.extend(
+                        (0..self.burst).map(|k| SrcAction::BurstCommand(k, SrcCommand::Abandon)),
+                    );
+                    self.burst = 0;
+                    self.state = ScriptState::Ready;
+                }
+                _ => {}
+            }
+            if !self.pending.is_empty() {
+                continue;
+            }
+            match self.state {
+                ScriptState::AwaitingBurst { .. }
+                | ScriptState::BurstTalk(_)
+                | ScriptState::BurstSettling(_) => continue,
                 ScriptState::Done => return SrcAction::Done,
                 ScriptState::AwaitingFinal(deadline) => {
                     if phase == Some(SessionPhase::Inviting) && now < deadline {
@@ -243,6 +336,23 @@ impl RecorderScript {
                             self.skipping = false;
                             self.state = ScriptState::AwaitingFinal(now + FINAL_WAIT);
                             return SrcAction::Command(SrcCommand::Open(req));
+                        }
+                        RsStep::Burst { sessions, talk } => {
+                            self.skipping = false;
+                            self.burst = sessions;
+                            self.pending.extend((0..sessions).map(|k| {
+                                SrcAction::BurstCommand(
+                                    k,
+                                    SrcCommand::Open(RsRequest::of(
+                                        roles::src::RsCase::Load,
+                                        Dialect::Rfc7865,
+                                    )),
+                                )
+                            }));
+                            self.state = ScriptState::AwaitingBurst {
+                                deadline: now + FINAL_WAIT,
+                                talk,
+                            };
                         }
                         _ if self.skipping => {}
                         RsStep::Talk(d) => self.state = ScriptState::Waiting(now + d),
@@ -305,6 +415,7 @@ pub fn run_recorder_call(call: &EmbeddedRecorderCall) -> Result<CallOutcome, Dri
     srs_cfg.seed = call.seed.wrapping_add(7);
     srs_cfg.keep_pcm = call.evidence;
     srs_cfg.strict_input = true;
+    srs_cfg.rtp_port_count = u16::try_from(EMBEDDED_CAPACITY * 2).unwrap_or(16);
     // A recorder under test asks for a snapshot in every session long enough (SRS-07).
     srs_cfg.snapshot_after = Some(SNAPSHOT_AFTER);
     srs_cfg.fault = call.fault;
@@ -317,7 +428,20 @@ pub fn run_recorder_call(call: &EmbeddedRecorderCall) -> Result<CallOutcome, Dri
     src_cfg.seed = call.seed.wrapping_mul(31).wrapping_add(5);
     src_cfg.epoch = jiff::Timestamp::from_second(platform::config::DEFAULT_EPOCH_SECONDS)
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    let src = world.add(Box::new(HarnessSrc::new(src_cfg, ctx)));
+    let epoch = src_cfg.epoch;
+    let src = world.add(Box::new(HarnessSrc::new(src_cfg, ctx.clone())));
+    // The burst SRCs (SRS-14), each on its own host.
+    let burst: Vec<sim::NodeId> = (0..call.plan.burst_size())
+        .map(|k| {
+            let host = Ipv4Addr::new(10, 0, 2, u8::try_from(1 + k % 250).unwrap_or(1));
+            let mut cfg = SrcConfig::new(SocketAddr::new(IpAddr::V4(host), 5060), RECORDER_SIP);
+            cfg.name = format!("src-burst-{k}");
+            cfg.call_label = Some(label.clone());
+            cfg.seed = call.seed.wrapping_mul(37).wrapping_add(100 + k as u64);
+            cfg.epoch = epoch;
+            world.add(Box::new(HarnessSrc::new(cfg, ctx.clone())))
+        })
+        .collect();
 
     let observations = vec![run_started(
         call.seed,
@@ -329,10 +453,19 @@ pub fn run_recorder_call(call: &EmbeddedRecorderCall) -> Result<CallOutcome, Dri
     loop {
         let now = world.now();
         let phase = world.node_mut::<HarnessSrc>(src).and_then(|s| s.phase());
-        match script.next(now, phase) {
+        let phases: Vec<Option<SessionPhase>> = burst
+            .iter()
+            .map(|id| world.node_mut::<HarnessSrc>(*id).and_then(|s| s.phase()))
+            .collect();
+        match script.next(now, phase, &phases) {
             SrcAction::RunUntil(t) => world.run_until(t),
             SrcAction::Command(cmd) => {
                 world.with_node::<HarnessSrc, _>(src, |s, now| cmd.apply(s, now));
+            }
+            SrcAction::BurstCommand(k, cmd) => {
+                if let Some(id) = burst.get(k) {
+                    world.with_node::<HarnessSrc, _>(*id, |s, now| cmd.apply(s, now));
+                }
             }
             SrcAction::Done => break,
         }
@@ -404,7 +537,27 @@ pub fn run_recorder_call_external(call: &ExternalRecorderCall) -> Result<CallOut
         }
         cfg.seed = call.seed.wrapping_mul(31).wrapping_add(5);
         cfg.sip_seed = Some(crate::fresh_seed());
-        let nodes: Vec<Box<dyn sim::Node>> = vec![Box::new(HarnessSrc::new(cfg, ctx))];
+        let mut nodes: Vec<Box<dyn sim::Node>> = vec![Box::new(HarnessSrc::new(cfg, ctx.clone()))];
+        // The burst SRCs (SRS-14): the next SIP ports after the SRC's, and four RTP ports
+        // each after its two.
+        let burst = call.plan.burst_size();
+        for k in 0..burst {
+            let port = |base: u16, step: usize| {
+                u16::try_from(usize::from(base) + step)
+                    .map_err(|_| setup("burst SRC")(format!("port {base} + {step} is past 65535")))
+            };
+            let sip = SocketAddr::new(t.src_sip.ip(), port(t.src_sip.port(), 1 + k)?);
+            let mut cfg = SrcConfig::new(sip, t.recorder_sip);
+            cfg.name = format!("src-burst-{k}");
+            cfg.call_label = Some(call.plan.label.clone());
+            cfg.rtp_port_base = port(t.src_rtp_port_base, 4 * (k + 1))?;
+            if let Some(uri) = &t.recorder_uri {
+                cfg.target_uri = uri.clone();
+            }
+            cfg.seed = call.seed.wrapping_mul(37).wrapping_add(100 + k as u64);
+            cfg.sip_seed = Some(crate::fresh_seed());
+            nodes.push(Box::new(HarnessSrc::new(cfg, ctx.clone())));
+        }
         let mut runner = net::node_runner::NodeRunner::bind(nodes)
             .await
             .map_err(|e| setup("sockets")(e.to_string()))?;
@@ -415,11 +568,12 @@ pub fn run_recorder_call_external(call: &ExternalRecorderCall) -> Result<CallOut
         let wall_origin = origin
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        if let (Some(src), Ok(epoch)) = (
-            runner.node_mut::<HarnessSrc>(0),
-            jiff::Timestamp::try_from(origin),
-        ) {
-            src.set_epoch(epoch);
+        if let Ok(epoch) = jiff::Timestamp::try_from(origin) {
+            for i in 0..=burst {
+                if let Some(src) = runner.node_mut::<HarnessSrc>(i) {
+                    src.set_epoch(epoch);
+                }
+            }
         }
         let mut observations = vec![run_started(call.seed, t.name.clone(), Clock::Real)];
         let mut sink = |o: Observation| observations.push(o);
@@ -427,7 +581,10 @@ pub fn run_recorder_call_external(call: &ExternalRecorderCall) -> Result<CallOut
         loop {
             let now = runner.now();
             let phase = runner.node_mut::<HarnessSrc>(0).and_then(|s| s.phase());
-            match script.next(now, phase) {
+            let phases: Vec<Option<SessionPhase>> = (1..=burst)
+                .map(|i| runner.node_mut::<HarnessSrc>(i).and_then(|s| s.phase()))
+                .collect();
+            match script.next(now, phase, &phases) {
                 SrcAction::RunUntil(until) => {
                     runner
                         .run(until.since_origin(), std::future::pending(), &mut sink)
@@ -435,6 +592,11 @@ pub fn run_recorder_call_external(call: &ExternalRecorderCall) -> Result<CallOut
                 }
                 SrcAction::Command(cmd) => {
                     if let Some(src) = runner.node_mut::<HarnessSrc>(0) {
+                        cmd.apply(src, now);
+                    }
+                }
+                SrcAction::BurstCommand(k, cmd) => {
+                    if let Some(src) = runner.node_mut::<HarnessSrc>(1 + k) {
                         cmd.apply(src, now);
                     }
                 }

@@ -86,11 +86,14 @@ pub enum RsCase {
     /// laughs"): the recorder must refuse it with a 4xx, neither expand it nor go silent
     /// (SRS-08).
     EntityExpansion,
+    /// A valid RS sent as one of many at once (SRS-14): the recorder takes it or refuses
+    /// it with 503, promptly, never silently.
+    Load,
 }
 
 impl RsCase {
     /// Every case, in the order a certification run sends them.
-    pub const ALL: [RsCase; 7] = [
+    pub const ALL: [RsCase; 8] = [
         Self::Valid,
         Self::PlainInvite,
         Self::MalformedXml,
@@ -98,6 +101,7 @@ impl RsCase {
         Self::UnsupportedBody,
         Self::Oversized,
         Self::EntityExpansion,
+        Self::Load,
     ];
 
     /// The case's name in [`Event::RsCase`].
@@ -110,6 +114,7 @@ impl RsCase {
             Self::UnsupportedBody => "unsupported-body",
             Self::Oversized => "oversized",
             Self::EntityExpansion => "entity-expansion",
+            Self::Load => "load",
         }
     }
 
@@ -403,7 +408,7 @@ impl HarnessSrc {
         );
         let contact = src_contact(req.dialect, true, self.cfg.sip_addr);
         let extra = match req.case {
-            RsCase::Valid => docs.initial_invite_styled(&sdp, &req.style),
+            RsCase::Valid | RsCase::Load => docs.initial_invite_styled(&sdp, &req.style),
             RsCase::PlainInvite => Extra::new()
                 .omit("Contact")
                 .header("Contact", &format!("<sip:src@{}>", self.cfg.sip_addr))

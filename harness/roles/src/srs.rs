@@ -880,7 +880,9 @@ impl SrsEmulator {
                     Ok(a) => a,
                     Err(code) => {
                         self.release(key);
-                        self.answer(now, tx, code, Extra::new());
+                        if !(code == 503 && self.cfg.fault == Some(SrsFault::SilentOverCapacity)) {
+                            self.answer(now, tx, code, Extra::new());
+                        }
                         return;
                     }
                 };

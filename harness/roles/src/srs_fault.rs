@@ -48,11 +48,14 @@ pub enum SrsFault {
     /// Asks for a metadata snapshot without `Content-Disposition: recording-session`
     /// (SRS-07).
     BadSnapshotRequest,
+    /// Sends 100 Trying and no final response to a session it has no room for, instead
+    /// of 503 (SRS-14).
+    SilentOverCapacity,
 }
 
 impl SrsFault {
     /// Every fault.
-    pub const ALL: [SrsFault; 14] = [
+    pub const ALL: [SrsFault; 15] = [
         Self::AnswerSendrecv,
         Self::Relabel,
         Self::FirstMlineOnly,
@@ -67,6 +70,7 @@ impl SrsFault {
         Self::RejectsBareLf,
         Self::SlowAnswer,
         Self::BadSnapshotRequest,
+        Self::SilentOverCapacity,
     ];
 
     /// The fault's name on the command line and in reports.
@@ -86,6 +90,7 @@ impl SrsFault {
             Self::RejectsBareLf => "srs-rejects-bare-lf",
             Self::SlowAnswer => "srs-slow-answer",
             Self::BadSnapshotRequest => "srs-bad-snapshot-request",
+            Self::SilentOverCapacity => "srs-silent-over-capacity",
         }
     }
 
@@ -109,6 +114,7 @@ impl SrsFault {
             Self::RejectsBareLf => "SRS-10",
             Self::SlowAnswer => "SRS-13",
             Self::BadSnapshotRequest => "SRS-07",
+            Self::SilentOverCapacity => "SRS-14",
         }
     }
 
@@ -140,6 +146,9 @@ impl SrsFault {
             Self::SlowAnswer => "sends its 200 four seconds after the INVITE",
             Self::BadSnapshotRequest => {
                 "asks for a snapshot without Content-Disposition: recording-session"
+            }
+            Self::SilentOverCapacity => {
+                "sends no final response to a session it has no room for, instead of 503"
             }
         }
     }

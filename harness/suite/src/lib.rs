@@ -195,11 +195,13 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
         external: opts.external.clone(),
         interrupted: Arc::default(),
         recorder_fault: opts.recorder_fault,
-        recorder_rules: opts
-            .external_recorder
-            .as_ref()
-            .map(|p| p.rules)
-            .unwrap_or_default(),
+        recorder_rules: opts.external_recorder.as_ref().map_or(
+            checks::recorder::RecorderRules {
+                capacity: Some(drive::recorder::EMBEDDED_CAPACITY),
+                ..checks::recorder::RecorderRules::default()
+            },
+            |p| p.rules,
+        ),
         external_recorder: opts.external_recorder.clone(),
     });
     let real_time = opts.external.is_some() || opts.external_recorder.is_some();

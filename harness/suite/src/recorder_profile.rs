@@ -8,6 +8,7 @@
 //!   sip: 127.0.0.1:5080            # where it takes recording sessions (UDP)
 //!   uri: sip:srs@127.0.0.1:5080    # Request-URI of RS INVITEs (optional)
 //!   dialects: [rfc-strict, broadworks-compat]   # what it claims to take
+//!   capacity: 8                    # sessions it takes at once (SRS-14, optional)
 //! harness:
 //!   src:
 //!     sip: 127.0.0.1:5090          # the harness SRC (recproof playing the platform)
@@ -79,6 +80,8 @@ struct RawRecorder {
     uri: Option<String>,
     #[serde(default)]
     dialects: Option<Vec<String>>,
+    #[serde(default)]
+    capacity: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -127,7 +130,7 @@ pub fn load(path: &Path) -> Result<RecorderProfile, ProfileError> {
         .map_err(|e| fail(vec![format!("cannot read the file: {e}")]))?;
     let raw: Raw = serde_saphyr::from_str(&text).map_err(|e| {
         fail(vec![format!(
-            "{e} (expected keys: name, role: recorder, recorder (sip, uri, dialects), harness (src: sip, rtp_port_base), rules, recordings (dir, wait_s))"
+            "{e} (expected keys: name, role: recorder, recorder (sip, uri, dialects, capacity), harness (src: sip, rtp_port_base), rules, recordings (dir, wait_s))"
         )])
     })?;
     let mut problems = Vec::new();
@@ -172,7 +175,10 @@ pub fn load(path: &Path) -> Result<RecorderProfile, ProfileError> {
         problems
             .push("harness.src.sip: the harness SRC cannot share the recorder's address".into());
     }
-    let mut rules = RecorderRules::default();
+    let mut rules = RecorderRules {
+        capacity: raw.recorder.capacity,
+        ..RecorderRules::default()
+    };
     if let Some(ms) = raw.rules.and_then(|r| r.answer_time_ms) {
         if ms == 0 {
             problems.push("rules.answer_time_ms: must be above 0".into());

@@ -60,6 +60,10 @@ pub const RECORDER_STEP_CHECKS: &[(&str, &[&str])] = &[
         "the recorder's snapshot requests are well formed",
         &["srs.snapshot_request"],
     ),
+    (
+        "the recorder takes each session or refuses it with 503, promptly",
+        &["srs.load"],
+    ),
 ];
 
 /// The recorder checks a `Then` step of a feature file asserts (empty for a text that
@@ -250,5 +254,21 @@ fn streams_apart(w: &mut CallWorld) {
 fn snapshot_request(w: &mut CallWorld) {
     w.assert_checks(checks_of(
         "the recorder's snapshot requests are well formed",
+    ));
+}
+
+#[when(expr = "the platform opens {int} recording sessions at once for {int} seconds")]
+async fn burst(w: &mut CallWorld, sessions: usize, seconds: u64) {
+    let p = plan(w, "sessions at once").step(RsStep::Burst {
+        sessions: sessions.min(64),
+        talk: secs(seconds),
+    });
+    w.run_recorder(p).await;
+}
+
+#[then("the recorder takes each session or refuses it with 503, promptly")]
+fn load(w: &mut CallWorld) {
+    w.assert_checks(checks_of(
+        "the recorder takes each session or refuses it with 503, promptly",
     ));
 }

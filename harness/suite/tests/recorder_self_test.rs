@@ -32,6 +32,16 @@ fn run(fault: Option<SrsFault>, out: &std::path::Path) -> RunResults {
 /// Requirements a fault may fail besides its own, and why.
 const COLLATERAL: &[(SrsFault, &[&str], &str)] = &[
     (
+        SrsFault::SilentOverCapacity,
+        &["SRS-13"],
+        "a session left without a final response is also an answer-time failure",
+    ),
+    (
+        SrsFault::SlowAnswer,
+        &["SRS-14"],
+        "answering late is also answering late under load",
+    ),
+    (
         SrsFault::SilentOnBadMetadata,
         &["SRS-13"],
         "a session left without a final response is also an answer-time failure",
