@@ -36,3 +36,8 @@ Feature: The recorder answers a recording session as SIPREC says
     When the platform records a 6 second call in the "rfc-strict" dialect
     Then the recorder's snapshot requests are well formed
     And the recorder answers each offered stream recvonly with its label and codec
+
+  @SRS-11
+  Scenario: A recorder that stops recording on its own ends the session with BYE
+    When the recorder stops recording on its own 4 seconds into a 10 second call
+    Then the recorder ends the session itself with BYE

@@ -80,6 +80,8 @@ pub const REFUSES_PLAIN: &str = "srs.refuses_plain_invite";
 pub const BAD_INPUT: &str = "srs.bad_input";
 /// Check id: each party's audio in its own recording, attributed to it.
 pub const STREAMS_APART: &str = "srs.streams_apart";
+/// Check id: a recorder that stops on its own ends the session with BYE.
+pub const STOP: &str = "srs.stop";
 /// Check id: sessions at once taken or refused with 503, promptly.
 pub const LOAD: &str = "srs.load";
 /// Check id: the recorder's snapshot requests are well formed.
@@ -136,6 +138,11 @@ pub const RECORDER_CATALOGUE: &[CheckInfo] = &[
         id: BAD_INPUT,
         requirement: "SRS-08",
         judges: "malformed metadata got 400, a dangling reference and an entity-expansion document a 4xx, an unsupported body 415 with Accept, an oversized one a final response; never silence, and valid sessions after them were still taken",
+    },
+    CheckInfo {
+        id: STOP,
+        requirement: "SRS-11",
+        judges: "a recorder that stopped recording before the session ended (by its own account: more than 2 s, or a tenth of the session, missing at the end) ended the session with BYE; not exercised when it never stopped on its own",
     },
     CheckInfo {
         id: LOAD,
@@ -326,6 +333,7 @@ pub fn judge_recorder(log: &[Observation], call: &str, rules: &RecorderRules) ->
         refuses_plain(&view, &att),
         bad_input(&view, &att),
         snapshot_request(&view, &att),
+        stop(&view, &att),
         load(&view, &att, rules),
         streams_apart(&view, &att, rules),
     ]
@@ -1084,6 +1092,103 @@ pub fn bad_input(view: &CallView<'_>, att: &[RsAttempt]) -> Verdict {
         )
     };
     Verdict::new("SRS-08", BAD_INPUT, &view.call, status, summary).with_evidence(ev)
+}
+
+/// SRS-11: a recorder that stops recording on its own ends the session with BYE.
+pub fn stop(view: &CallView<'_>, att: &[RsAttempt]) -> Verdict {
+    let sip = view.sip();
+    let mut byes = Vec::new();
+    let mut silent = Vec::new();
+    for (i, a) in att.iter().enumerate() {
+        let Some((code, answered, _)) = &a.final_response else {
+            continue;
+        };
+        if !(200..300).contains(code) {
+            continue;
+        }
+        let bye = sip.iter().find(|s| {
+            s.actor == Actor::Src
+                && !s.sent
+                && s.is_request(&Method::Bye)
+                && s.msg.call_id().ok() == Some(a.rs_call_id.as_str())
+        });
+        if let Some(b) = bye {
+            byes.push((a, b.t_us.saturating_sub(*answered)));
+            continue;
+        }
+        // The recorder's own account of how long it recorded this session.
+        let from = a.invite_us.unwrap_or_default();
+        let until = att
+            .iter()
+            .skip(i + 1)
+            .filter_map(|n| n.invite_us)
+            .find(|t| *t > from)
+            .unwrap_or(u64::MAX);
+        let recorded_frames = view
+            .obs
+            .iter()
+            .filter(|o| o.actor == Actor::Srs && o.t_us >= from && o.t_us < until)
+            .filter_map(|o| match &o.event {
+                Event::PartyFrames {
+                    first_frame,
+                    last_frame,
+                    frames,
+                    ..
+                } if *frames > 0 => Some(last_frame.saturating_sub(*first_frame) + 1),
+                _ => None,
+            })
+            .max();
+        let Some(recorded) = recorded_frames else {
+            continue;
+        };
+        let end = a.ended_us.unwrap_or(*answered);
+        let active_s =
+            end.saturating_sub(*answered) as f64 / 1e6 - paused_time(view, a) as f64 / 1e6;
+        let recorded_s = recorded as f64 * 0.02;
+        // More than 2 s (or a tenth of the session) missing at the end: stopped.
+        if active_s >= 4.0 && active_s - recorded_s > (0.1 * active_s).max(2.0) {
+            silent.push(format!(
+                "{}: its recording stops after about {recorded_s:.1} s of the {active_s:.1} s the session ran, and it sent no BYE",
+                a.rs_call_id
+            ));
+        }
+    }
+    if !silent.is_empty() {
+        return Verdict::new(
+            "SRS-11",
+            STOP,
+            &view.call,
+            Status::Fail,
+            format!(
+                "The recorder stopped recording on its own without ending the session: {}.",
+                silent.join("; ")
+            ),
+        );
+    }
+    if byes.is_empty() {
+        return na(
+            view,
+            "SRS-11",
+            STOP,
+            "The recorder did not stop recording on its own in this run (no BYE from it, and its recordings span their sessions), so SRS-11 was not exercised.",
+        );
+    }
+    let list: Vec<String> = byes
+        .iter()
+        .map(|(a, after)| format!("{} after {:.1} s", a.rs_call_id, *after as f64 / 1e6))
+        .collect();
+    Verdict::new(
+        "SRS-11",
+        STOP,
+        &view.call,
+        Status::Pass,
+        format!(
+            "The recorder ended {} session(s) itself with BYE: {}.",
+            byes.len(),
+            list.join(", ")
+        ),
+    )
+    .with_evidence(byes.iter().map(|(a, _)| a.evidence()))
 }
 
 /// SRS-14: sessions opened at once are each taken or refused with 503, promptly, and

@@ -75,6 +75,10 @@ pub struct RecorderPlan {
     pub scenario: String,
     /// The steps, in order.
     pub steps: Vec<RsStep>,
+    /// Make the recorder stop recording on its own this long into each session it takes
+    /// (SRS-11). Only the embedded recorder can be made to: an external one is not
+    /// triggered from here.
+    pub recorder_stops_after: Option<Duration>,
 }
 
 impl RecorderPlan {
@@ -84,6 +88,7 @@ impl RecorderPlan {
             label: label.to_owned(),
             scenario: scenario.to_owned(),
             steps: Vec::new(),
+            recorder_stops_after: None,
         }
     }
 
@@ -418,6 +423,7 @@ pub fn run_recorder_call(call: &EmbeddedRecorderCall) -> Result<CallOutcome, Dri
     srs_cfg.rtp_port_count = u16::try_from(EMBEDDED_CAPACITY * 2).unwrap_or(16);
     // A recorder under test asks for a snapshot in every session long enough (SRS-07).
     srs_cfg.snapshot_after = Some(SNAPSHOT_AFTER);
+    srs_cfg.stop_after = call.plan.recorder_stops_after;
     srs_cfg.fault = call.fault;
     srs_cfg.behaviour = call.mode.srs_behaviour();
     let srs = SrsEmulator::new(srs_cfg, ctx.clone()).map_err(|e| setup("srs")(e.to_string()))?;

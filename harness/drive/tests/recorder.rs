@@ -70,8 +70,13 @@ fn judge(fault: Option<SrsFault>) -> Vec<Verdict> {
 }
 
 fn judge_mode(fault: Option<SrsFault>, mode: RecorderMode) -> Vec<Verdict> {
+    let mut plan = full_plan();
+    // A long last session the recorder stops on its own (SRS-11): every session it takes
+    // stops 12 s in, which only this one lasts long enough to reach.
+    plan = plan.session(RsRequest::valid(Dialect::Rfc7865), secs(16));
+    plan.recorder_stops_after = Some(secs(12));
     let out = run_recorder_call(&EmbeddedRecorderCall {
-        plan: full_plan(),
+        plan,
         fault,
         mode,
         seed: 7,
@@ -126,6 +131,7 @@ fn each_recorder_fault_fails_its_own_check_and_only_that_requirement() {
         (SrsFault::SlowAnswer, "srs.answer_time"),
         (SrsFault::BadSnapshotRequest, "srs.snapshot_request"),
         (SrsFault::SilentOverCapacity, "srs.load"),
+        (SrsFault::StopsSilently, "srs.stop"),
     ];
     assert_eq!(
         expected.len(),

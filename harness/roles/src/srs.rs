@@ -183,6 +183,10 @@ pub struct SrsConfig {
     /// Ask the SRC for a metadata snapshot (an UPDATE with a `<requestsnapshot>`, SRS-07)
     /// this long after answering each session, as a recorder does after a restart.
     pub snapshot_after: Option<Duration>,
+    /// Stop recording on its own this long after answering each session (storage full,
+    /// licence ended): end the session with BYE (SRS-11), or, with
+    /// [`SrsFault::StopsSilently`], stop recording and say nothing.
+    pub stop_after: Option<Duration>,
 }
 
 impl SrsConfig {
@@ -204,6 +208,7 @@ impl SrsConfig {
             strict_input: false,
             fault: None,
             snapshot_after: None,
+            stop_after: None,
         }
     }
 
@@ -364,6 +369,8 @@ pub struct SrsEmulator {
     rejects: Vec<PendingReject>,
     /// Snapshot requests due ([`SrsConfig::snapshot_after`]): when, and the RS Call-ID.
     snapshots_due: Vec<(Time, String)>,
+    /// Sessions to stop on its own ([`SrsConfig::stop_after`]): when, and the RS Call-ID.
+    stops_due: Vec<(Time, String)>,
     /// Stream names used, per call label.
     used_names: BTreeSet<(Option<String>, String)>,
     accepted: u64,
@@ -436,6 +443,7 @@ impl SrsEmulator {
             sessions: BTreeMap::new(),
             rejects: Vec::new(),
             snapshots_due: Vec::new(),
+            stops_due: Vec::new(),
             timers: BinaryHeap::new(),
             used_names: BTreeSet::new(),
             accepted: 0,
@@ -860,6 +868,10 @@ impl SrsEmulator {
                 if let Some(after) = self.cfg.snapshot_after {
                     let id = request.call_id().unwrap_or_default().to_owned();
                     self.snapshots_due.push((now + after, id));
+                }
+                if let Some(after) = self.cfg.stop_after {
+                    let id = request.call_id().unwrap_or_default().to_owned();
+                    self.stops_due.push((now + after, id));
                 }
                 let rs_call_id = request.call_id().unwrap_or_default().to_owned();
                 let (media, detectors) = self
@@ -1481,6 +1493,18 @@ impl Node for SrsEmulator {
             // A session that ended meanwhile has nothing to ask about.
             let _ = self.request_snapshot(now, &id, "recproof certification", SnapshotVia::Update);
         }
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.stops_due)
+            .into_iter()
+            .partition(|(t, _)| *t <= now);
+        self.stops_due = later;
+        for (_, id) in due {
+            if self.cfg.fault == Some(SrsFault::StopsSilently) {
+                // The bug: the recording stops, the session stays up, nobody is told.
+                self.finish_session(now, &id);
+            } else {
+                let _ = self.hang_up(now, &id);
+            }
+        }
         while let Some(&Reverse((t, port))) = self.timers.peek() {
             if t > now {
                 break;
@@ -1518,7 +1542,8 @@ impl Node for SrsEmulator {
         let streams = self.timers.peek().map(|Reverse((t, _))| *t);
         let rejects = self.rejects.iter().map(|r| r.at).min();
         let snapshots = self.snapshots_due.iter().map(|(t, _)| *t).min();
-        [self.ep.poll_timeout(), streams, rejects, snapshots]
+        let stops = self.stops_due.iter().map(|(t, _)| *t).min();
+        [self.ep.poll_timeout(), streams, rejects, snapshots, stops]
             .into_iter()
             .flatten()
             .min()

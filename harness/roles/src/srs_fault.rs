@@ -51,11 +51,13 @@ pub enum SrsFault {
     /// Sends 100 Trying and no final response to a session it has no room for, instead
     /// of 503 (SRS-14).
     SilentOverCapacity,
+    /// When it stops recording on its own, stops and says nothing: no BYE (SRS-11).
+    StopsSilently,
 }
 
 impl SrsFault {
     /// Every fault.
-    pub const ALL: [SrsFault; 15] = [
+    pub const ALL: [SrsFault; 16] = [
         Self::AnswerSendrecv,
         Self::Relabel,
         Self::FirstMlineOnly,
@@ -71,6 +73,7 @@ impl SrsFault {
         Self::SlowAnswer,
         Self::BadSnapshotRequest,
         Self::SilentOverCapacity,
+        Self::StopsSilently,
     ];
 
     /// The fault's name on the command line and in reports.
@@ -91,6 +94,7 @@ impl SrsFault {
             Self::SlowAnswer => "srs-slow-answer",
             Self::BadSnapshotRequest => "srs-bad-snapshot-request",
             Self::SilentOverCapacity => "srs-silent-over-capacity",
+            Self::StopsSilently => "srs-stops-silently",
         }
     }
 
@@ -115,6 +119,7 @@ impl SrsFault {
             Self::SlowAnswer => "SRS-13",
             Self::BadSnapshotRequest => "SRS-07",
             Self::SilentOverCapacity => "SRS-14",
+            Self::StopsSilently => "SRS-11",
         }
     }
 
@@ -150,6 +155,7 @@ impl SrsFault {
             Self::SilentOverCapacity => {
                 "sends no final response to a session it has no room for, instead of 503"
             }
+            Self::StopsSilently => "stops recording on its own without a BYE",
         }
     }
 }

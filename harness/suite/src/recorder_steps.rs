@@ -64,6 +64,10 @@ pub const RECORDER_STEP_CHECKS: &[(&str, &[&str])] = &[
         "the recorder takes each session or refuses it with 503, promptly",
         &["srs.load"],
     ),
+    (
+        "the recorder ends the session itself with BYE",
+        &["srs.stop"],
+    ),
 ];
 
 /// The recorder checks a `Then` step of a feature file asserts (empty for a text that
@@ -271,4 +275,17 @@ fn load(w: &mut CallWorld) {
     w.assert_checks(checks_of(
         "the recorder takes each session or refuses it with 503, promptly",
     ));
+}
+
+#[when(expr = "the recorder stops recording on its own {int} seconds into a {int} second call")]
+async fn recorder_stops(w: &mut CallWorld, after: u64, seconds: u64) {
+    let mut p = plan(w, "recorder stops on its own")
+        .session(RsRequest::valid(Dialect::Rfc7865), secs(seconds));
+    p.recorder_stops_after = Some(secs(after));
+    w.run_recorder(p).await;
+}
+
+#[then("the recorder ends the session itself with BYE")]
+fn ends_with_bye(w: &mut CallWorld) {
+    w.assert_checks(checks_of("the recorder ends the session itself with BYE"));
 }

@@ -220,6 +220,12 @@ impl CallWorld {
             self.skipped = Some(why);
             return;
         }
+        if ctx.external_recorder.is_some() && plan.recorder_stops_after.is_some() {
+            let why = "SKIPPED: this scenario makes the recorder stop on its own, which only the embedded recorder can be made to do; stop an external recorder by hand (storage full, licence end) during a call and judge the log with `recproof judge`".to_owned();
+            eprintln!("{why}");
+            self.skipped = Some(why);
+            return;
+        }
         if let Some(profile) = &ctx.external_recorder {
             let unclaimed: Vec<&str> = plan
                 .dialects()

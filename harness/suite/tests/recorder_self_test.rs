@@ -37,6 +37,11 @@ const COLLATERAL: &[(SrsFault, &[&str], &str)] = &[
         "a session left without a final response is also an answer-time failure",
     ),
     (
+        SrsFault::StopsSilently,
+        &["SRS-12"],
+        "a recording that stops early also lacks the party's frames SRS-12 counts",
+    ),
+    (
         SrsFault::SlowAnswer,
         &["SRS-14"],
         "answering late is also answering late under load",
