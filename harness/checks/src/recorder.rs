@@ -45,6 +45,11 @@ pub struct RecorderRules {
     /// answered is judged.
     #[serde(default)]
     pub capacity: Option<u32>,
+    /// The recorder's own account of what it recorded is in the log (the embedded
+    /// recorder, or an external one whose recordings are read): then a recorder that
+    /// takes sessions and records no party audio fails the precondition of every claim.
+    #[serde(default)]
+    pub recordings_available: bool,
 }
 
 impl Default for RecorderRules {
@@ -53,6 +58,7 @@ impl Default for RecorderRules {
             answer_time_ms: 2000,
             min_recorded_share: 0.9,
             capacity: None,
+            recordings_available: false,
         }
     }
 }
@@ -92,7 +98,7 @@ pub const RECORDER_CATALOGUE: &[CheckInfo] = &[
     CheckInfo {
         id: SESSION_TAKEN,
         requirement: crate::preconditions::RP_CALL,
-        judges: "the recorder answered at least one valid recording session 2xx (the precondition of every recorder claim)",
+        judges: "the recorder answered at least one valid recording session 2xx and, where its recordings can be read, recorded party audio (the precondition of every recorder claim)",
     },
     CheckInfo {
         id: CONTACT,
@@ -322,7 +328,7 @@ pub fn judge_recorder(log: &[Observation], call: &str, rules: &RecorderRules) ->
     let view = CallView::new(log, call);
     let att = attempts(&view);
     vec![
-        session_taken(&view, &att),
+        session_taken(&view, &att, rules),
         contact(&view, &att),
         answer(&view, &att),
         no_rtp(&view, &att),
@@ -344,7 +350,7 @@ fn na(view: &CallView<'_>, req: &str, check: &str, why: impl Into<String>) -> Ve
 }
 
 /// RP-CALL: the recorder took a valid session at all.
-pub fn session_taken(view: &CallView<'_>, att: &[RsAttempt]) -> Verdict {
+pub fn session_taken(view: &CallView<'_>, att: &[RsAttempt], rules: &RecorderRules) -> Verdict {
     let valid: Vec<&RsAttempt> = att.iter().filter(|a| a.case == "valid").collect();
     let rp = crate::preconditions::RP_CALL;
     if valid.is_empty() {
@@ -357,6 +363,23 @@ pub fn session_taken(view: &CallView<'_>, att: &[RsAttempt]) -> Verdict {
     }
     let taken = valid.iter().filter(|a| a.answered_2xx()).count();
     let ev: Vec<Evidence> = valid.iter().map(|a| a.evidence()).collect();
+    let recorded_any = view.obs.iter().any(|o| {
+        o.actor == Actor::Srs
+            && matches!(&o.event, Event::PartyFrames { frames, .. } if *frames > 0)
+    });
+    if taken > 0 && rules.recordings_available && !recorded_any {
+        return Verdict::new(
+            rp,
+            SESSION_TAKEN,
+            &view.call,
+            Status::Fail,
+            format!(
+                "The recorder took {taken} of the {} valid recording sessions sent, but its recordings hold no party audio.",
+                valid.len()
+            ),
+        )
+        .with_evidence(ev);
+    }
     if taken > 0 {
         Verdict::new(
             rp,

@@ -83,11 +83,16 @@ fn judge_mode(fault: Option<SrsFault>, mode: RecorderMode) -> Vec<Verdict> {
         evidence: false,
     })
     .expect("the embedded recorder call runs");
-    let rules = RecorderRules {
+    judge_recorder(&out.observations, LABEL, &embedded_rules())
+}
+
+/// What the embedded recorder is held to: its capacity, and its recordings are read.
+fn embedded_rules() -> RecorderRules {
+    RecorderRules {
         capacity: Some(EMBEDDED_CAPACITY),
+        recordings_available: true,
         ..RecorderRules::default()
-    };
-    judge_recorder(&out.observations, LABEL, &rules)
+    }
 }
 
 fn show(v: &[Verdict]) -> String {
@@ -216,4 +221,29 @@ fn a_recorder_that_refuses_every_session_passes_nothing_it_was_asked_to_do() {
             show(&v)
         );
     }
+}
+
+#[test]
+fn a_recorder_that_answers_and_never_records_fails_the_precondition() {
+    let out = run_recorder_call(&EmbeddedRecorderCall {
+        plan: full_plan(),
+        fault: None,
+        mode: RecorderMode::Accept,
+        seed: 7,
+        evidence: false,
+    })
+    .expect("runs");
+    // The same signalling, with a recorder whose recordings hold nothing.
+    let log: Vec<observe::Observation> = out
+        .observations
+        .into_iter()
+        .filter(|o| !matches!(o.event, observe::Event::PartyFrames { .. }))
+        .collect();
+    let v = judge_recorder(&log, LABEL, &embedded_rules());
+    let pre = v
+        .iter()
+        .find(|v| v.check == "precondition.recorder_took_session")
+        .expect("ran");
+    assert_eq!(pre.status, Status::Fail, "{}", show(&v));
+    assert!(pre.summary.contains("no party audio"), "{}", pre.summary);
 }

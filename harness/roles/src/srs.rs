@@ -865,13 +865,19 @@ impl SrsEmulator {
                     return;
                 };
                 self.accepted += 1;
+                // Timed from the 200 (late with SlowAnswer), as a recorder's are.
+                let answered_at = if self.cfg.fault == Some(SrsFault::SlowAnswer) {
+                    now + SLOW_ANSWER
+                } else {
+                    now
+                };
                 if let Some(after) = self.cfg.snapshot_after {
                     let id = request.call_id().unwrap_or_default().to_owned();
-                    self.snapshots_due.push((now + after, id));
+                    self.snapshots_due.push((answered_at + after, id));
                 }
                 if let Some(after) = self.cfg.stop_after {
                     let id = request.call_id().unwrap_or_default().to_owned();
-                    self.stops_due.push((now + after, id));
+                    self.stops_due.push((answered_at + after, id));
                 }
                 let rs_call_id = request.call_id().unwrap_or_default().to_owned();
                 let (media, detectors) = self

@@ -198,6 +198,7 @@ pub fn run_suite(opts: &SuiteOptions) -> Result<RunResults, SuiteError> {
         recorder_rules: opts.external_recorder.as_ref().map_or(
             checks::recorder::RecorderRules {
                 capacity: Some(drive::recorder::EMBEDDED_CAPACITY),
+                recordings_available: true,
                 ..checks::recorder::RecorderRules::default()
             },
             |p| p.rules,

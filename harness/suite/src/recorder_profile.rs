@@ -177,6 +177,7 @@ pub fn load(path: &Path) -> Result<RecorderProfile, ProfileError> {
     }
     let mut rules = RecorderRules {
         capacity: raw.recorder.capacity,
+        recordings_available: raw.recordings.is_some(),
         ..RecorderRules::default()
     };
     if let Some(ms) = raw.rules.and_then(|r| r.answer_time_ms) {
