@@ -1300,24 +1300,13 @@ pub fn load(view: &CallView<'_>, att: &[RsAttempt], rules: &RecorderRules) -> Ve
 
 /// SRS-07: the snapshot requests the recorder sent are well formed.
 pub fn snapshot_request(view: &CallView<'_>, att: &[RsAttempt]) -> Verdict {
-    let requests: Vec<SipSeen> = view
+    let requests: Vec<(SipSeen, Option<String>, _)> = view
         .sip()
         .into_iter()
-        .filter(|s| {
-            s.actor == Actor::Src
-                && !s.sent
-                && s.msg.is_request()
-                && s.msg.content_type().is_some_and(|ct| {
-                    let mt = sip::multipart::media_type_of(ct);
-                    mt == sip::multipart::RS_METADATA_REQUEST
-                        || (mt.starts_with("multipart/")
-                            && sip::multipart::parse(ct, s.msg.body()).is_ok_and(|p| {
-                                p.parts.iter().any(|part| {
-                                    part.media_type().as_deref()
-                                        == Some(sip::multipart::RS_METADATA_REQUEST)
-                                })
-                            }))
-                })
+        .filter(|s| s.actor == Actor::Src && !s.sent && s.msg.is_request())
+        .filter_map(|s| {
+            let (disposition, body) = sip::multipart::snapshot_request(&s.msg)?;
+            Some((s, disposition, body))
         })
         .collect();
     if requests.is_empty() {
@@ -1330,65 +1319,33 @@ pub fn snapshot_request(view: &CallView<'_>, att: &[RsAttempt]) -> Verdict {
     }
     let mut problems = Vec::new();
     let mut ev = Vec::new();
-    for r in &requests {
+    for (r, disposition, body) in &requests {
         let method = r
             .msg
             .method()
             .map_or_else(String::new, |m| m.as_str().to_owned());
-        let dialect = r
+        // Judged by the rules of the dialect its session was written in.
+        let profile: siprec::Profile = r
             .msg
             .call_id()
             .ok()
             .and_then(|id| att.iter().find(|a| a.rs_call_id == id))
-            .map_or("rfc-strict", |a| a.dialect.as_str());
-        let profile = if dialect == "broadworks-compat" {
-            siprec::Profile::BroadworksCompat
-        } else {
-            siprec::Profile::RfcStrict
-        };
-        // The request part: the body itself, or the multipart part of its type.
-        let (disposition, body) = match r.msg.content_type().map(sip::multipart::media_type_of) {
-            Some(mt) if mt == sip::multipart::RS_METADATA_REQUEST => (
-                r.msg.header_value("Content-Disposition").map(str::to_owned),
-                r.msg.body().to_vec(),
-            ),
-            _ => r
-                .msg
-                .content_type()
-                .and_then(|ct| sip::multipart::parse(ct, r.msg.body()).ok())
-                .and_then(|p| {
-                    p.parts
-                        .iter()
-                        .find(|part| {
-                            part.media_type().as_deref()
-                                == Some(sip::multipart::RS_METADATA_REQUEST)
-                        })
-                        .map(|part| {
-                            (
-                                part.header("Content-Disposition").map(str::to_owned),
-                                part.body.to_vec(),
-                            )
-                        })
-                })
-                .unwrap_or((None, Vec::new())),
-        };
+            .and_then(|a| a.dialect.parse().ok())
+            .unwrap_or_default();
         let before = problems.len();
-        let disposition_ok = disposition.as_deref().is_some_and(|d| {
-            d.split(';').next().is_some_and(|v| {
-                v.trim()
-                    .eq_ignore_ascii_case(sip::multipart::RECORDING_SESSION)
-            })
-        });
+        let disposition_ok = disposition
+            .as_deref()
+            .is_some_and(sip::multipart::is_recording_session);
         if !disposition_ok {
             problems.push(format!(
                 "a {method} snapshot request has {}",
-                disposition.map_or_else(
+                disposition.as_ref().map_or_else(
                     || "no Content-Disposition".to_owned(),
                     |d| format!("Content-Disposition `{d}`")
                 )
             ));
         }
-        match siprec::metadata::parse(&body) {
+        match siprec::metadata::parse(body) {
             Err(e) => problems.push(format!(
                 "a {method} snapshot request body is not well-formed: {e}"
             )),
@@ -1425,7 +1382,7 @@ pub fn snapshot_request(view: &CallView<'_>, att: &[RsAttempt]) -> Verdict {
                 requests.len()
             ),
         )
-        .with_evidence(requests.iter().map(|r| {
+        .with_evidence(requests.iter().map(|(r, _, _)| {
             Evidence::at(r.t_us, "src", format!("snapshot request from {}", r.remote))
         }))
     } else {

@@ -825,31 +825,12 @@ impl HarnessSrc {
     }
 }
 
-/// True for a request carrying `application/rs-metadata-request` with
-/// `Content-Disposition: recording-session` (alone or as a multipart part).
+/// True for a request carrying a snapshot request with `Content-Disposition:
+/// recording-session` (alone or as a multipart part).
 fn is_snapshot_request(msg: &SipMessage) -> bool {
-    let Some(ct) = msg.content_type() else {
-        return false;
-    };
-    let media_type = sip::multipart::media_type_of(ct);
-    let disposition = |d: Option<&str>| {
-        d.is_some_and(|d| {
-            d.split(';').next().is_some_and(|v| {
-                v.trim()
-                    .eq_ignore_ascii_case(sip::multipart::RECORDING_SESSION)
-            })
-        })
-    };
-    if media_type == sip::multipart::RS_METADATA_REQUEST {
-        return disposition(msg.header_value("Content-Disposition"));
-    }
-    media_type.starts_with("multipart/")
-        && sip::multipart::parse(ct, msg.body()).is_ok_and(|p| {
-            p.parts.iter().any(|part| {
-                part.media_type().as_deref() == Some(sip::multipart::RS_METADATA_REQUEST)
-                    && disposition(part.header("Content-Disposition"))
-            })
-        })
+    sip::multipart::snapshot_request(msg)
+        .and_then(|(disposition, _)| disposition)
+        .is_some_and(|d| sip::multipart::is_recording_session(&d))
 }
 
 fn drain_send(tx: &mut SendStream, wire: &mut Wire) {

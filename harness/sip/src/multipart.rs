@@ -91,6 +91,40 @@ pub fn content_type_param(content_type: &str, name: &str) -> Option<String> {
         .get(&name.to_ascii_lowercase())
         .cloned()
 }
+/// True when a `Content-Disposition` value is `recording-session` (parameters and case
+/// aside).
+pub fn is_recording_session(disposition: &str) -> bool {
+    disposition
+        .split(';')
+        .next()
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(RECORDING_SESSION))
+}
+
+/// The metadata snapshot request a message carries (RFC 7866 §9): the
+/// `application/rs-metadata-request` body itself, or that part of a multipart body, as
+/// (its `Content-Disposition`, if any; its bytes). `None` when it carries none.
+pub fn snapshot_request(msg: &crate::message::SipMessage) -> Option<(Option<String>, Bytes)> {
+    let ct = msg.content_type()?;
+    let media_type = media_type_of(ct);
+    if media_type == RS_METADATA_REQUEST {
+        return Some((
+            msg.header_value("Content-Disposition").map(str::to_owned),
+            msg.body().clone(),
+        ));
+    }
+    if !media_type.starts_with("multipart/") {
+        return None;
+    }
+    let parsed = parse(ct, msg.body()).ok()?;
+    let part = parsed
+        .parts
+        .iter()
+        .find(|p| p.media_type().as_deref() == Some(RS_METADATA_REQUEST))?;
+    Some((
+        part.header("Content-Disposition").map(str::to_owned),
+        part.body.clone(),
+    ))
+}
 
 /// Why a body could not be split into parts.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
