@@ -261,6 +261,26 @@ pub async fn run_call_async(call: &ExternalCall) -> Result<CallOutcome, DriveErr
             }
         }
     }
+    Ok(finish_runner(
+        runner,
+        observations,
+        audio,
+        answered.map(Time::as_micros),
+        started,
+        wall_origin,
+    ))
+}
+
+/// Ends a real-time run: takes the capture, closes the sockets, puts `observations` (the
+/// run's first line and what the nodes logged) in time order with the closing `RunEnded`.
+pub(crate) fn finish_runner(
+    mut runner: NodeRunner,
+    mut observations: Vec<Observation>,
+    audio: Vec<StreamAudio>,
+    answered_us: Option<u64>,
+    started: Instant,
+    wall_origin: Duration,
+) -> CallOutcome {
     let end = runner.now();
     let capture = runner.take_capture();
     drop(runner);
@@ -271,13 +291,13 @@ pub async fn run_call_async(call: &ExternalCall) -> Result<CallOutcome, DriveErr
         actor: Actor::Harness,
         event: Event::RunEnded { interrupted: false },
     });
-    Ok(CallOutcome {
+    CallOutcome {
         observations,
-        answered_us: answered.map(Time::as_micros),
+        answered_us,
         simulated: end.since_origin(),
         wall: started.elapsed(),
         capture,
         audio,
         wall_origin,
-    })
+    }
 }

@@ -11,7 +11,7 @@
 //! next open, and returns the observation log. It judges nothing.
 
 use crate::embedded::{CallOutcome, DriveError, RecorderMode, finish_world, run_started};
-use observe::{Actor, Clock, Event, Observation};
+use observe::{Clock, Observation};
 use roles::media_io::MediaContext;
 use roles::src::{HarnessSrc, RsRequest, SessionPhase, SrcConfig};
 use roles::srs::{SrsConfig, SrsEmulator};
@@ -614,24 +614,13 @@ pub fn run_recorder_call_external(call: &ExternalRecorderCall) -> Result<CallOut
         runner
             .run(until.since_origin(), std::future::pending(), &mut sink)
             .await;
-        let end = runner.now();
-        let capture = runner.take_capture();
-        drop(runner);
-        observations.sort_by_key(|o| o.t_us);
-        observations.push(Observation {
-            t_us: end.as_micros(),
-            call: None,
-            actor: Actor::Harness,
-            event: Event::RunEnded { interrupted: false },
-        });
-        Ok(CallOutcome {
+        Ok(crate::external::finish_runner(
+            runner,
             observations,
-            answered_us: None,
-            simulated: end.since_origin(),
-            wall: started.elapsed(),
-            capture,
-            audio: Vec::new(),
+            Vec::new(),
+            None,
+            started,
             wall_origin,
-        })
+        ))
     })
 }
