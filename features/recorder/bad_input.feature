@@ -11,6 +11,12 @@ Feature: The recorder refuses what is not a recording session, and bad input, wi
     Then the recorder refuses the plain INVITE
     And the recorder answers every recording session within the answer time
 
+  @SRS-05
+  Scenario: A session that requires an extension the recorder cannot support is refused with 420
+    When the platform opens a session that requires an unknown extension, then a valid one
+    Then the recorder refuses the unknown extension with 420
+    And the recorder answers every recording session within the answer time
+
   @SRS-08 @SRS-13
   Scenario Outline: Bad sessions in the "<dialect>" dialect get the right error, and valid ones are still taken
     When the platform sends bad sessions in the "<dialect>" dialect, each followed by a valid one

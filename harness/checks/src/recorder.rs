@@ -92,6 +92,10 @@ pub const STOP: &str = "srs.stop";
 pub const LOAD: &str = "srs.load";
 /// Check id: the recorder's snapshot requests are well formed.
 pub const SNAPSHOT_REQUEST: &str = "srs.snapshot_request";
+/// Check id: a session requiring an unknown option tag refused with 420.
+pub const UNKNOWN_EXTENSION: &str = "srs.unknown_extension";
+/// Check id: metadata in UPDATE and re-INVITE taken with 2xx.
+pub const METADATA_UPDATES: &str = "srs.metadata_updates";
 
 /// Every recorder check, in the order [`judge_recorder`] emits them.
 pub const RECORDER_CATALOGUE: &[CheckInfo] = &[
@@ -159,6 +163,16 @@ pub const RECORDER_CATALOGUE: &[CheckInfo] = &[
         id: SNAPSHOT_REQUEST,
         requirement: "SRS-07",
         judges: "every snapshot request the recorder sent carries Content-Disposition: recording-session and a well-formed <requestsnapshot> (MD-15); not exercised when it asked for none",
+    },
+    CheckInfo {
+        id: UNKNOWN_EXTENSION,
+        requirement: "SRS-05",
+        judges: "a session whose Require names an option tag the recorder cannot support (beside siprec) is refused with 420 and that tag in Unsupported (RFC 3261 §8.2.2.3)",
+    },
+    CheckInfo {
+        id: METADATA_UPDATES,
+        requirement: "SRS-06",
+        judges: "every metadata update the SRC sent in the session (partial and complete in UPDATE, complete in a re-INVITE with SDP) was answered 2xx; whether partial updates were applied to the recorder's stored state needs its metadata export and is not judged here",
     },
     CheckInfo {
         id: STREAMS_APART,
@@ -341,6 +355,8 @@ pub fn judge_recorder(log: &[Observation], call: &str, rules: &RecorderRules) ->
         snapshot_request(&view, &att),
         stop(&view, &att),
         load(&view, &att, rules),
+        unknown_extension(&view, &att),
+        metadata_updates(&view),
         streams_apart(&view, &att, rules),
     ]
 }
@@ -1294,6 +1310,221 @@ pub fn load(view: &CallView<'_>, att: &[RsAttempt], rules: &RecorderRules) -> Ve
             format!("{summary_counts}; but {}.", problems.join("; ")),
         )
         .with_measurements(m)
+        .with_evidence(ev)
+    }
+}
+
+/// SRS-05: a session requiring an option tag the recorder cannot support is refused
+/// with 420, the tag named in `Unsupported`.
+pub fn unknown_extension(view: &CallView<'_>, att: &[RsAttempt]) -> Verdict {
+    let cases: Vec<&RsAttempt> = att.iter().filter(|a| a.case == "unknown-require").collect();
+    if cases.is_empty() {
+        return na(
+            view,
+            "SRS-05",
+            UNKNOWN_EXTENSION,
+            "The SRC sent no session requiring an unknown option tag.",
+        );
+    }
+    let sip = view.sip();
+    let mut fails = Vec::new();
+    let mut warns = Vec::new();
+    let mut fine = Vec::new();
+    for a in &cases {
+        // The tags the INVITE required beside siprec, as sent.
+        let required: Vec<String> = sip
+            .iter()
+            .find(|s| {
+                s.sent
+                    && s.actor == Actor::Src
+                    && s.is_request(&Method::Invite)
+                    && s.msg.call_id().is_ok_and(|id| id == a.rs_call_id)
+            })
+            .map(|s| {
+                s.msg
+                    .header_list("Require")
+                    .into_iter()
+                    .map(|t| t.trim().to_owned())
+                    .filter(|t| !t.eq_ignore_ascii_case("siprec"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let tags = required.join(", ");
+        match &a.final_response {
+            None => fails.push(format!(
+                "the session requiring {tags} got no final response"
+            )),
+            Some((c, _, _)) if (200..300).contains(c) => fails.push(format!(
+                "the session requiring {tags} was taken with {c}: the recorder accepted an extension it cannot support"
+            )),
+            Some((420, _, m)) => {
+                let unsupported: Vec<String> = m
+                    .msg
+                    .header_list("Unsupported")
+                    .into_iter()
+                    .map(|t| t.trim().to_ascii_lowercase())
+                    .collect();
+                let missing: Vec<&String> = required
+                    .iter()
+                    .filter(|t| !unsupported.contains(&t.to_ascii_lowercase()))
+                    .collect();
+                if missing.is_empty() {
+                    fine.push(format!("420 with Unsupported: {}", unsupported.join(", ")));
+                } else {
+                    fails.push(format!(
+                        "420 without naming {} in Unsupported (it has: {})",
+                        missing
+                            .iter()
+                            .map(|t| t.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        if unsupported.is_empty() {
+                            "no Unsupported header".to_owned()
+                        } else {
+                            unsupported.join(", ")
+                        }
+                    ));
+                }
+            }
+            Some((c, _, _)) => warns.push(format!(
+                "the session requiring {tags} was refused with {c}, not 420 (Bad Extension)"
+            )),
+        }
+    }
+    let ev: Vec<Evidence> = cases.iter().map(|a| a.evidence()).collect();
+    let (status, summary) = if !fails.is_empty() {
+        (
+            Status::Fail,
+            format!(
+                "The recorder did not refuse an unsupported extension as RFC 3261 §8.2.2.3 says: {}.",
+                fails.join("; ")
+            ),
+        )
+    } else if !warns.is_empty() {
+        (
+            Status::Warn,
+            format!("The session was refused, but: {}.", warns.join("; ")),
+        )
+    } else {
+        (
+            Status::Pass,
+            format!(
+                "The recorder refused the session requiring an option tag it does not support with {}.",
+                fine.join("; ")
+            ),
+        )
+    };
+    Verdict::new("SRS-05", UNKNOWN_EXTENSION, &view.call, status, summary).with_evidence(ev)
+}
+
+/// SRS-06: metadata in UPDATE and re-INVITE (partial and complete) is taken with 2xx.
+pub fn metadata_updates(view: &CallView<'_>) -> Verdict {
+    let sip = view.sip();
+    let mut fails = Vec::new();
+    let mut fine = Vec::new();
+    let mut ev = Vec::new();
+    for req in sip.iter().filter(|s| {
+        s.sent
+            && s.actor == Actor::Src
+            && (s.is_request(&Method::Update)
+                || (s.is_request(&Method::Invite) && s.msg.cseq().is_ok_and(|c| c.seq > 1)))
+    }) {
+        let Some(xml) = crate::timeline::metadata_of(&req.msg) else {
+            continue;
+        };
+        let mode = match siprec::metadata::parse(&xml)
+            .ok()
+            .map(|d| d.recording().map(|r| r.datamode.clone()))
+        {
+            Some(Some(Some(siprec::metadata::DataMode::Partial))) => "partial",
+            Some(Some(_)) => "complete",
+            _ => "unreadable",
+        };
+        let what = format!(
+            "{} with {mode} metadata{}",
+            req.msg.method().map_or("request", Method::as_str),
+            if crate::timeline::sdp_of(&req.msg).is_some() {
+                " and SDP"
+            } else {
+                ""
+            }
+        );
+        let (Ok(id), Ok(cseq)) = (req.msg.call_id(), req.msg.cseq()) else {
+            continue;
+        };
+        let response = sip.iter().find(|r| {
+            !r.sent
+                && r.actor == Actor::Src
+                && r.t_us >= req.t_us
+                && r.msg.status().is_some_and(|c| c >= 200)
+                && r.msg.call_id().is_ok_and(|i| i == id)
+                && r.msg
+                    .cseq()
+                    .is_ok_and(|c| c.seq == cseq.seq && c.method == cseq.method)
+        });
+        match response.and_then(|r| r.msg.status().map(|c| (c, r))) {
+            Some((c, r)) if (200..300).contains(&c) => {
+                fine.push(format!("{what}: {c}"));
+                ev.push(Evidence::at(
+                    r.t_us,
+                    "src",
+                    format!("{what}: {}", r.first_line()),
+                ));
+            }
+            Some((c, r)) => {
+                fails.push(format!("{what}: {c}"));
+                ev.push(Evidence::at(
+                    r.t_us,
+                    "src",
+                    format!("{what}: {}", r.first_line()),
+                ));
+            }
+            None => {
+                fails.push(format!("{what}: no final response"));
+                ev.push(Evidence::at(
+                    req.t_us,
+                    "src",
+                    format!("{what}: no final response"),
+                ));
+            }
+        }
+    }
+    if fine.is_empty() && fails.is_empty() {
+        return na(
+            view,
+            "SRS-06",
+            METADATA_UPDATES,
+            "The SRC sent no metadata after the initial INVITE.",
+        );
+    }
+    if fails.is_empty() {
+        Verdict::new(
+            "SRS-06",
+            METADATA_UPDATES,
+            &view.call,
+            Status::Pass,
+            format!(
+                "The recorder took every metadata update with 2xx ({}). Whether it applied the partial ones to its stored state was not judged: that needs its metadata export.",
+                fine.join("; ")
+            ),
+        )
+        .with_evidence(ev)
+    } else {
+        Verdict::new(
+            "SRS-06",
+            METADATA_UPDATES,
+            &view.call,
+            Status::Fail,
+            format!(
+                "The recorder did not take every metadata update: {}{}.",
+                fails.join("; "),
+                if fine.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (taken: {})", fine.join("; "))
+                }
+            ),
+        )
         .with_evidence(ev)
     }
 }

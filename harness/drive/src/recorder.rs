@@ -54,6 +54,10 @@ pub enum RsStep {
     Resume,
     /// Sends the complete metadata again in an UPDATE.
     UpdateMetadata,
+    /// Sends a partial metadata update in an UPDATE (SRS-06).
+    PartialUpdate,
+    /// Sends a re-INVITE with the SDP and the complete metadata (SRS-06).
+    ReinviteWithMetadata,
     /// Ends the session (BYE).
     End,
     /// Opens this many valid sessions at once, each from its own harness SRC (SRS-14),
@@ -162,6 +166,10 @@ pub enum SrcCommand {
     Resume,
     /// [`HarnessSrc::update_metadata`].
     UpdateMetadata,
+    /// [`HarnessSrc::update_partial_metadata`].
+    PartialUpdate,
+    /// [`HarnessSrc::reinvite_with_metadata`].
+    ReinviteWithMetadata,
     /// [`HarnessSrc::end`].
     End,
     /// [`HarnessSrc::abandon`].
@@ -177,6 +185,8 @@ impl SrcCommand {
             Self::Pause { inactive } => src.pause(now, *inactive),
             Self::Resume => src.resume(now),
             Self::UpdateMetadata => src.update_metadata(now),
+            Self::PartialUpdate => src.update_partial_metadata(now),
+            Self::ReinviteWithMetadata => src.reinvite_with_metadata(now),
             Self::End => src.end(now),
             Self::Abandon => {
                 src.abandon(now);
@@ -372,6 +382,14 @@ impl RecorderScript {
                         RsStep::UpdateMetadata => {
                             self.state = ScriptState::Waiting(now + EXCHANGE);
                             return SrcAction::Command(SrcCommand::UpdateMetadata);
+                        }
+                        RsStep::PartialUpdate => {
+                            self.state = ScriptState::Waiting(now + EXCHANGE);
+                            return SrcAction::Command(SrcCommand::PartialUpdate);
+                        }
+                        RsStep::ReinviteWithMetadata => {
+                            self.state = ScriptState::Waiting(now + EXCHANGE);
+                            return SrcAction::Command(SrcCommand::ReinviteWithMetadata);
                         }
                         RsStep::End => return self.end(now),
                     }

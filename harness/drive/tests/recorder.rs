@@ -39,8 +39,13 @@ fn full_plan() -> RecorderPlan {
         .step(RsStep::Talk(secs(2)))
         .step(RsStep::Resume)
         .step(RsStep::UpdateMetadata)
+        .step(RsStep::Talk(secs(1)))
+        .step(RsStep::PartialUpdate)
+        .step(RsStep::Talk(secs(1)))
+        .step(RsStep::ReinviteWithMetadata)
         .step(RsStep::Talk(secs(2)))
         .step(RsStep::End)
+        .session(RsRequest::of(RsCase::UnknownRequire, rfc), secs(1))
         .session(RsRequest::valid(bw), secs(2))
         .session(
             RsRequest {
@@ -137,6 +142,8 @@ fn each_recorder_fault_fails_its_own_check_and_only_that_requirement() {
         (SrsFault::BadSnapshotRequest, "srs.snapshot_request"),
         (SrsFault::SilentOverCapacity, "srs.load"),
         (SrsFault::StopsSilently, "srs.stop"),
+        (SrsFault::IgnoresUnknownRequire, "srs.unknown_extension"),
+        (SrsFault::RejectsMetadataUpdates, "srs.metadata_updates"),
     ];
     assert_eq!(
         expected.len(),

@@ -51,7 +51,7 @@ use sip::message::{Method, SipMessage};
 use sip::sdp::{Codec, SessionDescription};
 use sip::time::Time;
 use sip::transaction::PeerAddr;
-use siprec::metadata::{self, Dialect};
+use siprec::metadata::{self, Dialect, Recording};
 use siprec::rs::{RsBodyStyle, RsDocs, RsSdpState, RsShape, RsSubject, src_contact};
 use std::any::Any;
 use std::net::{IpAddr, SocketAddr};
@@ -89,11 +89,15 @@ pub enum RsCase {
     /// A valid RS sent as one of many at once (SRS-14): the recorder takes it or refuses
     /// it with 503, promptly, never silently.
     Load,
+    /// A valid RS whose `Require` also names an option tag no recorder supports
+    /// ([`UNKNOWN_OPTION_TAG`]): RFC 3261 §8.2.2.3 says 420 (Bad Extension) with that tag
+    /// in `Unsupported` (SRS-05), not a session taken on terms it cannot honour.
+    UnknownRequire,
 }
 
 impl RsCase {
     /// Every case, in the order a certification run sends them.
-    pub const ALL: [RsCase; 8] = [
+    pub const ALL: [RsCase; 9] = [
         Self::Valid,
         Self::PlainInvite,
         Self::MalformedXml,
@@ -102,6 +106,7 @@ impl RsCase {
         Self::Oversized,
         Self::EntityExpansion,
         Self::Load,
+        Self::UnknownRequire,
     ];
 
     /// The case's name in [`Event::RsCase`].
@@ -115,6 +120,7 @@ impl RsCase {
             Self::Oversized => "oversized",
             Self::EntityExpansion => "entity-expansion",
             Self::Load => "load",
+            Self::UnknownRequire => "unknown-require",
         }
     }
 
@@ -123,6 +129,10 @@ impl RsCase {
         Self::ALL.into_iter().find(|c| c.name() == name)
     }
 }
+
+/// The option tag [`RsCase::UnknownRequire`] requires beside `siprec`: registered
+/// nowhere, so no recorder can support it.
+pub const UNKNOWN_OPTION_TAG: &str = "x-recproof-unknown-extension";
 
 /// The media type of [`RsCase::UnsupportedBody`]'s body.
 pub const UNSUPPORTED_BODY_TYPE: &str = "application/vnd.recproof.unknown+xml";
@@ -409,6 +419,13 @@ impl HarnessSrc {
         let contact = src_contact(req.dialect, true, self.cfg.sip_addr);
         let extra = match req.case {
             RsCase::Valid | RsCase::Load => docs.initial_invite_styled(&sdp, &req.style),
+            RsCase::UnknownRequire => {
+                let mut extra = docs.initial_invite_styled(&sdp, &req.style);
+                extra
+                    .headers
+                    .retain(|(n, _)| !n.eq_ignore_ascii_case("Require"));
+                extra.header("Require", &format!("siprec, {UNKNOWN_OPTION_TAG}"))
+            }
             RsCase::PlainInvite => Extra::new()
                 .omit("Contact")
                 .header("Contact", &format!("<sip:src@{}>", self.cfg.sip_addr))
@@ -514,6 +531,24 @@ impl HarnessSrc {
         self.reoffer(now, RsSdpState::Active, false)
     }
 
+    /// Sends a partial metadata update (RFC 7865 `datamode` partial: the callee renamed)
+    /// in an UPDATE with no SDP (SRS-06).
+    pub fn update_partial_metadata(&mut self, now: Time) -> Result<(), SrcError> {
+        let s = self.active()?;
+        let key = s.key;
+        let extra = s.docs.metadata_update(&s.docs.partial_update());
+        self.ep.update(now, key, extra)?;
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Sends a re-INVITE carrying the same streams (`sendonly`) and the complete metadata
+    /// in one multipart body (SRS-06: metadata on a re-INVITE).
+    pub fn reinvite_with_metadata(&mut self, now: Time) -> Result<(), SrcError> {
+        let doc = self.active()?.docs.recording.clone();
+        self.reoffer_with(now, RsSdpState::Active, false, Some(&doc))
+    }
+
     /// Sends the session's complete metadata again in an UPDATE (a metadata update with
     /// no SDP).
     pub fn update_metadata(&mut self, now: Time) -> Result<(), SrcError> {
@@ -572,6 +607,18 @@ impl HarnessSrc {
     }
 
     fn reoffer(&mut self, now: Time, state: RsSdpState, pause: bool) -> Result<(), SrcError> {
+        self.reoffer_with(now, state, pause, None)
+    }
+
+    /// A re-INVITE offering the streams in `state`, with `metadata` beside the SDP when
+    /// given.
+    fn reoffer_with(
+        &mut self,
+        now: Time,
+        state: RsSdpState,
+        pause: bool,
+        metadata: Option<&Recording>,
+    ) -> Result<(), SrcError> {
         let ip = self.cfg.media_ip;
         let [a1, a2] = self.cfg.rtp_addrs();
         let s = self
@@ -583,7 +630,12 @@ impl HarnessSrc {
         let sdp = s
             .docs
             .sdp_with_codecs(ip, &[a1.port(), a2.port()], state, &codecs);
-        let extra = s.docs.reinvite(&sdp);
+        let extra = match metadata {
+            Some(doc) => s
+                .docs
+                .reinvite_with_metadata(&sdp, &RsBodyStyle::of(s.docs.dialect), doc),
+            None => s.docs.reinvite(&sdp),
+        };
         let key = s.key;
         self.ep.reinvite(now, key, extra)?;
         if let Some(s) = self.session.as_mut() {

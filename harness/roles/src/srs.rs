@@ -950,6 +950,24 @@ impl SrsEmulator {
             // Answered 415 below, whatever the markers say.
             return true;
         }
+        // RFC 3261 §8.2.2.3: an option tag in Require that this UAS does not support is
+        // refused with 420, naming it in Unsupported (SRS-05).
+        let unknown: Vec<String> = request
+            .header_list("Require")
+            .iter()
+            .map(|t| t.trim())
+            .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case("siprec"))
+            .map(str::to_owned)
+            .collect();
+        if !unknown.is_empty() && self.cfg.fault != Some(SrsFault::IgnoresUnknownRequire) {
+            self.answer(
+                now,
+                tx,
+                420,
+                Extra::new().header("Unsupported", &unknown.join(", ")),
+            );
+            return false;
+        }
         let contact = request.header_value("Contact").unwrap_or_default();
         let src_marker = contact.contains("+sip.src") || contact.contains(";src");
         let require = request
@@ -1030,6 +1048,10 @@ impl SrsEmulator {
         self.note_metadata(now, Some(key), request, &parts);
         if parts.unsupported.is_some() {
             self.answer(now, tx, 415, Extra::new().header("Accept", ACCEPT));
+            return;
+        }
+        if self.cfg.fault == Some(SrsFault::RejectsMetadataUpdates) && !parts.metadata.is_empty() {
+            self.answer(now, tx, 415, Extra::new().header("Accept", SDP));
             return;
         }
         match parts.sdp {

@@ -53,11 +53,17 @@ pub enum SrsFault {
     SilentOverCapacity,
     /// When it stops recording on its own, stops and says nothing: no BYE (SRS-11).
     StopsSilently,
+    /// Takes a session whose `Require` names an option tag it does not support, instead
+    /// of 420 with `Unsupported` (SRS-05).
+    IgnoresUnknownRequire,
+    /// Refuses metadata after the initial INVITE (an UPDATE or re-INVITE carrying a
+    /// metadata part) with 415, accepting only SDP there (SRS-06).
+    RejectsMetadataUpdates,
 }
 
 impl SrsFault {
     /// Every fault.
-    pub const ALL: [SrsFault; 16] = [
+    pub const ALL: [SrsFault; 18] = [
         Self::AnswerSendrecv,
         Self::Relabel,
         Self::FirstMlineOnly,
@@ -74,6 +80,8 @@ impl SrsFault {
         Self::BadSnapshotRequest,
         Self::SilentOverCapacity,
         Self::StopsSilently,
+        Self::IgnoresUnknownRequire,
+        Self::RejectsMetadataUpdates,
     ];
 
     /// The fault's name on the command line and in reports.
@@ -95,6 +103,8 @@ impl SrsFault {
             Self::BadSnapshotRequest => "srs-bad-snapshot-request",
             Self::SilentOverCapacity => "srs-silent-over-capacity",
             Self::StopsSilently => "srs-stops-silently",
+            Self::IgnoresUnknownRequire => "srs-ignores-unknown-require",
+            Self::RejectsMetadataUpdates => "srs-rejects-metadata-updates",
         }
     }
 
@@ -120,6 +130,8 @@ impl SrsFault {
             Self::BadSnapshotRequest => "SRS-07",
             Self::SilentOverCapacity => "SRS-14",
             Self::StopsSilently => "SRS-11",
+            Self::IgnoresUnknownRequire => "SRS-05",
+            Self::RejectsMetadataUpdates => "SRS-06",
         }
     }
 
@@ -156,6 +168,12 @@ impl SrsFault {
                 "sends no final response to a session it has no room for, instead of 503"
             }
             Self::StopsSilently => "stops recording on its own without a BYE",
+            Self::IgnoresUnknownRequire => {
+                "takes a session that requires an option tag it does not support, instead of 420"
+            }
+            Self::RejectsMetadataUpdates => {
+                "refuses metadata in an UPDATE or re-INVITE with 415 (takes SDP only there)"
+            }
         }
     }
 }

@@ -408,23 +408,51 @@ impl RsDocs {
                 .header("X-BroadWorks-Correlation-Info", &self.correlation)
                 .header("MIME-Version", "1.0"),
         };
-        let mut b = multipart::Builder::new().style(style.style.clone());
-        if style.metadata_first {
-            b = b
-                .metadata(style.metadata_type, metadata)
-                .sdp(sdp.to_bytes());
-        } else {
-            b = b
-                .sdp(sdp.to_bytes())
-                .metadata(style.metadata_type, metadata);
-        }
-        let (boundary, bytes) = b.build_unique(style.boundary);
-        extra.body(&format!("multipart/mixed;boundary={boundary}"), bytes)
+        with_multipart(extra, sdp, style, metadata)
     }
 
     /// A re-INVITE carrying only a new SDP offer (pause/resume).
     pub fn reinvite(&self, sdp: &SessionDescription) -> Extra {
         self.base().body(multipart::SDP, sdp.to_bytes())
+    }
+
+    /// A re-INVITE carrying a new SDP offer and `doc` as metadata in one multipart body
+    /// (RFC 7866 §9: metadata may ride on any re-INVITE; SRS-06).
+    pub fn reinvite_with_metadata(
+        &self,
+        sdp: &SessionDescription,
+        style: &RsBodyStyle,
+        doc: &Recording,
+    ) -> Extra {
+        let xml = metadata::to_xml(doc, self.dialect);
+        with_multipart(self.base(), sdp, style, xml.into_bytes())
+    }
+
+    /// A partial metadata update (RFC 7865 `datamode` partial): only what changed, here
+    /// the callee participant gaining a display name, referring by ID to the participant
+    /// the complete document defined. An SRS applies it on top of its stored state
+    /// (SRS-06).
+    pub fn partial_update(&self) -> Recording {
+        let mut doc = self.recording.clone();
+        doc.datamode = Some(DataMode::Partial);
+        doc.groups.clear();
+        doc.sessions.clear();
+        doc.streams.clear();
+        doc.session_recording_assocs.clear();
+        doc.participant_session_assocs.clear();
+        doc.participant_stream_assocs.clear();
+        doc.extensions.clear();
+        let last = doc.participants.len().saturating_sub(1);
+        doc.participants = doc.participants.drain(last..).collect();
+        for p in &mut doc.participants {
+            for n in &mut p.name_ids {
+                n.names = vec![metadata::Name {
+                    lang: Some("en".to_owned()),
+                    text: "Recorded party (renamed by a partial update)".to_owned(),
+                }];
+            }
+        }
+        doc
     }
 
     /// An UPDATE carrying a metadata document (announcement reports).
@@ -434,6 +462,27 @@ impl RsDocs {
             .header("Content-Disposition", multipart::RECORDING_SESSION)
             .body(RS_METADATA_XML, xml.into_bytes())
     }
+}
+
+/// `extra` with a `multipart/mixed` body of `sdp` and `metadata`, in `style`'s part order.
+fn with_multipart(
+    extra: Extra,
+    sdp: &SessionDescription,
+    style: &RsBodyStyle,
+    metadata: Vec<u8>,
+) -> Extra {
+    let mut b = multipart::Builder::new().style(style.style.clone());
+    if style.metadata_first {
+        b = b
+            .metadata(style.metadata_type, metadata)
+            .sdp(sdp.to_bytes());
+    } else {
+        b = b
+            .sdp(sdp.to_bytes())
+            .metadata(style.metadata_type, metadata);
+    }
+    let (boundary, bytes) = b.build_unique(style.boundary);
+    extra.body(&format!("multipart/mixed;boundary={boundary}"), bytes)
 }
 
 /// The Contact of the SRC's user agent, on every RS request (SRC-03): `+sip.src` as a

@@ -68,6 +68,14 @@ pub const RECORDER_STEP_CHECKS: &[(&str, &[&str])] = &[
         "the recorder ends the session itself with BYE",
         &["srs.stop"],
     ),
+    (
+        "the recorder refuses the unknown extension with 420",
+        &["srs.unknown_extension"],
+    ),
+    (
+        "the recorder takes every metadata update",
+        &["srs.metadata_updates"],
+    ),
 ];
 
 /// The recorder checks a `Then` step of a feature file asserts (empty for a text that
@@ -288,4 +296,44 @@ async fn recorder_stops(w: &mut CallWorld, after: u64, seconds: u64) {
 #[then("the recorder ends the session itself with BYE")]
 fn ends_with_bye(w: &mut CallWorld) {
     w.assert_checks(checks_of("the recorder ends the session itself with BYE"));
+}
+
+#[when("the platform opens a session that requires an unknown extension, then a valid one")]
+async fn unknown_require_then_valid(w: &mut CallWorld) {
+    let p = plan(w, "unknown extension")
+        .session(
+            RsRequest::of(RsCase::UnknownRequire, Dialect::Rfc7865),
+            secs(1),
+        )
+        .session(RsRequest::valid(Dialect::Rfc7865), secs(2));
+    w.run_recorder(p).await;
+}
+
+#[then("the recorder refuses the unknown extension with 420")]
+fn refuses_unknown_extension(w: &mut CallWorld) {
+    w.assert_checks(checks_of(
+        "the recorder refuses the unknown extension with 420",
+    ));
+}
+
+#[when(
+    expr = "the platform records a call in the {string} dialect and updates its metadata partially, completely and in a re-INVITE"
+)]
+async fn metadata_updates(w: &mut CallWorld, dialect_name: String) {
+    let p = plan(w, "metadata updates")
+        .step(RsStep::Open(RsRequest::valid(dialect(&dialect_name))))
+        .step(RsStep::Talk(secs(2)))
+        .step(RsStep::PartialUpdate)
+        .step(RsStep::Talk(secs(1)))
+        .step(RsStep::UpdateMetadata)
+        .step(RsStep::Talk(secs(1)))
+        .step(RsStep::ReinviteWithMetadata)
+        .step(RsStep::Talk(secs(2)))
+        .step(RsStep::End);
+    w.run_recorder(p).await;
+}
+
+#[then("the recorder takes every metadata update")]
+fn takes_metadata_updates(w: &mut CallWorld) {
+    w.assert_checks(checks_of("the recorder takes every metadata update"));
 }
