@@ -387,9 +387,12 @@ pub const CATALOGUE: &[CheckInfo] = &[
     },
 ];
 
-/// The catalogue entry of a check id.
+/// The catalogue entry of a check id (platform or recorder check).
 pub fn check_info(id: &str) -> Option<&'static CheckInfo> {
-    CATALOGUE.iter().find(|c| c.id == id)
+    CATALOGUE
+        .iter()
+        .chain(recorder::RECORDER_CATALOGUE)
+        .find(|c| c.id == id)
 }
 
 /// Declares the public form of a check: `pub fn name(log, call, expect, tol)` building a

@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-
 /// Runs the SRS-12 scenario (RFC dialect) against `recproof srs --strict [--fault F]`;
 /// returns the exit code and the streams_apart verdict (status, summary).
 fn run(fault: Option<&str>) -> (i32, String, String) {
@@ -19,32 +17,7 @@ fn run(fault: Option<&str>) -> (i32, String, String) {
     let src_rtp = common::free_port_range(4);
     let files = dir.path().join("recordings");
     std::fs::create_dir_all(&files).expect("mkdir");
-    let mut args = vec![
-        "srs".to_owned(),
-        "--listen".to_owned(),
-        format!("127.0.0.1:{sip}"),
-        "--rtp-port-base".to_owned(),
-        rtp.to_string(),
-        "--rtp-port-count".to_owned(),
-        "4".to_owned(),
-        "--strict".to_owned(),
-        "--out".to_owned(),
-        files.display().to_string(),
-        "--duration".to_owned(),
-        "60".to_owned(),
-    ];
-    if let Some(f) = fault {
-        args.extend(["--fault".to_owned(), f.to_owned()]);
-    }
-    let recorder = common::KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_recproof"))
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start recproof srs"),
-    );
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    let recorder = common::start_strict_srs(sip, rtp, 4, &files, fault);
     let run = common::check_recorder(
         dir.path(),
         &format!(

@@ -196,7 +196,8 @@ fn invite_outcome(obs: &[Observation]) -> (Option<u16>, Option<u64>, bool) {
 pub struct JudgeJob {
     /// The call label.
     pub label: String,
-    /// What the checks expect (the call's parties filled in).
+    /// What the checks expect (the call's parties filled in). Unused for a recording
+    /// session placed at a recorder under test ([`JudgeJob::recorder`]).
     pub expectation: CallExpectation,
     /// How strict they are.
     pub tolerances: Tolerances,
@@ -204,6 +205,147 @@ pub struct JudgeJob {
     pub asserted: Vec<&'static str>,
     /// The call's observations, in time order.
     pub observations: Vec<Observation>,
+    /// Set for a recording session the harness SRC placed at a recorder under test
+    /// (`recproof load --sut RECORDER.yaml`): judged by the recorder checks
+    /// ([`judge_session`]) instead of the platform checks.
+    pub recorder: Option<RecorderJudging>,
+}
+
+/// How a recording session at a recorder under test is judged.
+#[derive(Clone)]
+pub struct RecorderJudging {
+    /// What the recorder is held to.
+    pub rules: checks::recorder::RecorderRules,
+    /// Reads what the recorder wrote for the session (its recordings, as
+    /// [`Event::PartyFrames`] observations of the SRS), when the profile says where:
+    /// given the session's observations and its label. Runs on the judging thread, never
+    /// on an event loop.
+    pub recordings: Option<RecordingsReader>,
+}
+
+/// Reads an external recorder's recordings of one session (see [`RecorderJudging`]).
+pub type RecordingsReader =
+    std::sync::Arc<dyn Fn(&[Observation], &str) -> Vec<Observation> + Send + Sync>;
+
+impl std::fmt::Debug for RecorderJudging {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecorderJudging")
+            .field("rules", &self.rules)
+            .field("recordings", &self.recordings.is_some())
+            .finish()
+    }
+}
+
+impl PartialEq for RecorderJudging {
+    fn eq(&self, other: &Self) -> bool {
+        self.rules == other.rules
+            && match (&self.recordings, &other.recordings) {
+                (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
+                (None, None) => true,
+                _ => false,
+            }
+    }
+}
+
+/// What one recording session at a recorder under test claims: that the recorder took
+/// it (RP-CALL), marked its Contact `+sip.srs` (SRS-02), answered each stream recvonly
+/// with its label and codec and sent no RTP (SRS-03), answered within the answer time
+/// (SRS-13), and, when its recordings can be read, kept the parties apart (SRS-12).
+pub fn session_asserted(rules: &checks::recorder::RecorderRules) -> Vec<&'static str> {
+    use checks::recorder as r;
+    let mut a = vec![
+        r::SESSION_TAKEN,
+        r::CONTACT,
+        r::ANSWER,
+        r::NO_RTP,
+        r::ANSWER_TIME,
+    ];
+    if rules.recordings_available {
+        a.push(r::STREAMS_APART);
+    }
+    a
+}
+
+/// Judges one recording session placed at a recorder under test: the recorder checks on
+/// its observations, under the same contract as a call ([`judge_call`]). A session the
+/// recorder refused counts as `rejected <code>`, one it never answered as a timeout.
+pub fn judge_session(
+    obs: &[Observation],
+    label: &str,
+    rules: &checks::recorder::RecorderRules,
+    asserted: &[&str],
+) -> Judged {
+    let verdicts = checks::recorder::judge_recorder(obs, label, rules);
+    let out = call_checks(&verdicts, asserted);
+    let view = checks::timeline::CallView::new(obs, label);
+    let first = checks::recorder::attempts(&view).into_iter().next();
+    let invite_us = first.as_ref().and_then(|a| a.invite_us);
+    let final_response = first
+        .as_ref()
+        .and_then(|a| a.final_response.as_ref().map(|(c, t, _)| (*c, *t)));
+    let failed: Vec<String> = out
+        .iter()
+        .filter(|c| c.fails_call)
+        .map(|c| c.id.clone())
+        .collect();
+    let failure = match final_response {
+        _ if failed.is_empty() => None,
+        None => Some(Failure::Timeout {
+            what: "no final response to the recording session's INVITE".to_owned(),
+        }),
+        Some((code, _)) if code >= 300 => Some(Failure::Rejected { code }),
+        Some(_) => Some(Failure::Verdict { checks: failed }),
+    };
+    let setup_us = match (final_response, invite_us) {
+        (Some((c, t)), Some(t0)) if (200..300).contains(&c) => Some(t.saturating_sub(t0)),
+        _ => None,
+    };
+    let recording_ok = rules.recordings_available.then(|| {
+        out.iter()
+            .any(|c| c.id == checks::recorder::STREAMS_APART && c.verdict == Verdict::Pass)
+    });
+    Judged {
+        checks: out,
+        failure,
+        recording_ok,
+        setup_us,
+        latency: LatencyFigures::default(),
+    }
+}
+
+/// The verdicts as a call's checks under the judgement contract, with a NOT APPLICABLE
+/// line for every claimed check that gave no verdict.
+fn call_checks(verdicts: &[checks::Verdict], asserted: &[&str]) -> Vec<CallCheck> {
+    let mut out = Vec::with_capacity(verdicts.len() + asserted.len());
+    for v in verdicts {
+        let claimed = asserted.contains(&v.check.as_str());
+        let allowed_warn = v.status == Status::Warn && v.check == "message.validate";
+        let fails =
+            v.status == Status::Fail || (claimed && v.status != Status::Pass && !allowed_warn);
+        out.push(CallCheck {
+            id: v.check.clone(),
+            requirement: Some(v.requirement.clone()),
+            verdict: verdict_of(v.status),
+            asserted: claimed,
+            fails_call: fails,
+            observed: v.summary.clone(),
+        });
+    }
+    for c in asserted {
+        if !verdicts.iter().any(|v| v.check == *c) {
+            out.push(CallCheck {
+                id: (*c).to_owned(),
+                requirement: checks::check_info(c).map(|i| i.requirement.to_owned()),
+                verdict: Verdict::NotApplicable,
+                asserted: true,
+                fails_call: true,
+                observed: "the check gave no verdict on this call: a claim nobody judged is \
+                           not a pass"
+                    .to_owned(),
+            });
+        }
+    }
+    out
 }
 
 /// Judges a finished call that carries a [`JudgeJob`], filling in its record's checks,
@@ -221,7 +363,24 @@ pub fn complete(call: &mut Finished) {
         tolerances,
         asserted,
         mut observations,
+        recorder,
     } = *job;
+    if let Some(r) = recorder {
+        if let Some(read) = &r.recordings {
+            let read = read(&observations, &label);
+            observations.extend(read);
+            observations.sort_by_key(|o| o.t_us);
+        }
+        let j = judge_session(&observations, &label, &r.rules, &asserted);
+        rec.checks = j.checks;
+        if rec.failure.is_none() {
+            rec.failure = j.failure;
+        }
+        rec.recording_ok = j.recording_ok;
+        rec.setup_ms = j.setup_us.map(|u| u as f64 / 1000.0);
+        call.observations = Some(observations);
+        return;
+    }
     let j = judge_call(&observations, &label, &expectation, &tolerances, &asserted);
     rec.checks = j.checks;
     if rec.failure.is_none() {
@@ -258,7 +417,7 @@ pub fn judge_call(
     asserted: &[&str],
 ) -> Judged {
     let verdicts = checks::judge_call(obs, label, expect, tol);
-    let mut out = Vec::with_capacity(verdicts.len() + asserted.len());
+    let out = call_checks(&verdicts, asserted);
     let mut latency = LatencyFigures::default();
     for v in &verdicts {
         for m in &v.measurements {
@@ -274,32 +433,6 @@ pub fn judge_call(
             } else if m.name.starts_with("latency.party_to_recorder.p95.") {
                 latency.party_to_recorder_p95_us.push(us);
             }
-        }
-        let claimed = asserted.contains(&v.check.as_str());
-        let allowed_warn = v.status == Status::Warn && v.check == "message.validate";
-        let fails =
-            v.status == Status::Fail || (claimed && v.status != Status::Pass && !allowed_warn);
-        out.push(CallCheck {
-            id: v.check.clone(),
-            requirement: Some(v.requirement.clone()),
-            verdict: verdict_of(v.status),
-            asserted: claimed,
-            fails_call: fails,
-            observed: v.summary.clone(),
-        });
-    }
-    for c in asserted {
-        if !verdicts.iter().any(|v| v.check == *c) {
-            out.push(CallCheck {
-                id: (*c).to_owned(),
-                requirement: checks::check_info(c).map(|i| i.requirement.to_owned()),
-                verdict: Verdict::NotApplicable,
-                asserted: true,
-                fails_call: true,
-                observed: "the check gave no verdict on this call: a claim nobody judged is \
-                           not a pass"
-                    .to_owned(),
-            });
         }
     }
     let (final_code, setup_us, cancelled) = invite_outcome(obs);

@@ -12,6 +12,9 @@
 //!   platform or `--sut`): the suite's phones and recorder, every call judged by the
 //!   suite's checks ([`judge`]), recording sessions tied to their calls by
 //!   [`attribution`];
+//! - [`sessions`]: the engine of a run against a recorder under test (`--sut` with a
+//!   recorder profile): the suite's harness SRC placing recording sessions, each judged
+//!   by the recorder checks;
 //! - [`host`]: a host of role nodes (the embedded platform) as a service loop's engine;
 //! - [`results`]: the typed results every run writes and `merge` adds up.
 //! - [`engine::Finished`]: a finished call as an engine hands it out (its record, its
@@ -34,6 +37,7 @@ pub mod mix;
 pub mod record;
 pub mod recorded;
 pub mod schedule;
+pub mod sessions;
 
 pub use hold::{Hold, HoldParseError};
 /// The typed results (`recproof-load-model`), under the paths the engine's users know.

@@ -869,6 +869,7 @@ impl RecordedEngine {
                 tolerances: self.cfg.tolerances.clone(),
                 asserted: self.asserted[call.kind].clone(),
                 observations: std::mem::take(&mut call.obs),
+                recorder: None,
             })),
         };
         self.records.push_back(finished);
@@ -928,7 +929,7 @@ fn ms(t: Time) -> f64 {
 }
 
 /// A reproducible 64-bit mix (SplitMix64's finaliser) of `x`.
-fn splitmix(mut x: u64) -> u64 {
+pub(crate) fn splitmix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

@@ -6,6 +6,7 @@
 mod embedded;
 mod merge;
 mod output;
+mod recorder;
 mod sut;
 
 use anyhow::{Context, bail};
@@ -47,10 +48,16 @@ pub(crate) struct RunArgs {
     #[arg(long, conflicts_with = "sut")]
     direct: bool,
     /// Load an external platform described by this SUT profile (the harness plays the
-    /// callers, callees and recorders the profile names); default: the embedded reference
-    /// platform on loopback.
+    /// callers, callees and recorders the profile names), or, with a recorder profile
+    /// (`role: recorder`), an external recorder (the harness plays the platform, placing
+    /// recording sessions); default: the embedded reference platform on loopback.
     #[arg(long, value_name = "PROFILE.yaml")]
     sut: Option<PathBuf>,
+    /// Load a recorder instead of a platform: recording sessions placed at the embedded
+    /// SRS emulator (with --fault srs-…, one of its recorder faults), each judged by the
+    /// recorder checks. With --sut RECORDER.yaml the recorder is the profile's.
+    #[arg(long, conflicts_with = "direct")]
+    recorder: bool,
     /// Calls started per second (SIPp -r).
     #[arg(short = 'r', long, default_value_t = 10.0)]
     rate: f64,
@@ -95,6 +102,11 @@ pub(crate) struct RunArgs {
     /// Callee-side SIP address (loop k uses the port + 4k).
     #[arg(long, default_value = "127.0.0.1:15062")]
     callee_sip: String,
+    /// With --recorder: the first SIP address of the harness SRCs (one port per session
+    /// at once, counting up; each event loop takes its slice). A recorder profile gives
+    /// its own (`harness.src.sip`).
+    #[arg(long, default_value = "127.0.0.1:16000")]
+    src_sip: String,
     /// RTP port range FIRST-LAST of the harness's phones (even ports are used); a shard
     /// takes its slice of it, and each loop a slice of that. Default 20000-60000 with
     /// --direct, else 20000-32000.
@@ -350,6 +362,28 @@ fn run_load(args: &RunArgs) -> anyhow::Result<ExitCode> {
             }
             None => load::mix::Mix::default_mix(),
         };
+        let recorder_profile = args
+            .sut
+            .as_deref()
+            .filter(|p| suite::recorder_profile::is_recorder_profile(p));
+        if args.recorder || recorder_profile.is_some() {
+            let (target, engines, services) = match recorder_profile {
+                Some(path) => {
+                    let profile =
+                        suite::recorder_profile::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+                    recorder::build_external(args, &c, &profile)?
+                }
+                None if args.sut.is_some() => bail!(
+                    "--recorder with --sut needs a recorder profile (`role: recorder`); {} is a                      platform profile",
+                    args.sut
+                        .as_deref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                ),
+                None => recorder::build_embedded(args, &c)?,
+            };
+            return run_engines(args, &c, target, engines, services, None);
+        }
         let (target, engines, services) = match &args.sut {
             Some(path) => {
                 let profile = suite::profile::load(path)?;

@@ -114,6 +114,46 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// Starts `recproof srs --strict` as an external recorder under test on
+/// `127.0.0.1:sip_port`, with `ports` RTP ports from `rtp_base`, writing its WAV files
+/// into `files`, optionally with a recorder fault; it ends when dropped (60 s at most),
+/// and is given 300 ms to bind.
+pub(crate) fn start_strict_srs(
+    sip_port: u16,
+    rtp_base: u16,
+    ports: u16,
+    files: &std::path::Path,
+    fault: Option<&str>,
+) -> KillOnDrop {
+    let mut args = vec![
+        "srs".to_owned(),
+        "--listen".to_owned(),
+        format!("127.0.0.1:{sip_port}"),
+        "--rtp-port-base".to_owned(),
+        rtp_base.to_string(),
+        "--rtp-port-count".to_owned(),
+        ports.to_string(),
+        "--strict".to_owned(),
+        "--out".to_owned(),
+        files.display().to_string(),
+        "--duration".to_owned(),
+        "60".to_owned(),
+    ];
+    if let Some(f) = fault {
+        args.extend(["--fault".to_owned(), f.to_owned()]);
+    }
+    let recorder = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_recproof"))
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start recproof srs"),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    recorder
+}
+
 /// What `recproof check --sut <recorder profile> --tags TAGS` did: exit code, stdout,
 /// stderr and `results.json`.
 pub(crate) struct RecorderRun {
