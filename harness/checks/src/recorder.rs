@@ -1708,6 +1708,12 @@ pub fn streams_apart(view: &CallView<'_>, att: &[RsAttempt], rules: &RecorderRul
             "The recorder's recordings were not available (no recorded stream was reported), so how it kept the streams apart was not judged.",
         );
     }
+    let attributed = recorded
+        .keys()
+        .any(|name| sent.contains_key(stream_label(name)));
+    if !attributed && !sent.is_empty() {
+        return unattributed_apart(view, &sent, &recorded, &first_t, rules);
+    }
     let mut problems = Vec::new();
     let mut ok = Vec::new();
     let mut ev = Vec::new();
@@ -1780,6 +1786,82 @@ pub fn streams_apart(view: &CallView<'_>, att: &[RsAttempt], rules: &RecorderRul
         )
     };
     Verdict::new("SRS-12", STREAMS_APART, &view.call, status, summary).with_evidence(ev)
+}
+
+/// SRS-12 when none of the recorder's recordings names an offered label or participant
+/// (one stereo file, a capture on ports its answer did not give): whether each holds one
+/// party only can be judged, to whom the recorder tied it cannot. A recording holding
+/// both parties, or a party in none, FAILs; otherwise NOT APPLICABLE (not judged), never
+/// a pass.
+fn unattributed_apart(
+    view: &CallView<'_>,
+    sent: &BTreeMap<String, (String, u64)>,
+    recorded: &BTreeMap<String, BTreeMap<String, u64>>,
+    first_t: &BTreeMap<String, u64>,
+    rules: &RecorderRules,
+) -> Verdict {
+    let mut problems = Vec::new();
+    let mut seen = Vec::new();
+    let mut ev = Vec::new();
+    for (name, parties) in recorded {
+        let holding: Vec<String> = parties
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(p, n)| format!("{n} frames of the {p}"))
+            .collect();
+        ev.push(Evidence::stream(
+            first_t.get(name).copied().unwrap_or_default(),
+            "srs",
+            name,
+            holding.join(", "),
+        ));
+        let short = name.strip_prefix("srs.unattributed.").unwrap_or(name);
+        if holding.len() > 1 {
+            problems.push(format!(
+                "the recording {short} holds {}",
+                holding.join(" and ")
+            ));
+        }
+        seen.push(format!("{short}: {}", holding.join(", ")));
+    }
+    for (party, expected) in sent.values() {
+        let best = recorded
+            .values()
+            .filter_map(|p| p.get(party))
+            .copied()
+            .max()
+            .unwrap_or(0);
+        if (best as f64) < rules.min_recorded_share * *expected as f64 {
+            problems.push(format!(
+                "no recording holds the {party}'s audio (at most {best} of the about {expected} frames sent)"
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Verdict::new(
+            "SRS-12",
+            STREAMS_APART,
+            &view.call,
+            Status::NotApplicable,
+            format!(
+                "Each of the recorder's recordings holds one party only ({}), but none names an offered label or participant, so to whom the recorder tied each was not judged.",
+                seen.join("; ")
+            ),
+        )
+        .with_evidence(ev)
+    } else {
+        Verdict::new(
+            "SRS-12",
+            STREAMS_APART,
+            &view.call,
+            Status::Fail,
+            format!(
+                "The recorder did not keep the parties apart: {}.",
+                problems.join("; ")
+            ),
+        )
+        .with_evidence(ev)
+    }
 }
 
 /// How long the session's streams were paused by the SRC: from each re-INVITE offering

@@ -15,9 +15,9 @@
 //!     rtp_port_base: 31000         # its two RTP ports: this one and the next even one
 //! rules:
 //!   answer_time_ms: 2000           # SRS-13 (optional)
-//! recordings:                      # optional: where the recorder writes its WAV files
-//!   dir: /var/spool/recorder       #   (file names carry the RS Call-ID and the label
-//!   wait_s: 5                      #   or participant; see crate::recordings)
+//! recordings:                      # optional: where the recorder writes its recordings
+//!   dir: /var/spool/recorder       #   (WAV, or pcap/pcapng as rtpengine writes; names
+//!   wait_s: 5                      #   carry the RS Call-ID; see crate::recordings)
 //! ```
 //!
 //! [`load`] reads and checks one; every problem is reported with the file and what to

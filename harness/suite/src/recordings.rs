@@ -4,14 +4,22 @@
 //! # What this module owns
 //!
 //! [`import`]: after a recorder call, for every session the recorder answered 2xx, it
-//! waits (bounded) for the WAV files in the profile's `recordings.dir` whose names carry
-//! that session's Call-ID, decodes the instrumented party frames in each (every channel
-//! of a multi-channel file) and returns them as [`Event::PartyFrames`] observations of
-//! [`Actor::Srs`], the same shape the embedded SRS emulator logs. A file's stream is named
-//! after what the recorder wrote in its name: the offered label it carries (`srs.<label>`)
-//! or the AoR user part of a participant (that participant's label); a file that names
-//! neither is `srs.unattributed.<file>`, so the check finds no recording attributed to
-//! either party. The profile never says which file is which party.
+//! waits (bounded) for the recordings in the profile's `recordings.dir` whose names carry
+//! that session's Call-ID: WAV files (one per stream, or one with a channel per stream)
+//! and captures (pcap or pcapng, as rtpengine's `recording-method = pcap` writes one per
+//! call). It decodes the instrumented party frames in each (every channel of a
+//! multi-channel file, every RTP stream of a capture) and returns them as
+//! [`Event::PartyFrames`] observations of [`Actor::Srs`], the same shape the embedded SRS
+//! emulator logs. A stream is attributed only by what the recorder itself wrote:
+//! - a WAV file by its name: the offered label it carries (`srs.<label>`) or the AoR user
+//!   part of a participant (that participant's label); every channel of such a file is
+//!   that label's recording;
+//! - an RTP stream of a capture by the port it reached, which the recorder's own SDP
+//!   answer gave one offered label;
+//! - anything else is `srs.unattributed.<file>` (a multi-channel file naming nobody: one
+//!   per channel, `#ch<k>`), so the check can see whether the parties were kept apart but
+//!   not to whom the recorder tied them. The profile never says which file is which
+//!   party.
 //!
 //! Each file read is copied beside the call's evidence as `recorder-<file>` (when the run
 //! keeps evidence), so the report plays what the recorder wrote.
@@ -90,11 +98,26 @@ pub fn import(
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let stream = stream_of(&name, &a.rs_call_id, &a.labels, &users);
+            let answer_ports = answer_ports(a);
             for (k, s) in report.streams.iter().enumerate() {
-                let stream = if report.streams.len() > 1 {
-                    format!("{stream}#ch{k}")
-                } else {
-                    stream.clone()
+                let stream = match &s.rtp {
+                    // A capture (as rtpengine writes): each RTP stream is the label whose
+                    // port the recorder's own SDP answer gave for it.
+                    Some(rtp) => answer_ports
+                        .iter()
+                        .position(|p| *p == rtp.dst.port())
+                        .and_then(|i| a.labels.get(i))
+                        .map_or_else(
+                            || format!("srs.unattributed.{name} {}", s.name),
+                            |l| format!("srs.{l}"),
+                        ),
+                    // Several channels in a file that names a label: all of them are that
+                    // label's recording. In a file that names none, each channel is a
+                    // recording of its own, attributed to nobody.
+                    None if report.streams.len() > 1 && stream.starts_with("srs.unattributed.") => {
+                        format!("{stream}#ch{k}")
+                    }
+                    None => stream.clone(),
                 };
                 for p in &s.instrumented {
                     let party = PARTIES
@@ -126,7 +149,25 @@ pub fn import(
     (out, problems)
 }
 
-/// The WAV files in `dir` whose names carry the Call-ID (as written, with `/\:@` as
+/// The RTP port the recorder's SDP answer gave each m-line (0 where it gave none).
+fn answer_ports(a: &RsAttempt) -> Vec<u16> {
+    a.final_response
+        .as_ref()
+        .and_then(|(_, _, m)| checks::timeline::sdp_of(&m.msg))
+        .map(|media| media.iter().map(|m| m.port).collect())
+        .unwrap_or_default()
+}
+
+/// Whether a file is a recording this module reads: WAV, or a capture (pcap, pcapng).
+fn is_recording(path: &Path) -> bool {
+    path.extension().is_some_and(|x| {
+        ["wav", "pcap", "pcapng"]
+            .iter()
+            .any(|e| x.eq_ignore_ascii_case(e))
+    })
+}
+
+/// The recordings in `dir` whose names carry the Call-ID (as written, with `/\:@` as
 /// `_`, or its part before `@`).
 fn files_of(dir: &Path, call_id: &str) -> Vec<PathBuf> {
     let sanitized = call_id.replace(['/', '\\', ':', '@'], "_");
@@ -138,7 +179,7 @@ fn files_of(dir: &Path, call_id: &str) -> Vec<PathBuf> {
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| {
-            p.extension().is_some_and(|x| x.eq_ignore_ascii_case("wav"))
+            is_recording(p)
                 && p.file_name().is_some_and(|n| {
                     let n = n.to_string_lossy();
                     n.contains(&sanitized) || (!head.is_empty() && n.contains(head))
