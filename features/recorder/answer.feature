@@ -31,6 +31,12 @@ Feature: The recorder answers a recording session as SIPREC says
       | rfc-strict        | a=inactive  |
       | broadworks-compat | c=0.0.0.0   |
 
+  @SRS-03
+  Scenario: A pause offered inactive is answered inactive, and the resume recvonly
+    When the platform records a call in the "rfc-strict" dialect and pauses it with a=inactive for 3 seconds
+    Then the recorder answers the pause inactive and the resume recvonly
+    And the recorder answers each offered stream recvonly with its label and codec
+
   @SRS-07
   Scenario: The recorder's requests for a metadata snapshot are well formed
     When the platform records a 6 second call in the "rfc-strict" dialect

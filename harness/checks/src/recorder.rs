@@ -96,6 +96,8 @@ pub const SNAPSHOT_REQUEST: &str = "srs.snapshot_request";
 pub const UNKNOWN_EXTENSION: &str = "srs.unknown_extension";
 /// Check id: metadata in UPDATE and re-INVITE taken with 2xx.
 pub const METADATA_UPDATES: &str = "srs.metadata_updates";
+/// Check id: a pause offered inactive answered inactive, a resume answered recvonly.
+pub const PAUSE_ANSWER: &str = "srs.pause_answer";
 
 /// Every recorder check, in the order [`judge_recorder`] emits them.
 pub const RECORDER_CATALOGUE: &[CheckInfo] = &[
@@ -163,6 +165,11 @@ pub const RECORDER_CATALOGUE: &[CheckInfo] = &[
         id: SNAPSHOT_REQUEST,
         requirement: "SRS-07",
         judges: "every snapshot request the recorder sent carries Content-Disposition: recording-session and a well-formed <requestsnapshot> (MD-15); not exercised when it asked for none",
+    },
+    CheckInfo {
+        id: PAUSE_ANSWER,
+        requirement: "SRS-03",
+        judges: "a re-INVITE pausing the streams with a=inactive is answered inactive on every stream (RFC 3264 §6.1: a recorder answering recvonly keeps recording open through the pause), and the resume (sendonly again) recvonly; not exercised when no pause was offered inactive",
     },
     CheckInfo {
         id: UNKNOWN_EXTENSION,
@@ -355,6 +362,7 @@ pub fn judge_recorder(log: &[Observation], call: &str, rules: &RecorderRules) ->
         snapshot_request(&view, &att),
         stop(&view, &att),
         load(&view, &att, rules),
+        pause_answer(&view),
         unknown_extension(&view, &att),
         metadata_updates(&view),
         streams_apart(&view, &att, rules),
@@ -615,6 +623,25 @@ pub fn answer(view: &CallView<'_>, att: &[RsAttempt]) -> Verdict {
         )
     };
     Verdict::new("SRS-03", ANSWER, &view.call, status, summary).with_evidence(evidence)
+}
+
+/// The final response the SRC received to its request `id`/`cseq` sent at `sent_us`.
+fn final_response_to<'s>(
+    sip: &'s [SipSeen],
+    sent_us: u64,
+    id: &str,
+    cseq: &sip::message::CSeq,
+) -> Option<&'s SipSeen> {
+    sip.iter().find(|r| {
+        !r.sent
+            && r.actor == Actor::Src
+            && r.t_us >= sent_us
+            && r.msg.status().is_some_and(|c| c >= 200)
+            && r.msg.call_id().is_ok_and(|i| i == id)
+            && r.msg
+                .cseq()
+                .is_ok_and(|c| c.seq == cseq.seq && c.method == cseq.method)
+    })
 }
 
 fn sdp_of(seen: &SipSeen) -> Option<SessionDescription> {
@@ -1314,6 +1341,142 @@ pub fn load(view: &CallView<'_>, att: &[RsAttempt], rules: &RecorderRules) -> Ve
     }
 }
 
+/// SRS-03 through a pause: every re-INVITE the SRC sent that offers all streams
+/// `inactive` is answered `inactive` stream by stream (RFC 3264 §6.1), and every later
+/// one offering them `sendonly` again is answered `recvonly`. Pauses offered as
+/// `c=0.0.0.0 sendonly` (BroadWorks) may be answered `recvonly`, so they are not judged
+/// here.
+pub fn pause_answer(view: &CallView<'_>) -> Verdict {
+    let sip = view.sip();
+    let mut pauses = 0usize;
+    let mut fine = Vec::new();
+    let mut problems = Vec::new();
+    let mut ev = Vec::new();
+    let mut paused_calls: Vec<String> = Vec::new();
+    for req in sip.iter().filter(|s| {
+        s.sent
+            && s.actor == Actor::Src
+            && s.is_request(&Method::Invite)
+            && s.msg.cseq().is_ok_and(|c| c.seq > 1)
+    }) {
+        let Some(offer) = crate::timeline::sdp_of(&req.msg) else {
+            continue;
+        };
+        let (Ok(id), Ok(cseq)) = (req.msg.call_id(), req.msg.cseq()) else {
+            continue;
+        };
+        let inactive = !offer.is_empty()
+            && offer
+                .iter()
+                .all(|m| m.direction == Direction::Inactive && !m.is_declined());
+        let resume = paused_calls.iter().any(|c| c == id)
+            && offer
+                .iter()
+                .all(|m| m.direction == Direction::SendOnly && !m.is_zero_address());
+        if !inactive && !resume {
+            continue;
+        }
+        let what = if inactive {
+            "pause (a=inactive)"
+        } else {
+            "resume"
+        };
+        if inactive {
+            pauses += 1;
+            paused_calls.push(id.to_owned());
+        } else {
+            // Only the first sendonly offer after a pause is its resume.
+            paused_calls.retain(|c| c != id);
+        }
+        let want = if inactive {
+            Direction::Inactive
+        } else {
+            Direction::RecvOnly
+        };
+        let response = final_response_to(&sip, req.t_us, id, &cseq);
+        let Some(r) = response else {
+            problems.push(format!("the {what} got no final response"));
+            ev.push(Evidence::at(
+                req.t_us,
+                "src",
+                format!("{what}: no final response"),
+            ));
+            continue;
+        };
+        let code = r.msg.status().unwrap_or_default();
+        if !(200..300).contains(&code) {
+            problems.push(format!("the {what} was answered {code}"));
+            ev.push(Evidence::at(
+                r.t_us,
+                "src",
+                format!("{what}: {}", r.first_line()),
+            ));
+            continue;
+        }
+        let Some(answer) = crate::timeline::sdp_of(&r.msg) else {
+            problems.push(format!("the {what}'s 2xx carries no SDP answer"));
+            ev.push(Evidence::at(
+                r.t_us,
+                "src",
+                format!("{what}: {}", r.first_line()),
+            ));
+            continue;
+        };
+        let wrong: Vec<String> = answer
+            .iter()
+            .filter(|m| !m.is_declined() && m.direction != want)
+            .map(|m| format!("m-line {} {}", m.index, m.direction.as_str()))
+            .collect();
+        if wrong.is_empty() {
+            fine.push(format!("{what} answered {}", want.as_str()));
+        } else {
+            problems.push(format!(
+                "the {what} was answered {} instead of {}",
+                wrong.join(", "),
+                want.as_str()
+            ));
+            ev.push(Evidence::at(
+                r.t_us,
+                "src",
+                format!("SDP answer to the {what}: {}", sdp_text(r)),
+            ));
+        }
+    }
+    if pauses == 0 {
+        return na(
+            view,
+            "SRS-03",
+            PAUSE_ANSWER,
+            "The SRC offered no pause with a=inactive, so how the recorder answers one was not exercised.",
+        );
+    }
+    if problems.is_empty() {
+        Verdict::new(
+            "SRS-03",
+            PAUSE_ANSWER,
+            &view.call,
+            Status::Pass,
+            format!(
+                "The recorder answered the pause as offered: {}.",
+                fine.join("; ")
+            ),
+        )
+        .with_evidence(ev)
+    } else {
+        Verdict::new(
+            "SRS-03",
+            PAUSE_ANSWER,
+            &view.call,
+            Status::Fail,
+            format!(
+                "The recorder did not answer the pause as offered: {}.",
+                problems.join("; ")
+            ),
+        )
+        .with_evidence(ev)
+    }
+}
+
 /// SRS-05: a session requiring an option tag the recorder cannot support is refused
 /// with 420, the tag named in `Unsupported`.
 pub fn unknown_extension(view: &CallView<'_>, att: &[RsAttempt]) -> Verdict {
@@ -1452,16 +1615,7 @@ pub fn metadata_updates(view: &CallView<'_>) -> Verdict {
         let (Ok(id), Ok(cseq)) = (req.msg.call_id(), req.msg.cseq()) else {
             continue;
         };
-        let response = sip.iter().find(|r| {
-            !r.sent
-                && r.actor == Actor::Src
-                && r.t_us >= req.t_us
-                && r.msg.status().is_some_and(|c| c >= 200)
-                && r.msg.call_id().is_ok_and(|i| i == id)
-                && r.msg
-                    .cseq()
-                    .is_ok_and(|c| c.seq == cseq.seq && c.method == cseq.method)
-        });
+        let response = final_response_to(&sip, req.t_us, id, &cseq);
         match response.and_then(|r| r.msg.status().map(|c| (c, r))) {
             Some((c, r)) if (200..300).contains(&c) => {
                 fine.push(format!("{what}: {c}"));

@@ -144,6 +144,7 @@ fn each_recorder_fault_fails_its_own_check_and_only_that_requirement() {
         (SrsFault::StopsSilently, "srs.stop"),
         (SrsFault::IgnoresUnknownRequire, "srs.unknown_extension"),
         (SrsFault::RejectsMetadataUpdates, "srs.metadata_updates"),
+        (SrsFault::RecordsWhilePaused, "srs.pause_answer"),
     ];
     assert_eq!(
         expected.len(),

@@ -1124,6 +1124,8 @@ impl SrsEmulator {
             let direction = match (m.direction.sends(), fault) {
                 (true, Some(SrsFault::AnswerSendrecv)) => Direction::SendRecv,
                 (true, _) => Direction::RecvOnly,
+                // The bug: the pause is answered as if nothing changed.
+                (false, Some(SrsFault::RecordsWhilePaused)) => Direction::RecvOnly,
                 (false, _) => Direction::Inactive,
             };
             let existing = self

@@ -59,11 +59,14 @@ pub enum SrsFault {
     /// Refuses metadata after the initial INVITE (an UPDATE or re-INVITE carrying a
     /// metadata part) with 415, accepting only SDP there (SRS-06).
     RejectsMetadataUpdates,
+    /// Answers a pause offered `a=inactive` with `recvonly`, keeping the streams open to
+    /// record through the pause (SRS-03; RFC 3264 §6.1 says inactive).
+    RecordsWhilePaused,
 }
 
 impl SrsFault {
     /// Every fault.
-    pub const ALL: [SrsFault; 18] = [
+    pub const ALL: [SrsFault; 19] = [
         Self::AnswerSendrecv,
         Self::Relabel,
         Self::FirstMlineOnly,
@@ -82,6 +85,7 @@ impl SrsFault {
         Self::StopsSilently,
         Self::IgnoresUnknownRequire,
         Self::RejectsMetadataUpdates,
+        Self::RecordsWhilePaused,
     ];
 
     /// The fault's name on the command line and in reports.
@@ -105,6 +109,7 @@ impl SrsFault {
             Self::StopsSilently => "srs-stops-silently",
             Self::IgnoresUnknownRequire => "srs-ignores-unknown-require",
             Self::RejectsMetadataUpdates => "srs-rejects-metadata-updates",
+            Self::RecordsWhilePaused => "srs-records-while-paused",
         }
     }
 
@@ -116,9 +121,11 @@ impl SrsFault {
     /// The requirement it breaks.
     pub fn requirement(self) -> &'static str {
         match self {
-            Self::AnswerSendrecv | Self::Relabel | Self::FirstMlineOnly | Self::SameCodec => {
-                "SRS-03"
-            }
+            Self::AnswerSendrecv
+            | Self::Relabel
+            | Self::FirstMlineOnly
+            | Self::SameCodec
+            | Self::RecordsWhilePaused => "SRS-03",
             Self::NoSrsContact => "SRS-02",
             Self::SilentOnBadMetadata => "SRS-08",
             Self::RejectsBroadWorks => "SRS-01",
@@ -173,6 +180,9 @@ impl SrsFault {
             }
             Self::RejectsMetadataUpdates => {
                 "refuses metadata in an UPDATE or re-INVITE with 415 (takes SDP only there)"
+            }
+            Self::RecordsWhilePaused => {
+                "answers a pause offered a=inactive with recvonly, keeping the streams open to record"
             }
         }
     }

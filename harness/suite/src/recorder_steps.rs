@@ -76,6 +76,10 @@ pub const RECORDER_STEP_CHECKS: &[(&str, &[&str])] = &[
         "the recorder takes every metadata update",
         &["srs.metadata_updates"],
     ),
+    (
+        "the recorder answers the pause inactive and the resume recvonly",
+        &["srs.pause_answer"],
+    ),
 ];
 
 /// The recorder checks a `Then` step of a feature file asserts (empty for a text that
@@ -336,4 +340,11 @@ async fn metadata_updates(w: &mut CallWorld, dialect_name: String) {
 #[then("the recorder takes every metadata update")]
 fn takes_metadata_updates(w: &mut CallWorld) {
     w.assert_checks(checks_of("the recorder takes every metadata update"));
+}
+
+#[then("the recorder answers the pause inactive and the resume recvonly")]
+fn pause_answer(w: &mut CallWorld) {
+    w.assert_checks(checks_of(
+        "the recorder answers the pause inactive and the resume recvonly",
+    ));
 }
