@@ -12,7 +12,7 @@ use std::sync::Arc;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use media::clip::{ClipConfig, ClipDetector};
 use media::g711::Law;
-use media::rtp::{RtpSender, Ssrc, parse};
+use media::rtp::{MAX_SOURCES, RtpReceiver, RtpSender, Ssrc, parse};
 use media::signal::{DecoderConfig, FrameDecoder, Modem, PartyId, PartySource, SignalConfig};
 use media::synth::{mix_into, speech_like, tone};
 use media::tone::{ToneConfig, ToneDetector};
@@ -130,5 +130,53 @@ fn rtp_and_clip(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, decode_and_detect, rtp_and_clip);
+/// A peer spraying SSRCs at one RTP port: 5,000 packets, each from a new SSRC. `uncapped`
+/// feeds them through `handle_packet` (no cap: what every receiver did before the cap,
+/// one more source and its 1,024-slot window per SSRC, found by linear search);
+/// `capped` through `handle_datagram` ([`MAX_SOURCES`] tracked, the rest refused).
+fn ssrc_spray(c: &mut Criterion) {
+    const SPRAY: u32 = 5_000;
+    let packets: Vec<_> = (0..SPRAY)
+        .map(|ssrc| {
+            let mut tx = RtpSender::new(Ssrc(ssrc), 0, 1, 2);
+            tx.packetize(&[0xFF; 160], 160).expect("packet")
+        })
+        .collect();
+    let parsed: Vec<_> = packets.iter().map(|p| parse(p).expect("rtp")).collect();
+    let mut g = c.benchmark_group("ssrc_spray");
+    g.throughput(Throughput::Elements(u64::from(SPRAY)));
+    g.sample_size(10);
+    g.bench_function("uncapped", |b| {
+        b.iter(|| {
+            let mut rx = RtpReceiver::new(8000);
+            for (i, p) in parsed.iter().enumerate() {
+                rx.handle_packet(std::time::Duration::from_millis(i as u64), p);
+                while rx.poll_event().is_some() {}
+            }
+            black_box(rx.stats().len())
+        });
+    });
+    g.bench_function("capped", |b| {
+        b.iter(|| {
+            let mut rx = RtpReceiver::new(8000);
+            for (i, p) in packets.iter().enumerate() {
+                let _ = rx.handle_datagram(std::time::Duration::from_millis(i as u64), p);
+                while rx.poll_event().is_some() {}
+            }
+            black_box(rx.stats().len())
+        });
+    });
+    g.finish();
+    // What each keeps: sources tracked, each with a 1,024-slot duplicate window.
+    let mut rx = RtpReceiver::new(8000);
+    for p in &packets {
+        let _ = rx.handle_datagram(std::time::Duration::ZERO, p);
+    }
+    eprintln!(
+        "ssrc_spray: capped keeps {} sources (MAX_SOURCES {MAX_SOURCES}), uncapped {SPRAY}",
+        rx.stats().len()
+    );
+}
+
+criterion_group!(benches, decode_and_detect, rtp_and_clip, ssrc_spray);
 criterion_main!(benches);

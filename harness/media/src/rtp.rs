@@ -95,6 +95,18 @@ pub enum RtpError {
     /// Building a packet failed (the payload does not fit a datagram).
     #[error("cannot build RTP packet: {0}")]
     Build(String),
+    /// A new SSRC on a flow that already tracks [`MAX_SOURCES`] of them: the packet is
+    /// not accounted (a peer spraying SSRCs must not cost unbounded memory).
+    #[error(
+        "SSRC {ssrc:08x} would be source number {} on this flow; at most {max} are tracked",
+        max + 1
+    )]
+    TooManySources {
+        /// The refused SSRC.
+        ssrc: u32,
+        /// The cap.
+        max: usize,
+    },
 }
 
 /// Parse one datagram as RTP.
@@ -453,6 +465,11 @@ impl ReceiveStats {
 /// How many recent sequence numbers are remembered for duplicate detection.
 const SEEN_WINDOW: u64 = 1024;
 
+/// Most SSRCs one flow tracks. A well-behaved sender uses one, and a SUT re-anchoring
+/// media or transferring a call a few; past this, packets of new SSRCs are refused with
+/// [`RtpError::TooManySources`] (each source costs its 1,024-slot duplicate window).
+pub const MAX_SOURCES: usize = 8;
+
 #[derive(Debug, Clone)]
 struct Source {
     stats: ReceiveStats,
@@ -556,6 +573,7 @@ pub struct RtpReceiver {
     ssrc_changes: u64,
     events: VecDeque<RtpEvent>,
     rejected: u64,
+    refused_sources: u64,
 }
 
 impl RtpReceiver {
@@ -568,6 +586,7 @@ impl RtpReceiver {
             ssrc_changes: 0,
             events: VecDeque::new(),
             rejected: 0,
+            refused_sources: 0,
         }
     }
 
@@ -576,6 +595,17 @@ impl RtpReceiver {
     pub fn handle_datagram(&mut self, arrival: Duration, bytes: &[u8]) -> Result<(), RtpError> {
         match parse(bytes) {
             Ok(pkt) => {
+                let ssrc = pkt.header.ssrc;
+                if self.sources.len() >= MAX_SOURCES
+                    && !self.sources.iter().any(|s| s.stats.ssrc.0 == ssrc)
+                {
+                    self.rejected += 1;
+                    self.refused_sources += 1;
+                    return Err(RtpError::TooManySources {
+                        ssrc,
+                        max: MAX_SOURCES,
+                    });
+                }
                 self.handle_packet(arrival, &pkt);
                 Ok(())
             }
@@ -586,7 +616,14 @@ impl RtpReceiver {
         }
     }
 
-    /// Account one parsed packet.
+    /// Packets refused because their SSRC would have been one source too many
+    /// ([`MAX_SOURCES`]).
+    pub fn refused_sources(&self) -> u64 {
+        self.refused_sources
+    }
+
+    /// Account one parsed packet. Unlike [`RtpReceiver::handle_datagram`] this does not
+    /// apply the [`MAX_SOURCES`] cap: it is for packets the caller already trusts.
     pub fn handle_packet(&mut self, arrival: Duration, pkt: &Packet) {
         let ssrc = Ssrc(pkt.header.ssrc);
         if let Some(cur) = self.current
@@ -887,6 +924,31 @@ mod tests {
             .collect();
         // 65535 never arrives; 65537 (wire 1) arrives late.
         assert_eq!(gaps, vec![(65_535, 65_535), (65_537, 65_537)]);
+    }
+
+    #[test]
+    fn a_flow_tracks_at_most_max_sources_and_refuses_the_rest() {
+        let ms = Duration::from_millis;
+        let mut rx = RtpReceiver::new(8000);
+        let mut refused = 0;
+        for ssrc in 0..1000u32 {
+            let bytes = serialize(&pkt(1, 0, ssrc)).expect("packet");
+            match rx.handle_datagram(ms(u64::from(ssrc)), &bytes) {
+                Ok(()) => {}
+                Err(RtpError::TooManySources { max, .. }) => {
+                    assert_eq!(max, MAX_SOURCES);
+                    refused += 1;
+                }
+                Err(e) => panic!("{e}"),
+            }
+            while rx.poll_event().is_some() {}
+        }
+        assert_eq!(rx.stats().len(), MAX_SOURCES);
+        assert_eq!(refused, 1000 - MAX_SOURCES as u64);
+        assert_eq!(rx.refused_sources(), refused);
+        // A tracked source still goes on.
+        let bytes = serialize(&pkt(2, 160, 0)).expect("packet");
+        assert!(rx.handle_datagram(ms(2000), &bytes).is_ok());
     }
 
     #[test]

@@ -197,6 +197,21 @@ pub enum Event {
         /// The message bytes.
         message: Payload,
     },
+    /// A well-formed request the role refused because the peer broke a rule of RFC 3261
+    /// (a request matching no dialog, a CSeq lower than the dialog's, a re-INVITE while
+    /// one is pending, glare): a finding about the peer, with its bytes.
+    SipRefused {
+        /// `udp` or `tcp`.
+        transport: String,
+        /// Remote address.
+        remote: String,
+        /// The status answered.
+        status: u16,
+        /// The rule broken, in words.
+        reason: String,
+        /// The request as received.
+        message: Payload,
+    },
     /// Bytes arrived that are not a usable SIP message.
     SipMalformed {
         /// `udp` or `tcp`.

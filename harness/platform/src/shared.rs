@@ -178,13 +178,28 @@ impl Shared {
             EndpointEvent::IncomingRequest {
                 call,
                 tx,
+                from,
                 request,
                 context,
                 check,
-                ..
             } => {
                 if let Some(code) = check.suggested_status() {
+                    let why = check.reason().unwrap_or_default();
+                    self.refused(now, &from, &request, code, why);
                     let _ = ep.answer(now, tx, code, Extra::new());
+                    return None;
+                }
+                // Outside any dialog the user agents take OPTIONS only; the rest is
+                // answered here, the same for both (481 for a dialog's method, 405).
+                if context == RequestContext::OutOfDialog
+                    && request.method() != Some(&sip::message::Method::Options)
+                {
+                    if let Some(code) = sip::endpoint::out_of_dialog_status(request.method()) {
+                        if let Some(why) = sip::endpoint::out_of_dialog_reason(&request, code) {
+                            self.refused(now, &from, &request, code, why);
+                        }
+                        let _ = ep.answer(now, tx, code, Extra::new());
+                    }
                     return None;
                 }
                 return Some(SipEvent::Request(Incoming {
@@ -208,6 +223,32 @@ impl Shared {
             _ => {}
         }
         None
+    }
+
+    /// Reports a peer's well-formed request refused for breaking a rule.
+    fn refused(
+        &mut self,
+        now: Time,
+        from: &PeerAddr,
+        request: &SipMessage,
+        status: u16,
+        reason: String,
+    ) {
+        self.obs.push_back(Observation {
+            t_us: now.as_micros(),
+            call: None,
+            actor: Actor::Platform,
+            event: Event::SipRefused {
+                transport: match from.transport {
+                    Transport::Udp => "udp".to_owned(),
+                    Transport::Tcp => "tcp".to_owned(),
+                },
+                remote: from.addr.to_string(),
+                status,
+                reason,
+                message: Payload::from_bytes(request.raw()),
+            },
+        });
     }
 
     /// Reports bytes on the SIP address that are not (routable) SIP.

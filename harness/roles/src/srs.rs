@@ -64,7 +64,7 @@ use crate::media_io::{
     Detectors, ListenConfig, ListenStream, MediaContext, MediaError, RecordedPcm,
 };
 use crate::srs_fault::SrsFault;
-use crate::wire::Wire;
+use crate::wire::{Wire, refusal_of};
 use observe::{Actor, Event, Observation};
 use sim::{Datagram, Node, Transport};
 use sip::endpoint::{
@@ -749,8 +749,19 @@ impl SrsEmulator {
                 if self.cfg.behaviour == SrsBehaviour::Silent {
                     return;
                 }
-                if let Some(code) = check.suggested_status() {
-                    self.answer(now, tx, code, Extra::new());
+                if let Some(r) = refusal_of(&from, &request, &context, &check) {
+                    if let Some(finding) = r.finding {
+                        let label = self.label_of(request.call_id().unwrap_or_default());
+                        self.wire.note(now, label, finding);
+                    }
+                    if let Some(code) = r.status {
+                        let extra = if code == 405 {
+                            Extra::new().header("Allow", ALLOW)
+                        } else {
+                            Extra::new()
+                        };
+                        self.answer(now, tx, code, extra);
+                    }
                     return;
                 }
                 self.on_request(now, call, tx, from.addr, &request, context);

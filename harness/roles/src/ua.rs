@@ -36,7 +36,7 @@ use crate::media_io::{
     AudioSource, Detectors, ListenConfig, ListenStream, MediaContext, MediaError, SendConfig,
     SendStream,
 };
-use crate::wire::{Wire, sdp_of, socket_of};
+use crate::wire::{Wire, refusal_of, sdp_of, socket_of};
 use media::g711::Law;
 use media::signal::PartyId;
 use observe::{Actor, Event, Observation};
@@ -565,13 +565,18 @@ impl PartyUa {
             EndpointEvent::IncomingRequest {
                 call,
                 tx,
+                from,
                 request,
                 context,
                 check,
-                ..
             } => {
-                if let Some(code) = check.suggested_status() {
-                    let _ = self.ep.answer(now, tx, code, Extra::new());
+                if let Some(r) = refusal_of(&from, &request, &context, &check) {
+                    if let Some(finding) = r.finding {
+                        self.wire.note(now, self.label(), finding);
+                    }
+                    if let Some(code) = r.status {
+                        let _ = self.ep.answer(now, tx, code, Extra::new());
+                    }
                     return;
                 }
                 self.on_request(now, call, tx, &request, context);

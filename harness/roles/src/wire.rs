@@ -26,6 +26,60 @@ pub(crate) fn transport_name(t: Transport) -> String {
     }
 }
 
+/// The finding about a peer whose well-formed request was refused for breaking a rule
+/// (see [`Event::SipRefused`]): what it sent, from where, the status and the rule.
+pub(crate) fn refusal(
+    from: &sip::transaction::PeerAddr,
+    request: &SipMessage,
+    status: u16,
+    reason: String,
+) -> Event {
+    Event::SipRefused {
+        transport: transport_name(from.transport),
+        remote: from.addr.to_string(),
+        status,
+        reason,
+        message: Payload::from_bytes(request.raw()),
+    }
+}
+
+/// What a role owes an incoming request before its own handling: the status the dialog
+/// layer prescribes for a violation (481/500/491), or, outside any dialog, the answer to
+/// anything but OPTIONS ([`sip::endpoint::out_of_dialog_status`]).
+pub(crate) struct Refusal {
+    /// The status to answer (`None`: an ACK, never answered).
+    pub(crate) status: Option<u16>,
+    /// The finding about the peer, when the refusal is one (logged with the bytes).
+    pub(crate) finding: Option<Event>,
+}
+
+/// The [`Refusal`] an incoming request gets, if any: `None` when the role handles it.
+pub(crate) fn refusal_of(
+    from: &sip::transaction::PeerAddr,
+    request: &SipMessage,
+    context: &sip::endpoint::RequestContext,
+    check: &sip::dialog::RequestCheck,
+) -> Option<Refusal> {
+    if let Some(code) = check.suggested_status() {
+        let why = check.reason().unwrap_or_default();
+        return Some(Refusal {
+            status: Some(code),
+            finding: Some(refusal(from, request, code, why)),
+        });
+    }
+    if *context != sip::endpoint::RequestContext::OutOfDialog
+        || request.method() == Some(&sip::message::Method::Options)
+    {
+        return None;
+    }
+    let status = sip::endpoint::out_of_dialog_status(request.method());
+    let finding = status.and_then(|code| {
+        sip::endpoint::out_of_dialog_reason(request, code)
+            .map(|why| refusal(from, request, code, why))
+    });
+    Some(Refusal { status, finding })
+}
+
 impl Wire {
     pub(crate) fn new(actor: Actor, sip: SocketAddr) -> Self {
         Self {

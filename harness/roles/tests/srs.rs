@@ -1094,3 +1094,80 @@ fn a_binder_labels_every_observation_of_a_session_with_its_call() {
             .all(|o| o.call.as_deref() == Some("call-0001"))
     );
 }
+
+#[test]
+fn requests_matching_no_dialog_or_out_of_order_are_refused_and_logged_as_findings() {
+    let mut s = setup(SrsBehaviour::Accept, false);
+    // A network-based SRC's BYE without a To tag: it matches no dialog (481, not 405).
+    let bye = format!(
+        "BYE sip:srs@{SRS_SIP} SIP/2.0\r\nVia: SIP/2.0/UDP {SRC_SIP};branch=z9hG4bK-nodialog\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:src@{SRC_SIP}>;tag=a1\r\nTo: <sip:srs@{SRS_SIP}>\r\n\
+         Call-ID: no-dialog-1@example\r\nCSeq: 7 BYE\r\nContent-Length: 0\r\n\r\n"
+    );
+    src(&mut s, |n, _| n.send_raw(addr(SRS_SIP), bye.as_bytes()));
+    s.world.run_until(Time::from_secs(1));
+    // A session, re-INVITEd (the SRS's remote CSeq is then 2), then an INFO with CSeq 1
+    // in its dialog: lower than the dialog's, so 500.
+    let (sdp, xml) = rfc_vector_parts();
+    src(&mut s, |n, now| n.invite(now, &sdp, Some(&xml)));
+    s.world.run_until(Time::from_secs(3));
+    src(&mut s, |n, now| {
+        n.reinvite(now, &sdp_variant(&sdp, "sendonly", 2))
+    });
+    s.world.run_until(Time::from_secs(5));
+    let ok = {
+        let n = s.world.node_mut::<TestSrc>(s.src).expect("src");
+        let (_, _, _, ok) = n
+            .responses
+            .iter()
+            .find(|(_, code, m, _)| *code == 200 && *m == Method::Invite)
+            .expect("the session was answered")
+            .clone();
+        ok
+    };
+    let h = |name: &str| ok.header_value(name).expect("header").to_owned();
+    let info = format!(
+        "INFO sip:srs@{SRS_SIP} SIP/2.0\r\nVia: SIP/2.0/UDP {SRC_SIP};branch=z9hG4bK-lowcseq\r\n\
+         Max-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: 1 INFO\r\n\
+         Content-Length: 0\r\n\r\n",
+        h("From"),
+        h("To"),
+        h("Call-ID")
+    );
+    src(&mut s, |n, _| n.send_raw(addr(SRS_SIP), info.as_bytes()));
+    s.world.run_until(Time::from_secs(6));
+    let obs = s.world.take_observations();
+    let answered = |method: Method| -> Vec<u16> {
+        srs_sent(&obs)
+            .iter()
+            .filter(|m| m.cseq().is_ok_and(|c| c.method == method))
+            .filter_map(SipMessage::status)
+            .collect()
+    };
+    assert_eq!(answered(Method::Bye), vec![481]);
+    assert_eq!(answered(Method::Info), vec![500]);
+    let refused: Vec<(u16, String, String)> = obs
+        .iter()
+        .filter(|o| o.actor == Actor::Srs)
+        .filter_map(|o| match &o.event {
+            Event::SipRefused {
+                status,
+                reason,
+                message,
+                ..
+            } => Some((
+                *status,
+                reason.clone(),
+                String::from_utf8_lossy(&message.to_bytes()).into_owned(),
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert_eq!(refused[0].0, 481);
+    assert!(refused[0].1.contains("§12.2.2"), "{refused:?}");
+    assert!(refused[0].2.starts_with("BYE "), "the bytes are kept");
+    assert_eq!(refused[1].0, 500);
+    assert!(refused[1].1.contains("CSeq 1 is lower"), "{refused:?}");
+    assert!(refused[1].2.starts_with("INFO "));
+}

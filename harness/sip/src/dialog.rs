@@ -139,6 +139,32 @@ pub enum RequestCheck {
 }
 
 impl RequestCheck {
+    /// What the peer did wrong, in words with the rule, or `None` for
+    /// [`RequestCheck::Accept`].
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            Self::Accept => None,
+            Self::UnknownDialog => Some(
+                "the request matches no dialog (Call-ID and tags): 481 (RFC 3261 §12.2.2)"
+                    .to_owned(),
+            ),
+            Self::CSeqOutOfOrder { received, remote } => Some(format!(
+                "CSeq {received} is lower than the dialog's remote CSeq {remote}: 500 (RFC 3261 §12.2.2)"
+            )),
+            Self::InviteInProgress => Some(
+                "a re-INVITE arrived while the peer's previous INVITE is unanswered: 500 (RFC 3261 §14.2)"
+                    .to_owned(),
+            ),
+            Self::Glare => Some(
+                "a re-INVITE arrived while ours is pending (glare): 491 (RFC 3261 §14.2)"
+                    .to_owned(),
+            ),
+            Self::NoMatchingInvite => Some(
+                "a CANCEL matches no INVITE transaction: 481 (RFC 3261 §9.2)".to_owned(),
+            ),
+        }
+    }
+
     /// The response the RFC prescribes, or `None` for [`RequestCheck::Accept`].
     pub fn suggested_status(&self) -> Option<u16> {
         match self {

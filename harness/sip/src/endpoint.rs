@@ -226,6 +226,37 @@ pub enum RequestContext {
     },
 }
 
+/// How a UAS answers a request outside any dialog ([`RequestContext::OutOfDialog`]) that
+/// it does not take itself (every role answers OPTIONS on its own): `None` for an ACK
+/// (never answered); 481 for a method that only exists inside a dialog (BYE, UPDATE,
+/// INFO, PRACK, NOTIFY, REFER: with no To tag it matches no dialog, RFC 3261 §12.2.2, as
+/// a network-based SRC's BYE without To tag does); 405 for anything else.
+pub fn out_of_dialog_status(method: Option<&Method>) -> Option<u16> {
+    match method {
+        Some(Method::Ack) => None,
+        Some(
+            Method::Bye
+            | Method::Update
+            | Method::Info
+            | Method::Prack
+            | Method::Notify
+            | Method::Refer,
+        ) => Some(481),
+        _ => Some(405),
+    }
+}
+
+/// The rule a request outside any dialog broke when it gets `status` from
+/// [`out_of_dialog_status`] (481 only: a 405 is no fault of the peer's).
+pub fn out_of_dialog_reason(request: &SipMessage, status: u16) -> Option<String> {
+    (status == 481).then(|| {
+        format!(
+            "a {} without a To tag matches no dialog: 481 (RFC 3261 §12.2.2)",
+            request.method().map_or("request", |m| m.as_str())
+        )
+    })
+}
+
 /// Why a call ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EndReason {
