@@ -385,11 +385,18 @@ fn settings_for_inner(
     }
 }
 
+/// Most recording-session Call-IDs remembered. The platform holds at most a few thousand
+/// sessions at once (its RTP pool bounds it), so the oldest of 65,536 belong to sessions
+/// long over; forgetting them keeps memory flat over a run of any length.
+const MAX_SRC_CALL_IDS: usize = 65_536;
+
 /// The SRC: its user agent and the sessions it runs. See the [module docs](self).
 pub(crate) struct Recorder {
     src: Endpoint,
     /// The Call-IDs the SRC sent: what comes back with one is the SRC's.
     src_call_ids: HashSet<String>,
+    /// The same, oldest first, so the oldest is forgotten past [`MAX_SRC_CALL_IDS`].
+    src_call_order: std::collections::VecDeque<String>,
     next_rs: u64,
 }
 
@@ -408,6 +415,7 @@ impl Recorder {
         Self {
             src: Endpoint::new(src_cfg),
             src_call_ids: HashSet::new(),
+            src_call_order: std::collections::VecDeque::new(),
             next_rs: 1,
         }
     }
@@ -442,6 +450,12 @@ impl Recorder {
             && !self.src_call_ids.contains(id)
         {
             self.src_call_ids.insert(id.to_owned());
+            self.src_call_order.push_back(id.to_owned());
+            if self.src_call_order.len() > MAX_SRC_CALL_IDS
+                && let Some(old) = self.src_call_order.pop_front()
+            {
+                self.src_call_ids.remove(&old);
+            }
         }
         Some(d)
     }

@@ -136,6 +136,12 @@ pub enum RequestCheck {
     Glare,
     /// A CANCEL that matches no INVITE transaction: 481 (§9.2).
     NoMatchingInvite,
+    /// A new INVITE from a peer that already has this many calls open: 503 (§21.5.4), a
+    /// resource bound ([`crate::endpoint::EndpointConfig::max_calls_per_peer`]).
+    TooManyCalls {
+        /// The peer's open calls.
+        open: usize,
+    },
 }
 
 impl RequestCheck {
@@ -162,6 +168,9 @@ impl RequestCheck {
             Self::NoMatchingInvite => Some(
                 "a CANCEL matches no INVITE transaction: 481 (RFC 3261 §9.2)".to_owned(),
             ),
+            Self::TooManyCalls { open } => Some(format!(
+                "a new INVITE from a peer that already has {open} calls open (the bound per peer): 503"
+            )),
         }
     }
 
@@ -172,6 +181,7 @@ impl RequestCheck {
             Self::UnknownDialog | Self::NoMatchingInvite => Some(481),
             Self::CSeqOutOfOrder { .. } | Self::InviteInProgress => Some(500),
             Self::Glare => Some(491),
+            Self::TooManyCalls { .. } => Some(503),
         }
     }
 }

@@ -119,7 +119,15 @@ pub struct EndpointConfig {
     pub next_hop: NextHop,
     /// Transaction timers and the automatic 100 Trying.
     pub transactions: TransactionConfig,
+    /// Most calls one peer address may have open at once: a new INVITE beyond it is
+    /// refused ([`RequestCheck::TooManyCalls`], 503), so a peer opening dialogs it never
+    /// ends costs bounded memory.
+    pub max_calls_per_peer: usize,
 }
+
+/// Default of [`EndpointConfig::max_calls_per_peer`]: far above any load a harness role
+/// takes from one address (the embedded recorder at load: about a thousand).
+pub const MAX_CALLS_PER_PEER: usize = 10_000;
 
 impl EndpointConfig {
     /// Defaults around a local address and a contact URI (`sip:user@host:port`, without
@@ -135,6 +143,7 @@ impl EndpointConfig {
             retransmit_2xx: true,
             next_hop: NextHop::default(),
             transactions: TransactionConfig::default(),
+            max_calls_per_peer: MAX_CALLS_PER_PEER,
         }
     }
 }
@@ -587,6 +596,8 @@ pub struct Endpoint {
     rng: SmallRng,
     next_call: u64,
     calls: BTreeMap<CallKey, Call>,
+    /// Open calls per peer address (bounded by [`EndpointConfig::max_calls_per_peer`]).
+    calls_per_peer: HashMap<SocketAddr, usize>,
     dialogs: HashMap<DialogId, CallKey>,
     owned: HashMap<TxKey, Owned>,
     incoming: HashMap<TxKey, IncomingTx>,
@@ -604,6 +615,7 @@ impl Endpoint {
             config,
             next_call: 0,
             calls: BTreeMap::new(),
+            calls_per_peer: HashMap::new(),
             dialogs: HashMap::new(),
             owned: HashMap::new(),
             incoming: HashMap::new(),
@@ -749,6 +761,9 @@ impl Endpoint {
         )?;
         let tx = self.txs.send_request(now, target, msg.clone())?;
         let call = self.new_call_key();
+        // Counted like incoming calls, so `end_call` can uncount every call alike (only
+        // incoming INVITEs are bounded).
+        *self.calls_per_peer.entry(target.addr).or_default() += 1;
         self.calls.insert(
             call,
             Call {
@@ -1042,7 +1057,20 @@ impl Endpoint {
                     None,
                 ),
             }
+        } else if method == Some(Method::Invite)
+            && self.calls_per_peer.get(&from.addr).copied().unwrap_or(0)
+                >= self.config.max_calls_per_peer
+        {
+            (
+                None,
+                RequestContext::NewCall,
+                RequestCheck::TooManyCalls {
+                    open: self.config.max_calls_per_peer,
+                },
+                None,
+            )
         } else if method == Some(Method::Invite) {
+            *self.calls_per_peer.entry(from.addr).or_default() += 1;
             let local_tag = self.random_hex(8);
             let k = self.new_call_key();
             self.calls.insert(
@@ -1679,6 +1707,12 @@ impl Endpoint {
         let Some(c) = self.calls.remove(&call) else {
             return;
         };
+        if let Some(n) = self.calls_per_peer.get_mut(&c.peer.addr) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.calls_per_peer.remove(&c.peer.addr);
+            }
+        }
         if let Some(d) = &c.dialog {
             self.dialogs.remove(d.id());
         }

@@ -141,6 +141,9 @@ pub enum MultipartError {
     /// More parts than [`MAX_PARTS`].
     #[error("more than {MAX_PARTS} parts")]
     TooManyParts,
+    /// A boundary longer than RFC 2046 §5.1.1 allows ([`MAX_BOUNDARY`] characters).
+    #[error("boundary of {0} characters; RFC 2046 §5.1.1 allows at most {MAX_BOUNDARY}")]
+    BoundaryTooLong(usize),
     /// mailparse could not read the MIME structure.
     #[error("malformed multipart body: {0}")]
     Malformed(String),
@@ -148,6 +151,9 @@ pub enum MultipartError {
 
 /// Most parts accepted in one body: SIPREC needs two or three; a flood is refused.
 pub const MAX_PARTS: usize = 32;
+
+/// Longest boundary RFC 2046 §5.1.1 allows (1 to 70 characters).
+pub const MAX_BOUNDARY: usize = 70;
 
 /// Splits a multipart body given the message's Content-Type value.
 ///
@@ -166,16 +172,23 @@ pub fn parse(content_type: &str, body: &[u8]) -> Result<Parsed, MultipartError> 
     if boundary.is_empty() {
         return Err(MultipartError::NoBoundary);
     }
-    let delimiter = format!("--{boundary}");
-    if !body
-        .windows(delimiter.len())
-        .any(|w| w == delimiter.as_bytes())
-    {
-        return Err(MultipartError::BoundaryNotFound(boundary));
+    if boundary.chars().count() > MAX_BOUNDARY {
+        return Err(MultipartError::BoundaryTooLong(boundary.chars().count()));
     }
-    let count = count_delimiters(body, delimiter.as_bytes());
-    if count > MAX_PARTS + 1 {
-        return Err(MultipartError::TooManyParts);
+    // One linear pass over the body finds every delimiter: whether there is any, how
+    // many (a flood of parts is refused before mailparse sees it), and the closing one.
+    let delimiter = format!("--{boundary}");
+    let mut count = 0usize;
+    let mut closed = false;
+    for at in memchr::memmem::find_iter(body, delimiter.as_bytes()) {
+        count += 1;
+        if count > MAX_PARTS + 1 {
+            return Err(MultipartError::TooManyParts);
+        }
+        closed |= body.get(at + delimiter.len()..at + delimiter.len() + 2) == Some(b"--");
+    }
+    if count == 0 {
+        return Err(MultipartError::BoundaryNotFound(boundary));
     }
     // mailparse parses whole MIME entities; give it a synthetic header naming the type.
     let mut entity = format!("Content-Type: {content_type}\r\n\r\n").into_bytes();
@@ -203,9 +216,6 @@ pub fn parse(content_type: &str, body: &[u8]) -> Result<Parsed, MultipartError> 
             }
         })
         .collect();
-    let closed = body
-        .windows(delimiter.len() + 2)
-        .any(|w| w.starts_with(delimiter.as_bytes()) && w.ends_with(b"--"));
     Ok(Parsed {
         boundary,
         parts,
@@ -220,12 +230,6 @@ fn raw_body<'a>(p: &'a mailparse::ParsedMail<'a>) -> &'a [u8] {
         Body::SevenBit(b) | Body::EightBit(b) => b.get_raw(),
         Body::Binary(b) => b.get_raw(),
     }
-}
-
-fn count_delimiters(body: &[u8], delimiter: &[u8]) -> usize {
-    body.windows(delimiter.len())
-        .filter(|w| *w == delimiter)
-        .count()
 }
 
 /// A parsed multipart body.
@@ -363,7 +367,7 @@ impl Builder {
         while self
             .parts
             .iter()
-            .any(|(_, b)| b.windows(boundary.len()).any(|w| w == boundary.as_bytes()))
+            .any(|(_, b)| memchr::memmem::find(b, boundary.as_bytes()).is_some())
         {
             n += 1;
             boundary = format!("{base}{n}");
@@ -423,6 +427,28 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn an_overlong_boundary_and_a_flood_of_parts_are_refused() {
+        let long = "b".repeat(MAX_BOUNDARY + 1);
+        let body = format!("--{long}\r\n\r\nx\r\n--{long}--\r\n");
+        assert_eq!(
+            parse(&format!("multipart/mixed;boundary={long}"), body.as_bytes()),
+            Err(MultipartError::BoundaryTooLong(MAX_BOUNDARY + 1))
+        );
+        let ok = "b".repeat(MAX_BOUNDARY);
+        let body = format!("--{ok}\r\nContent-Type: text/plain\r\n\r\nx\r\n--{ok}--\r\n");
+        assert!(parse(&format!("multipart/mixed;boundary={ok}"), body.as_bytes()).is_ok());
+        let mut flood = String::new();
+        for _ in 0..1000 {
+            flood.push_str("--f\r\nContent-Type: text/plain\r\n\r\nx\r\n");
+        }
+        flood.push_str("--f--\r\n");
+        assert_eq!(
+            parse("multipart/mixed;boundary=f", flood.as_bytes()),
+            Err(MultipartError::TooManyParts)
+        );
     }
 
     #[test]

@@ -222,3 +222,34 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_peer_opening_more_calls_than_its_bound_gets_503_and_costs_nothing_more() {
+    let mut cfg = EndpointConfig::new(b_addr(), "sip:srs@192.0.2.9:5080", 2);
+    cfg.max_calls_per_peer = 5;
+    let mut b = Endpoint::new(cfg);
+
+    let mut checks = Vec::new();
+    for i in 0..8 {
+        let invite = format!(
+            "INVITE sip:srs@192.0.2.9:5080 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-{i}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:src@192.0.2.1>;tag=f{i}\r\nTo: <sip:srs@192.0.2.9>\r\n\
+             Call-ID: spray-{i}@192.0.2.1\r\nCSeq: 1 INVITE\r\nContact: <sip:src@192.0.2.1:5060>\r\n\
+             Content-Length: 0\r\n\r\n"
+        );
+        b.handle_datagram(Time::ZERO, a_addr(), Transport::Udp, invite.as_bytes());
+        for ev in drain_events(&mut b) {
+            if let EndpointEvent::IncomingRequest { call, check, .. } = ev {
+                checks.push((call.is_some(), check.suggested_status()));
+            }
+        }
+    }
+    let taken = checks.iter().filter(|(call, _)| *call).count();
+    let refused: Vec<Option<u16>> = checks
+        .iter()
+        .filter(|(call, _)| !*call)
+        .map(|(_, s)| *s)
+        .collect();
+    assert_eq!(taken, 5, "{checks:?}");
+    assert_eq!(refused, vec![Some(503); 3], "{checks:?}");
+}
