@@ -153,7 +153,8 @@ pub struct RunResults {
     pub call_seconds: f64,
     /// Wall time of the run.
     pub wall_seconds: f64,
-    /// The run was interrupted (Ctrl-C).
+    /// The run was interrupted (Ctrl-C), or ended before writing its results (then
+    /// rebuilt from its observation log: `sut` says so).
     pub interrupted: bool,
     /// The tolerances the checks used.
     pub tolerances: crate::Tolerances,

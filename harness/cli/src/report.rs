@@ -45,12 +45,42 @@ pub(crate) fn run_report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         println!("report: {}", r.index.display());
         return Ok(exit::OK);
     }
-    let r = report::render(&args.run_dir).with_context(|| {
-        format!(
-            "cannot render the report of `{}` (is it a run directory of `recproof check`?)",
-            args.run_dir.display()
-        )
-    })?;
+    let results_missing = !args.run_dir.join("results.json").exists()
+        && args.run_dir.join("observations.jsonl").exists();
+    let r = if results_missing {
+        // A run killed before it wrote results.json: judge its log again and render that,
+        // marked incomplete.
+        let path = args.run_dir.join("observations.jsonl");
+        let bytes = std::fs::read(&path)
+            .with_context(|| format!("cannot read the log `{}`", path.display()))?;
+        let text = String::from_utf8_lossy(&bytes);
+        let log = observe::read_log(text.as_bytes())
+            .with_context(|| format!("cannot read the log `{}`", path.display()))?;
+        let judged = suite::judge::judge_log(&log, None);
+        eprintln!(
+            "{} has no results.json (the run ended before writing it): rendering from its \
+             observation log alone, {} call(s) judged again, {} not judged, {} unreadable \
+             line(s); the report is marked incomplete",
+            args.run_dir.display(),
+            judged.calls.len(),
+            judged.unjudged.len(),
+            log.problems.len()
+        );
+        report::render_results(&args.run_dir, suite::judge::rebuilt_results(&log, &judged))
+            .with_context(|| {
+                format!(
+                    "cannot render the report of `{}` from its log",
+                    args.run_dir.display()
+                )
+            })?
+    } else {
+        report::render(&args.run_dir).with_context(|| {
+            format!(
+                "cannot render the report of `{}` (is it a run directory of `recproof check`?)",
+                args.run_dir.display()
+            )
+        })?
+    };
     println!(
         "{} scenario(s), {} call page(s), {} plot(s), {} compliance page(s); {} requirement(s), {} failed; {} observation(s){}{} in {:.2} s",
         r.scenarios,

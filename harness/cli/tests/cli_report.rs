@@ -299,3 +299,41 @@ fn judge_gives_the_runs_verdicts_and_follows_the_recorded_expectation() {
         "tells the user what to do: {stderr}"
     );
 }
+
+#[test]
+fn a_run_killed_before_its_results_is_rendered_from_its_log_and_marked_incomplete() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("run");
+    assert_eq!(
+        run(
+            &out,
+            &["reminder_tone.feature", "--fault", "reminder-drift"]
+        ),
+        1
+    );
+    // What SIGKILL leaves: no results.json, and the last log line cut half way.
+    std::fs::remove_file(out.join("results.json")).expect("remove results.json");
+    std::fs::remove_file(out.join("index.html")).expect("remove index.html");
+    let log = out.join("observations.jsonl");
+    let mut text = std::fs::read_to_string(&log).expect("log");
+    let cut = text.len() - text.lines().last().map_or(0, |l| l.len() / 2 + 1);
+    text.truncate(cut);
+    std::fs::write(&log, text).expect("write");
+    let (code, stdout, stderr) = recproof(&["report", out.to_str().expect("utf8")]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("no results.json") && stderr.contains("observation log alone"),
+        "says so: {stderr}"
+    );
+    assert!(
+        stderr.contains("1 unreadable line"),
+        "the cut line: {stderr}"
+    );
+    let index = std::fs::read_to_string(out.join("index.html")).expect("index.html");
+    assert!(index.contains("incomplete"), "marked incomplete");
+    assert!(index.contains("POL-06"), "the drift's failure is there");
+    assert!(
+        !out.join("results.json").exists(),
+        "no results.json is made up for the run"
+    );
+}

@@ -145,3 +145,13 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError 
 pub fn render(run_dir: &Path) -> Result<ReportSummary, ReportError> {
     pages::render_all(run_dir)
 }
+
+/// Renders the report of `run_dir` from `results` instead of its `results.json`: for a
+/// run that ended before writing one, whose results were rebuilt from its observation
+/// log (`recproof report` does that). The log is read from the directory as usual.
+pub fn render_results(
+    run_dir: &Path,
+    results: checks::results::RunResults,
+) -> Result<ReportSummary, ReportError> {
+    pages::render_with(run_dir, results)
+}

@@ -397,7 +397,7 @@ fn verdict_line(results: &RunResults, failed_reqs: usize) -> (String, &'static s
         .filter(|s| s.status == ScenarioStatus::Skipped)
         .count();
     let interrupted = if results.interrupted {
-        "The run was interrupted (Ctrl-C): it is incomplete. "
+        "The run was interrupted (Ctrl-C, or it ended before writing its results): it is incomplete. "
     } else {
         ""
     };
@@ -456,7 +456,14 @@ fn read_log(run_dir: &Path) -> Result<(Option<Grouped>, usize), ReportError> {
 
 /// Renders everything; see [`crate::render`].
 pub(crate) fn render_all(run_dir: &Path) -> Result<ReportSummary, ReportError> {
-    let results = read_results(run_dir)?;
+    render_with(run_dir, read_results(run_dir)?)
+}
+
+/// [`render_all`] with the results given.
+pub(crate) fn render_with(
+    run_dir: &Path,
+    results: RunResults,
+) -> Result<ReportSummary, ReportError> {
     let (grouped, skipped_lines) = read_log(run_dir)?;
     let has_log = grouped.is_some();
     let grouped = grouped.unwrap_or_default();

@@ -218,3 +218,107 @@ fn from_profile(
         ExpectationSource::ProfileUser(user.extension.clone()),
     ))
 }
+
+/// The `sut` line of results rebuilt from a log: what the run tested, and that the run
+/// ended before writing its own results.
+pub const REBUILT_NOTE: &str =
+    "incomplete: rebuilt from the observation log, the run ended before it wrote results.json";
+
+/// Results for a run that ended before writing `results.json` (killed, crashed), rebuilt
+/// from its observation log and [`judge_log`]'s verdicts, so `recproof report` can still
+/// render it. Marked interrupted, with [`REBUILT_NOTE`] in its `sut`. The log does not
+/// say what each scenario's steps asserted, so no scenario is passed: one with a FAIL
+/// verdict is failed, every other is skipped with that reason, its verdicts listed.
+pub fn rebuilt_results(log: &Log, judged: &JudgedLog) -> checks::results::RunResults {
+    use checks::results::{RESULTS_SCHEMA, RunResults, ScenarioResult, ScenarioStatus};
+    let run = log.observations.iter().find_map(|o| match &o.event {
+        Event::RunStarted {
+            seed,
+            sut,
+            clock,
+            tool_version,
+            ..
+        } => Some((*seed, sut.clone(), *clock, tool_version.clone())),
+        _ => None,
+    });
+    // The scenario each call played, as its first CallStarted names it.
+    let mut scenario_of: BTreeMap<&str, &str> = BTreeMap::new();
+    for o in &log.observations {
+        if let (Some(call), Event::CallStarted { scenario, .. }) = (&o.call, &o.event) {
+            scenario_of
+                .entry(call.as_str())
+                .or_insert(scenario.as_str());
+        }
+    }
+    let scenario = |call: &str| {
+        scenario_of
+            .get(call)
+            .map_or_else(|| format!("call {call}"), |s| format!("{s} ({call})"))
+    };
+    let base = |call: &str| ScenarioResult {
+        feature: "rebuilt from the observation log".to_owned(),
+        scenario: scenario(call),
+        tags: Vec::new(),
+        status: ScenarioStatus::Skipped,
+        failure: None,
+        call: Some(call.to_owned()),
+        asserted: Vec::new(),
+        asserted_checks: Vec::new(),
+        verdicts: Vec::new(),
+        expectation: None,
+        timeline: None,
+        evidence_error: None,
+        skip_reason: None,
+        rs_sessions: Vec::new(),
+    };
+    let mut scenarios = Vec::new();
+    for c in &judged.calls {
+        let failed: Vec<String> = c
+            .verdicts
+            .iter()
+            .filter(|v| v.status == checks::Status::Fail)
+            .map(|v| format!("{} {}", v.requirement, v.check))
+            .collect();
+        let mut s = base(&c.call);
+        s.verdicts = c.verdicts.clone();
+        if failed.is_empty() {
+            s.skip_reason = Some(
+                "the run ended before this scenario's result was written: no verdict FAILed, \
+                 but what its steps asserted is not in the log, so it is not passed"
+                    .to_owned(),
+            );
+        } else {
+            s.status = ScenarioStatus::Failed;
+            s.failure = Some(format!("FAIL verdicts: {}", failed.join(", ")));
+        }
+        scenarios.push(s);
+    }
+    for (call, why) in &judged.unjudged {
+        let mut s = base(call);
+        s.skip_reason = Some(format!("not judged: {why}"));
+        scenarios.push(s);
+    }
+    let count = |st: ScenarioStatus| scenarios.iter().filter(|s| s.status == st).count();
+    let (seed, sut, clock, tool_version) =
+        run.unwrap_or_else(|| (0, "unknown".to_owned(), observe::Clock::Real, String::new()));
+    RunResults {
+        schema: RESULTS_SCHEMA,
+        tool_version,
+        sut: format!("{sut} ({REBUILT_NOTE})"),
+        seed,
+        clock: match clock {
+            observe::Clock::Simulated => "simulated".to_owned(),
+            observe::Clock::Real => "real".to_owned(),
+        },
+        passed: count(ScenarioStatus::Passed),
+        failed: count(ScenarioStatus::Failed),
+        skipped: count(ScenarioStatus::Skipped),
+        scenarios,
+        call_seconds: log.observations.last().map_or(0.0, |o| o.t_us as f64 / 1e6),
+        wall_seconds: 0.0,
+        interrupted: true,
+        tolerances: Tolerances::default(),
+        started_at: String::new(),
+        profile: None,
+    }
+}
