@@ -387,6 +387,17 @@ fn serve(
                 }
             })?;
         }
+        let drops = runner.receive_drops().unwrap_or(0);
+        if let Some(w) = writer.as_mut()
+            && drops > 0
+        {
+            w.append(&Observation {
+                t_us: runner.now().as_micros(),
+                call: None,
+                actor: Actor::Harness,
+                event: Event::HarnessReceiveDrops { datagrams: drops },
+            })?;
+        }
         if let Some(w) = writer.as_mut() {
             w.append(&Observation {
                 t_us: runner.now().as_micros(),
@@ -402,7 +413,7 @@ fn serve(
         }
         let s = runner.stats();
         eprintln!(
-            "recproof {what}: stopped ({}); {} datagrams in, {} out, {} observations",
+            "recproof {what}: stopped ({}); {} datagrams in, {} out, {} observations{}",
             if end == RunEnd::Interrupted {
                 "interrupted"
             } else {
@@ -410,7 +421,15 @@ fn serve(
             },
             s.received,
             s.sent,
-            s.observations
+            s.observations,
+            match runner.receive_drops() {
+                Some(0) => String::new(),
+                Some(n) => format!(
+                    "; {n} datagrams dropped in our own receive buffers (we did not read fast \
+                     enough: harness-side loss, logged)"
+                ),
+                None => "; receive-buffer drops could not be read".to_owned(),
+            }
         );
         Ok(crate::exit::OK)
     })

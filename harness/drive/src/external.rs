@@ -283,8 +283,17 @@ pub(crate) fn finish_runner(
 ) -> CallOutcome {
     let end = runner.now();
     let capture = runner.take_capture();
+    let drops = runner.receive_drops().unwrap_or(0);
     drop(runner);
     observations.sort_by_key(|o| o.t_us);
+    if drops > 0 {
+        observations.push(Observation {
+            t_us: end.as_micros(),
+            call: None,
+            actor: Actor::Harness,
+            event: Event::HarnessReceiveDrops { datagrams: drops },
+        });
+    }
     observations.push(Observation {
         t_us: end.as_micros(),
         call: None,

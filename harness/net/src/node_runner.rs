@@ -39,6 +39,10 @@ use tokio::time::Instant;
 const MAX_DATAGRAM: usize = 65_507;
 /// Arrivals buffered between the socket tasks and the loop.
 const INBOX_DEPTH: usize = 4_096;
+/// Receive buffer asked for on every node socket: about 2 s of a thousand RTP streams,
+/// so a burst waits in the kernel instead of being dropped (the kernel caps it at
+/// `net.core.rmem_max`; what it drops anyway is counted, see [`NodeRunner::receive_drops`]).
+const RECV_BUFFER: usize = 4 * 1024 * 1024;
 
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +83,32 @@ pub struct RunStats {
     pub observations: u64,
 }
 
+/// The kernel's receive-drop counter summed over the UDP sockets on `ports`, from
+/// `/proc/net/udp` and `/proc/net/udp6` (their last column); `None` when neither can be
+/// read (not Linux). Written here rather than shared with the load driver's, which lives
+/// in a crate without tokio; both read the same column.
+fn kernel_udp_drops(ports: &[u16]) -> Option<u64> {
+    let tables: Vec<String> = ["/proc/net/udp", "/proc/net/udp6"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect();
+    if tables.is_empty() {
+        return None;
+    }
+    let mut total = 0u64;
+    for line in tables.iter().flat_map(|t| t.lines().skip(1)) {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let port = cols
+            .get(1)
+            .and_then(|local| local.rsplit(':').next())
+            .and_then(|hex| u16::from_str_radix(hex, 16).ok());
+        if port.is_some_and(|p| ports.contains(&p)) {
+            total += cols.last().and_then(|d| d.parse::<u64>().ok()).unwrap_or(0);
+        }
+    }
+    Some(total)
+}
+
 /// Why [`NodeRunner::run`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunEnd {
@@ -110,6 +140,8 @@ pub struct NodeRunner {
     origin_wall: std::time::SystemTime,
     stats: RunStats,
     capture: Option<Vec<(Time, Datagram)>>,
+    /// The kernel's drop count on our ports when they were bound.
+    drops_at_bind: Option<u64>,
 }
 
 impl std::fmt::Debug for NodeRunner {
@@ -149,13 +181,19 @@ impl NodeRunner {
                         node: node.name().to_owned(),
                         source,
                     })?;
+                // Best effort: a smaller buffer only makes drops likelier, and they are
+                // counted either way.
+                let _ = socket2::SockRef::from(&socket).set_recv_buffer_size(RECV_BUFFER);
                 let socket = Arc::new(socket);
                 routes.insert(addr, index);
                 sockets.insert(addr, socket.clone());
                 readers.push(tokio::spawn(read_loop(addr, socket, tx.clone())));
             }
         }
+        let ports: Vec<u16> = sockets.keys().map(SocketAddr::port).collect();
+        let drops_at_bind = kernel_udp_drops(&ports);
         Ok(Self {
+            drops_at_bind,
             nodes,
             routes,
             sockets,
@@ -198,6 +236,14 @@ impl NodeRunner {
     /// Counters so far.
     pub fn stats(&self) -> RunStats {
         self.stats
+    }
+
+    /// Datagrams the kernel dropped in our sockets' receive buffers since they were bound
+    /// (the harness did not read fast enough: harness-side loss, never the SUT's); `None`
+    /// where the counter cannot be read.
+    pub fn receive_drops(&self) -> Option<u64> {
+        let ports: Vec<u16> = self.sockets.keys().map(SocketAddr::port).collect();
+        Some(kernel_udp_drops(&ports)?.saturating_sub(self.drops_at_bind?))
     }
 
     /// Schedules a command: at run time `at`, `f` gets node `index` (as its concrete

@@ -174,3 +174,24 @@ async fn stop_future_interrupts_and_address_clash_is_an_error() {
         other => panic!("expected AddressTaken, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn datagrams_dropped_in_our_receive_buffers_are_counted_as_harness_loss() {
+    let a = free_addr();
+    let nodes: Vec<Box<dyn Node>> = vec![Box::new(Pinger::new("a", a, a, 0, false))];
+    let runner = NodeRunner::bind(nodes).await.expect("bind");
+    assert_eq!(runner.receive_drops(), Some(0), "nothing dropped yet");
+    // 5,000 datagrams while the runner does not read (this single-threaded test never
+    // yields to its reader task): far beyond any receive buffer the kernel grants.
+    let tx = std::net::UdpSocket::bind("127.0.0.1:0").expect("sender");
+    let payload = [0u8; 1200];
+    for _ in 0..5_000 {
+        let _ = tx.send_to(&payload, a);
+    }
+    let drops = runner.receive_drops().expect("Linux has /proc/net/udp");
+    assert!(drops > 0, "the flood overflowed the buffer and was counted");
+    assert!(
+        drops < 5_000,
+        "what the buffer held is not counted: {drops}"
+    );
+}

@@ -408,6 +408,13 @@ pub enum Event {
         /// Why (`bye`, `timeout`, `rejected 486`...).
         reason: String,
     },
+    /// The kernel dropped datagrams in the harness's own receive buffers during the run
+    /// (it did not read fast enough): loss the SUT did not cause. Logged before
+    /// [`Event::RunEnded`] when the count is above zero.
+    HarnessReceiveDrops {
+        /// Datagrams dropped on the harness's sockets.
+        datagrams: u64,
+    },
     /// Last line of a complete log.
     RunEnded {
         /// True when the run was interrupted (Ctrl-C) and the log is partial.
