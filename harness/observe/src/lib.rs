@@ -511,8 +511,93 @@ pub fn read_log(reader: impl BufRead) -> std::io::Result<Log> {
     Ok(log)
 }
 
+/// Bounds how many findings of one kind a flood can put in the log: at most
+/// `per_second` in any one-second window; the rest are counted, and the count is handed
+/// back with the first finding of a later window, to be logged as one aggregate line.
+/// Pure (fed the run clock in µs), so every role and driver can use it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FloodLimit {
+    per_second: u32,
+    window_start_us: u64,
+    in_window: u32,
+    suppressed: u64,
+}
+
+/// What [`FloodLimit::admit`] says about one finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admit {
+    /// Log this finding.
+    pub log: bool,
+    /// Findings not logged in earlier windows, to report in one line now.
+    pub suppressed_before: Option<u64>,
+}
+
+impl FloodLimit {
+    /// At most `per_second` findings a second.
+    pub fn new(per_second: u32) -> Self {
+        Self {
+            per_second,
+            window_start_us: 0,
+            in_window: 0,
+            suppressed: 0,
+        }
+    }
+
+    /// One finding at `t_us`: whether to log it, and what was suppressed before.
+    pub fn admit(&mut self, t_us: u64) -> Admit {
+        let mut suppressed_before = None;
+        if t_us.saturating_sub(self.window_start_us) >= 1_000_000 {
+            self.window_start_us = t_us;
+            self.in_window = 0;
+            if self.suppressed > 0 {
+                suppressed_before = Some(std::mem::take(&mut self.suppressed));
+            }
+        }
+        let log = self.in_window < self.per_second;
+        if log {
+            self.in_window += 1;
+        } else {
+            self.suppressed += 1;
+        }
+        Admit {
+            log,
+            suppressed_before,
+        }
+    }
+
+    /// The one line that reports `n` unusable datagrams of a flood not logged one by
+    /// one (a `sip_malformed` with no bytes).
+    pub fn summary(transport: &str, n: u64, per_second: u32) -> Event {
+        Event::SipMalformed {
+            transport: transport.to_owned(),
+            remote: String::new(),
+            message: Payload::from_bytes(b""),
+            reason: format!(
+                "{n} more unusable datagrams were not logged one by one (at most {per_second} a second)"
+            ),
+        }
+    }
+
+    /// Findings counted but not yet reported (for a last line when the run ends).
+    pub fn pending(&self) -> u64 {
+        self.suppressed
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_flood_logs_at_most_its_limit_a_second_and_reports_the_rest_once() {
+        let mut f = super::FloodLimit::new(3);
+        let logged: Vec<bool> = (0..10).map(|i| f.admit(i * 1000).log).collect();
+        assert_eq!(logged.iter().filter(|l| **l).count(), 3);
+        assert_eq!(f.pending(), 7);
+        let next = f.admit(1_500_000);
+        assert!(next.log);
+        assert_eq!(next.suppressed_before, Some(7));
+        assert_eq!(f.pending(), 0);
+    }
+
     use super::*;
 
     fn sample() -> Vec<Observation> {

@@ -152,6 +152,7 @@ impl Platform {
                 out: VecDeque::new(),
                 obs,
                 cfg,
+                malformed_limit: observe::FloodLimit::new(crate::shared::MALFORMED_PER_SECOND),
             },
             calls: Calls::default(),
             b2bua,

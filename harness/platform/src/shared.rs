@@ -135,7 +135,13 @@ pub(crate) struct Shared {
     pub(crate) out: VecDeque<Datagram>,
     /// Observations to report.
     pub(crate) obs: VecDeque<Observation>,
+    /// Bounds the `sip_malformed` lines a flood of garbage writes.
+    pub(crate) malformed_limit: observe::FloodLimit,
 }
+
+/// Most `sip_malformed` findings the platform logs a second; the rest of a flood is
+/// counted and reported in one line.
+pub(crate) const MALFORMED_PER_SECOND: u32 = 20;
 
 impl Shared {
     /// Reports one of the platform's own actions.
@@ -259,20 +265,32 @@ impl Shared {
         bytes: &[u8],
         reason: String,
     ) {
-        self.obs.push_back(Observation {
-            t_us: now.as_micros(),
-            call: None,
-            actor: Actor::Platform,
-            event: Event::SipMalformed {
-                transport: match from.transport {
-                    Transport::Udp => "udp".to_owned(),
-                    Transport::Tcp => "tcp".to_owned(),
+        let transport = match from.transport {
+            Transport::Udp => "udp".to_owned(),
+            Transport::Tcp => "tcp".to_owned(),
+        };
+        let admit = self.malformed_limit.admit(now.as_micros());
+        if let Some(n) = admit.suppressed_before {
+            self.obs.push_back(Observation {
+                t_us: now.as_micros(),
+                call: None,
+                actor: Actor::Platform,
+                event: observe::FloodLimit::summary(&transport, n, MALFORMED_PER_SECOND),
+            });
+        }
+        if admit.log {
+            self.obs.push_back(Observation {
+                t_us: now.as_micros(),
+                call: None,
+                actor: Actor::Platform,
+                event: Event::SipMalformed {
+                    transport,
+                    remote: from.addr.to_string(),
+                    message: Payload::from_bytes(bytes),
+                    reason,
                 },
-                remote: from.addr.to_string(),
-                message: Payload::from_bytes(bytes),
-                reason,
-            },
-        });
+            });
+        }
     }
 }
 

@@ -17,7 +17,13 @@ pub(crate) struct Wire {
     sip: SocketAddr,
     pub(crate) out: VecDeque<Datagram>,
     pub(crate) obs: VecDeque<Observation>,
+    /// Bounds the `sip_malformed` lines a flood of garbage writes.
+    malformed_limit: observe::FloodLimit,
 }
+
+/// Most `sip_malformed` findings a role logs a second; the rest of a flood is counted
+/// and reported in one line.
+const MALFORMED_PER_SECOND: u32 = 20;
 
 pub(crate) fn transport_name(t: Transport) -> String {
     match t {
@@ -87,6 +93,7 @@ impl Wire {
             sip,
             out: VecDeque::new(),
             obs: VecDeque::new(),
+            malformed_limit: observe::FloodLimit::new(MALFORMED_PER_SECOND),
         }
     }
 
@@ -165,16 +172,36 @@ impl Wire {
             } => (from, message.raw().clone(), error.to_string()),
             _ => return false,
         };
-        self.note(
-            now,
-            call,
-            Event::SipMalformed {
-                transport: transport_name(from.transport),
-                remote: from.addr.to_string(),
-                message: Payload::from_bytes(&bytes),
-                reason,
-            },
-        );
+        // The datagram's `sip_received` line says nothing this finding does not (it
+        // carries the same bytes): dropped, so garbage costs one line, not two.
+        let payload = Payload::from_bytes(&bytes);
+        let recent = self.obs.len().saturating_sub(8);
+        if let Some(k) = (recent..self.obs.len()).rev().find(|&k| {
+            matches!(&self.obs[k].event, Event::SipReceived { message, .. } if *message == payload)
+        }) {
+            self.obs.remove(k);
+        }
+        let admit = self.malformed_limit.admit(now.as_micros());
+        if let Some(n) = admit.suppressed_before {
+            let line = observe::FloodLimit::summary(
+                &transport_name(from.transport),
+                n,
+                MALFORMED_PER_SECOND,
+            );
+            self.note(now, None, line);
+        }
+        if admit.log {
+            self.note(
+                now,
+                call,
+                Event::SipMalformed {
+                    transport: transport_name(from.transport),
+                    remote: from.addr.to_string(),
+                    message: payload,
+                    reason,
+                },
+            );
+        }
         true
     }
 }

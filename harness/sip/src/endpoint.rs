@@ -70,7 +70,7 @@
 //!   (§8.2.2.3, 420), offer/answer state (the SDP module's job).
 
 use crate::dialog::{Dialog, DialogError, DialogId, DialogState, RequestCheck};
-use crate::message::{MessageBuilder, Method, ParseError, SipMessage};
+use crate::message::{LengthIssue, MessageBuilder, Method, ParseError, SipMessage};
 use crate::time::Time;
 use crate::transaction::timer::Deadlines;
 use crate::transaction::{
@@ -697,6 +697,34 @@ impl Endpoint {
                 return;
             }
         };
+        // RFC 3261 §18.3: over a datagram transport, a body shorter than Content-Length
+        // (or a Content-Length that is no number) is an error: a request gets 400, a
+        // response is discarded. Either way the peer's bytes are reported.
+        let bad_length = match msg.length_issue() {
+            Some(LengthIssue::Truncated { declared, actual }) if transport == Transport::Udp => {
+                Some(format!(
+                    "{declared} announces more than the {actual} body bytes that arrived"
+                ))
+            }
+            Some(LengthIssue::Unparseable) => Some("is not a number".to_owned()),
+            _ => None,
+        };
+        if let Some(why) = bad_length {
+            if msg.is_request()
+                && msg.method() != Some(&Method::Ack)
+                && let Ok(bad) = MessageBuilder::response_to(&msg, 400, "Bad Request", None)
+                    .header("Warning", &format!("399 recproof \"Content-Length {why}\""))
+                    .build()
+            {
+                self.push_direct(peer, bad.raw().clone());
+            }
+            self.events.push_back(EndpointEvent::Malformed {
+                from: peer,
+                bytes: Bytes::copy_from_slice(bytes),
+                error: ParseError::ContentLength(why),
+            });
+            return;
+        }
         match self.txs.handle(now, peer, msg) {
             Routed::ToClient(_) | Routed::ToServer(_) => {}
             Routed::NewServer { key, request } => self.on_new_request(peer, key, request),

@@ -263,6 +263,10 @@ pub enum ParseError {
     /// More header fields than [`MAX_HEADERS`].
     #[error("more than {MAX_HEADERS} header fields")]
     TooManyHeaders,
+    /// A datagram whose Content-Length announces more bytes than it holds, or is not a
+    /// number (RFC 3261 §18.3: an error; a request gets 400, a response is discarded).
+    #[error("Content-Length {0}")]
+    ContentLength(String),
 }
 
 /// A header that is needed but absent or unreadable.

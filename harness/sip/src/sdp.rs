@@ -179,6 +179,10 @@ impl MediaView {
     }
 }
 
+/// Most m-lines an SDP may carry to be read at all: a recording session has two (one
+/// per party), a conference a few more; more is refused as malformed.
+pub const MAX_MEDIA: usize = 64;
+
 /// The SDP could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("malformed SDP: {0}")]
@@ -193,6 +197,17 @@ pub struct SessionDescription {
 impl SessionDescription {
     /// Parses SDP bytes (CRLF or LF line ends).
     pub fn parse(bytes: &[u8]) -> Result<Self, SdpError> {
+        // Counted before parsing: an offer of 10,000 m-lines would otherwise cost a
+        // stream (and a port) each wherever it is answered.
+        let mlines = bytes
+            .split(|b| *b == b'\n')
+            .filter(|l| l.starts_with(b"m="))
+            .count();
+        if mlines > MAX_MEDIA {
+            return Err(SdpError(format!(
+                "{mlines} m-lines; at most {MAX_MEDIA} are taken"
+            )));
+        }
         Session::parse(bytes)
             .map(|session| Self { session })
             .map_err(|e| SdpError(e.to_string()))
@@ -613,6 +628,21 @@ pub fn answer_as_recorder(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_offer_of_more_than_max_media_m_lines_is_refused() {
+        let head = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n";
+        let mline = "m=audio 4000 RTP/AVP 0\r\na=sendonly\r\n";
+        let ok = format!("{head}{}", mline.repeat(MAX_MEDIA));
+        assert_eq!(
+            SessionDescription::parse(ok.as_bytes()).map(|s| s.media().len()),
+            Ok(MAX_MEDIA)
+        );
+        let flood = format!("{head}{}", mline.repeat(10_000));
+        let err = SessionDescription::parse(flood.as_bytes()).expect_err("refused");
+        assert!(err.0.contains("10000 m-lines"), "{err}");
+    }
+
     use super::*;
     use std::net::Ipv4Addr;
 
