@@ -578,6 +578,20 @@ impl FloodLimit {
         }
     }
 
+    /// The one line that reports `n` refused requests of a flood not logged one by one
+    /// (a `sip_refused` with no bytes and status 0).
+    pub fn refused_summary(transport: &str, n: u64, per_second: u32) -> Event {
+        Event::SipRefused {
+            transport: transport.to_owned(),
+            remote: String::new(),
+            status: 0,
+            reason: format!(
+                "{n} more refused requests were not logged one by one (at most {per_second} a second)"
+            ),
+            message: Payload::from_bytes(b""),
+        }
+    }
+
     /// Findings counted but not yet reported (for a last line when the run ends).
     pub fn pending(&self) -> u64 {
         self.suppressed

@@ -153,6 +153,7 @@ impl Platform {
                 obs,
                 cfg,
                 malformed_limit: observe::FloodLimit::new(crate::shared::MALFORMED_PER_SECOND),
+                refused_limit: observe::FloodLimit::new(crate::shared::MALFORMED_PER_SECOND),
             },
             calls: Calls::default(),
             b2bua,

@@ -137,6 +137,8 @@ pub(crate) struct Shared {
     pub(crate) obs: VecDeque<Observation>,
     /// Bounds the `sip_malformed` lines a flood of garbage writes.
     pub(crate) malformed_limit: observe::FloodLimit,
+    /// Bounds the `sip_refused` lines a flood of bogus requests writes.
+    pub(crate) refused_limit: observe::FloodLimit,
 }
 
 /// Most `sip_malformed` findings the platform logs a second; the rest of a flood is
@@ -240,21 +242,33 @@ impl Shared {
         status: u16,
         reason: String,
     ) {
-        self.obs.push_back(Observation {
-            t_us: now.as_micros(),
-            call: None,
-            actor: Actor::Platform,
-            event: Event::SipRefused {
-                transport: match from.transport {
-                    Transport::Udp => "udp".to_owned(),
-                    Transport::Tcp => "tcp".to_owned(),
+        let transport = match from.transport {
+            Transport::Udp => "udp".to_owned(),
+            Transport::Tcp => "tcp".to_owned(),
+        };
+        let admit = self.refused_limit.admit(now.as_micros());
+        if let Some(n) = admit.suppressed_before {
+            self.obs.push_back(Observation {
+                t_us: now.as_micros(),
+                call: None,
+                actor: Actor::Platform,
+                event: observe::FloodLimit::refused_summary(&transport, n, MALFORMED_PER_SECOND),
+            });
+        }
+        if admit.log {
+            self.obs.push_back(Observation {
+                t_us: now.as_micros(),
+                call: None,
+                actor: Actor::Platform,
+                event: Event::SipRefused {
+                    transport,
+                    remote: from.addr.to_string(),
+                    status,
+                    reason,
+                    message: Payload::from_bytes(request.raw()),
                 },
-                remote: from.addr.to_string(),
-                status,
-                reason,
-                message: Payload::from_bytes(request.raw()),
-            },
-        });
+            });
+        }
     }
 
     /// Reports bytes on the SIP address that are not (routable) SIP.

@@ -752,7 +752,7 @@ impl SrsEmulator {
                 if let Some(r) = refusal_of(&from, &request, &context, &check) {
                     if let Some(finding) = r.finding {
                         let label = self.label_of(request.call_id().unwrap_or_default());
-                        self.wire.note(now, label, finding);
+                        self.wire.refusal_finding(now, label, finding);
                     }
                     if let Some(code) = r.status {
                         let extra = if code == 405 {

@@ -572,7 +572,7 @@ impl PartyUa {
             } => {
                 if let Some(r) = refusal_of(&from, &request, &context, &check) {
                     if let Some(finding) = r.finding {
-                        self.wire.note(now, self.label(), finding);
+                        self.wire.refusal_finding(now, self.label(), finding);
                     }
                     if let Some(code) = r.status {
                         let _ = self.ep.answer(now, tx, code, Extra::new());

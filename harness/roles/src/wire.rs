@@ -19,6 +19,8 @@ pub(crate) struct Wire {
     pub(crate) obs: VecDeque<Observation>,
     /// Bounds the `sip_malformed` lines a flood of garbage writes.
     malformed_limit: observe::FloodLimit,
+    /// Bounds the `sip_refused` lines a flood of bogus requests writes.
+    refused_limit: observe::FloodLimit,
 }
 
 /// Most `sip_malformed` findings a role logs a second; the rest of a flood is counted
@@ -94,6 +96,24 @@ impl Wire {
             out: VecDeque::new(),
             obs: VecDeque::new(),
             malformed_limit: observe::FloodLimit::new(MALFORMED_PER_SECOND),
+            refused_limit: observe::FloodLimit::new(MALFORMED_PER_SECOND),
+        }
+    }
+
+    /// Logs a `sip_refused` finding, at most [`MALFORMED_PER_SECOND`] a second (the rest
+    /// of a flood counted and reported in one line).
+    pub(crate) fn refusal_finding(&mut self, now: Time, call: Option<String>, finding: Event) {
+        let admit = self.refused_limit.admit(now.as_micros());
+        if let Some(n) = admit.suppressed_before {
+            let transport = match &finding {
+                Event::SipRefused { transport, .. } => transport.clone(),
+                _ => String::new(),
+            };
+            let line = observe::FloodLimit::refused_summary(&transport, n, MALFORMED_PER_SECOND);
+            self.note(now, None, line);
+        }
+        if admit.log {
+            self.note(now, call, finding);
         }
     }
 
