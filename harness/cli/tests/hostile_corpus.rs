@@ -575,13 +575,17 @@ fn valid_session(sock: &UdpSocket, to: SocketAddr, case: usize) -> (Option<u16>,
 }
 
 /// Waits until the process has bound its SIP port (our own bind of it fails), at most
-/// 10 s, and a moment more.
-fn wait_bound(sip: u16) {
+/// 10 s, and a moment more; false when it never did.
+fn wait_bound(sip: u16) -> bool {
     let ready = Instant::now() + Duration::from_secs(10);
-    while UdpSocket::bind(("127.0.0.1", sip)).is_ok() && Instant::now() < ready {
+    while UdpSocket::bind(("127.0.0.1", sip)).is_ok() {
+        if Instant::now() >= ready {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(200));
+    true
 }
 
 /// Ends the process with SIGINT, so its log is complete, and waits (10 s at most).
@@ -607,6 +611,9 @@ fn sender() -> UdpSocket {
 
 #[test]
 fn the_recorder_survives_sixty_hostile_cases_logs_them_and_still_records() {
+    // Our socket first: an ephemeral port taken later could land in a port range handed
+    // to a process that has not bound it yet.
+    let sock = sender();
     let dir = tempfile::tempdir().expect("tempdir");
     let sip = common::free_udp_port();
     let rtp = common::free_port_range(800);
@@ -629,10 +636,12 @@ fn the_recorder_survives_sixty_hostile_cases_logs_them_and_still_records() {
         .spawn()
         .expect("start recproof srs");
     let guard = common::KillOnDrop(child);
-    wait_bound(sip);
+    assert!(
+        wait_bound(sip),
+        "recproof did not bind its SIP port within 10 s"
+    );
     let pid = guard.0.id();
     let to: SocketAddr = format!("127.0.0.1:{sip}").parse().expect("addr");
-    let sock = sender();
 
     // A session to aim the RTP cases at.
     let (code, ports) = valid_session(&sock, to, 90_000);
@@ -723,6 +732,7 @@ fn options_answered(sock: &UdpSocket, to: SocketAddr, case: usize) -> Option<u16
 
 #[test]
 fn the_platform_survives_the_sip_cases_logs_them_and_still_answers() {
+    let sock = sender();
     let dir = tempfile::tempdir().expect("tempdir");
     let sip = common::free_udp_port();
     let rtp = common::free_port_range(128);
@@ -755,10 +765,12 @@ fn the_platform_survives_the_sip_cases_logs_them_and_still_answers() {
             .spawn()
             .expect("start recproof platform"),
     );
-    wait_bound(sip);
+    assert!(
+        wait_bound(sip),
+        "recproof did not bind its SIP port within 10 s"
+    );
     let pid = guard.0.id();
     let to: SocketAddr = format!("127.0.0.1:{sip}").parse().expect("addr");
-    let sock = sender();
     assert_eq!(options_answered(&sock, to, 91_000), Some(200), "up before");
     let mut problems = Vec::new();
     let cases: Vec<Case> = corpus().into_iter().filter(|c| !c.to_rtp).collect();
