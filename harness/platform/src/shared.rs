@@ -191,19 +191,11 @@ impl Shared {
                 context,
                 check,
             } => {
-                if let Some(code) = check.suggested_status() {
-                    let why = check.reason().unwrap_or_default();
-                    self.refused(now, &from, &request, code, why);
-                    let _ = ep.answer(now, tx, code, Extra::new());
-                    return None;
-                }
-                // Outside any dialog the user agents take OPTIONS only; the rest is
-                // answered here, the same for both (481 for a dialog's method, 405).
-                if context == RequestContext::OutOfDialog
-                    && request.method() != Some(&sip::message::Method::Options)
-                {
-                    if let Some(code) = sip::endpoint::out_of_dialog_status(request.method()) {
-                        if let Some(why) = sip::endpoint::out_of_dialog_reason(&request, code) {
+                // Violations, and outside any dialog everything but OPTIONS, are
+                // answered here, the same for both user agents.
+                if let Some(r) = sip::endpoint::prescribed_refusal(&request, &context, &check) {
+                    if let Some(code) = r.status {
+                        if let Some(why) = r.reason {
                             self.refused(now, &from, &request, code, why);
                         }
                         let _ = ep.answer(now, tx, code, Extra::new());

@@ -773,11 +773,11 @@ impl HarnessSrc {
                 context,
                 check,
             } => {
-                if let Some(r) = refusal_of(&from, &request, &context, &check) {
-                    if let Some(finding) = r.finding {
+                if let Some((status, finding)) = refusal_of(&from, &request, &context, &check) {
+                    if let Some(finding) = finding {
                         self.wire.refusal_finding(now, self.label(), finding);
                     }
-                    if let Some(code) = r.status {
+                    if let Some(code) = status {
                         let _ = self.ep.answer(now, tx, code, Extra::new());
                     }
                     return;

@@ -749,12 +749,12 @@ impl SrsEmulator {
                 if self.cfg.behaviour == SrsBehaviour::Silent {
                     return;
                 }
-                if let Some(r) = refusal_of(&from, &request, &context, &check) {
-                    if let Some(finding) = r.finding {
+                if let Some((status, finding)) = refusal_of(&from, &request, &context, &check) {
+                    if let Some(finding) = finding {
                         let label = self.label_of(request.call_id().unwrap_or_default());
                         self.wire.refusal_finding(now, label, finding);
                     }
-                    if let Some(code) = r.status {
+                    if let Some(code) = status {
                         let extra = if code == 405 {
                             Extra::new().header("Allow", ALLOW)
                         } else {

@@ -51,41 +51,21 @@ pub(crate) fn refusal(
     }
 }
 
-/// What a role owes an incoming request before its own handling: the status the dialog
-/// layer prescribes for a violation (481/500/491), or, outside any dialog, the answer to
-/// anything but OPTIONS ([`sip::endpoint::out_of_dialog_status`]).
-pub(crate) struct Refusal {
-    /// The status to answer (`None`: an ACK, never answered).
-    pub(crate) status: Option<u16>,
-    /// The finding about the peer, when the refusal is one (logged with the bytes).
-    pub(crate) finding: Option<Event>,
-}
-
-/// The [`Refusal`] an incoming request gets, if any: `None` when the role handles it.
+/// The [`sip::endpoint::prescribed_refusal`] of an incoming request, with the finding
+/// about the peer (its bytes and the rule) when the refusal is one. `None` when the role
+/// handles the request.
 pub(crate) fn refusal_of(
     from: &sip::transaction::PeerAddr,
     request: &SipMessage,
     context: &sip::endpoint::RequestContext,
     check: &sip::dialog::RequestCheck,
-) -> Option<Refusal> {
-    if let Some(code) = check.suggested_status() {
-        let why = check.reason().unwrap_or_default();
-        return Some(Refusal {
-            status: Some(code),
-            finding: Some(refusal(from, request, code, why)),
-        });
-    }
-    if *context != sip::endpoint::RequestContext::OutOfDialog
-        || request.method() == Some(&sip::message::Method::Options)
-    {
-        return None;
-    }
-    let status = sip::endpoint::out_of_dialog_status(request.method());
-    let finding = status.and_then(|code| {
-        sip::endpoint::out_of_dialog_reason(request, code)
-            .map(|why| refusal(from, request, code, why))
-    });
-    Some(Refusal { status, finding })
+) -> Option<(Option<u16>, Option<Event>)> {
+    let r = sip::endpoint::prescribed_refusal(request, context, check)?;
+    let finding = r
+        .status
+        .zip(r.reason)
+        .map(|(code, why)| refusal(from, request, code, why));
+    Some((r.status, finding))
 }
 
 impl Wire {

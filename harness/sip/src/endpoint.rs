@@ -266,6 +266,42 @@ pub fn out_of_dialog_reason(request: &SipMessage, status: u16) -> Option<String>
     })
 }
 
+/// What a UAS owes an incoming request before its own handling, when the RFC decides it
+/// ([`prescribed_refusal`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The status to answer (`None`: an ACK, never answered).
+    pub status: Option<u16>,
+    /// The rule the peer broke, when the refusal is a fault of the peer's (a 405 for a
+    /// method we do not take is not).
+    pub reason: Option<String>,
+}
+
+/// The refusal an incoming request gets whoever the UAS is: the status the dialog layer
+/// prescribes for a violation (481/500/491/503, [`RequestCheck::suggested_status`]), or,
+/// outside any dialog, the answer to anything but OPTIONS ([`out_of_dialog_status`]).
+/// `None` when the request is the role's to handle.
+pub fn prescribed_refusal(
+    request: &SipMessage,
+    context: &RequestContext,
+    check: &RequestCheck,
+) -> Option<Refusal> {
+    if let Some(code) = check.suggested_status() {
+        return Some(Refusal {
+            status: Some(code),
+            reason: check.reason(),
+        });
+    }
+    if *context != RequestContext::OutOfDialog || request.method() == Some(&Method::Options) {
+        return None;
+    }
+    let status = out_of_dialog_status(request.method());
+    Some(Refusal {
+        status,
+        reason: status.and_then(|code| out_of_dialog_reason(request, code)),
+    })
+}
+
 /// Why a call ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EndReason {
