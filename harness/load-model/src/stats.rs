@@ -281,6 +281,15 @@ impl Stats {
         f(&mut self.interval);
     }
 
+    /// Counts a call started `lateness` behind its due time, in both spans.
+    pub fn count_start(&mut self, lateness: std::time::Duration) {
+        self.both(|f| f.started += 1);
+        self.record(
+            |f| &mut f.start_lateness_us,
+            u64::try_from(lateness.as_micros()).unwrap_or(u64::MAX),
+        );
+    }
+
     /// Records a value (µs) in the histogram `pick` selects, in both spans.
     pub fn record(&mut self, pick: fn(&mut Figures) -> &mut Histogram<u64>, us: u64) {
         pick(&mut self.total).saturating_record(us.max(1));

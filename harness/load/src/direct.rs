@@ -454,11 +454,7 @@ impl Engine for DirectEngine {
 
 impl DirectEngine {
     fn start_call(&mut self, now: Time, start: CallStart) {
-        self.stats.both(|f| f.started += 1);
-        self.stats.record(
-            |f| &mut f.start_lateness_us,
-            start.lateness.as_micros() as u64,
-        );
+        self.stats.count_start(start.lateness);
         let Some(slot) = self.free.pop_front() else {
             // Cannot happen while the schedule's limit equals the slot count; counted as
             // the harness's failure if it ever does.

@@ -487,11 +487,7 @@ impl RecordedEngine {
     }
 
     fn start_call(&mut self, now: Time, start: CallStart) {
-        self.stats.both(|f| f.started += 1);
-        self.stats.record(
-            |f| &mut f.start_lateness_us,
-            start.lateness.as_micros() as u64,
-        );
+        self.stats.count_start(start.lateness);
         let first_kind = self.kind_for(start.index);
         // The drawn kind, or the next kind with a free user.
         let picked = (0..self.cfg.kinds.len())

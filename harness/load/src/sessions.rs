@@ -236,11 +236,7 @@ impl SessionsEngine {
     }
 
     fn start_session(&mut self, now: Time, start: CallStart) {
-        self.stats.both(|f| f.started += 1);
-        self.stats.record(
-            |f| &mut f.start_lateness_us,
-            start.lateness.as_micros() as u64,
-        );
+        self.stats.count_start(start.lateness);
         let Some(slot) = self.free.pop_front() else {
             let rec = CallRecord::harness_failure(
                 start.index,
@@ -255,6 +251,9 @@ impl SessionsEngine {
         let label = format!("call-{}", start.index);
         let base = slot as usize * 3;
         let (Some(sip), Some(rtp)) = (self.sockets.get(base), self.sockets.get(base + 1)) else {
+            // Every slot has its sockets (they are made together); never leak the slot.
+            self.free.push_back(slot);
+            self.schedule.call_ended();
             return;
         };
         let mut cfg = SrcConfig::new(sip.addr, self.cfg.recorder_sip);
@@ -333,7 +332,7 @@ impl SessionsEngine {
     }
 
     /// Moves what the slot's SRC sent and observed out, and queues its next wake-up.
-    fn drain(&mut self, _now: Time, slot: u32) {
+    fn drain(&mut self, now: Time, slot: u32) {
         let base = slot as usize * 3;
         let Some(s) = self.slots.get_mut(slot as usize).and_then(Option::as_mut) else {
             return;
@@ -354,7 +353,7 @@ impl SessionsEngine {
             if self.cfg.capture {
                 self.captures.push_back(Captured {
                     call: s.index,
-                    at: _now,
+                    at: now,
                     from: d.from,
                     to: d.to,
                     payload: d.bytes.clone(),
