@@ -19,6 +19,31 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// The TCP bounds of a node served on real sockets (`recproof platform`, `recproof srs`):
+/// what a peer's connections may hold before the harness closes them with a finding.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct TcpArgs {
+    /// Seconds a SIP message on TCP may take to arrive once it has begun, and a new
+    /// connection to send its first message (slow or silent peers are closed after it).
+    #[arg(long, default_value_t = 32, value_name = "SECONDS")]
+    pub(crate) tcp_message_timeout: u64,
+    /// TCP connections held open with one peer address at once.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub(crate) tcp_max_per_peer: usize,
+}
+
+impl TcpArgs {
+    fn limits(&self) -> net::node_runner::TcpLimits {
+        let time = Duration::from_secs(self.tcp_message_timeout.max(1));
+        net::node_runner::TcpLimits {
+            per_peer: self.tcp_max_per_peer.max(1),
+            message_time: time,
+            first_message_time: time,
+            ..net::node_runner::TcpLimits::default()
+        }
+    }
+}
+
 /// Arguments of `recproof platform`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct PlatformArgs {
@@ -42,7 +67,7 @@ pub(crate) struct PlatformArgs {
     /// a restarted platform never reuses its recording sessions' identifiers).
     #[arg(long)]
     pub(crate) seed: Option<u64>,
-    /// SIP address to listen on (UDP).
+    /// SIP address to listen on (UDP and TCP).
     #[arg(long, default_value = "127.0.0.1:5060", value_name = "ADDR")]
     pub(crate) listen: SocketAddr,
     /// IP for the platform's RTP ports (default: the --listen IP).
@@ -70,12 +95,14 @@ pub(crate) struct PlatformArgs {
     /// Write the platform's observations (JSONL) here.
     #[arg(long, value_name = "FILE")]
     pub(crate) log: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) tcp: TcpArgs,
 }
 
 /// Arguments of `recproof srs`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct SrsArgs {
-    /// SIP address to listen on (UDP).
+    /// SIP address to listen on (UDP and TCP).
     #[arg(long, default_value = "127.0.0.1:5080", value_name = "ADDR")]
     pub(crate) listen: SocketAddr,
     /// IP for the recorder's RTP ports (default: the --listen IP).
@@ -107,6 +134,8 @@ pub(crate) struct SrsArgs {
     /// Stop after this many seconds (default: run until Ctrl-C).
     #[arg(long, value_name = "SECONDS")]
     pub(crate) duration: Option<u64>,
+    #[command(flatten)]
+    pub(crate) tcp: TcpArgs,
 }
 
 fn parse_directory(s: &str) -> Result<(String, SocketAddr), String> {
@@ -190,7 +219,7 @@ pub(crate) fn run_platform(args: &PlatformArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     eprintln!(
-        "recproof platform: SIP on udp:{}{}{}; Ctrl-C to stop",
+        "recproof platform: SIP on udp and tcp {}{}{}; Ctrl-C to stop",
         args.listen,
         args.fault
             .as_deref()
@@ -201,7 +230,15 @@ pub(crate) fn run_platform(args: &PlatformArgs) -> anyhow::Result<ExitCode> {
             .map(|v| format!(", variant `{v}`"))
             .unwrap_or_default()
     );
-    serve(Box::new(node), "platform", log, args.duration, None, None)
+    serve(
+        Box::new(node),
+        "platform",
+        log,
+        args.duration,
+        args.tcp.limits(),
+        None,
+        None,
+    )
 }
 
 /// Runs `recproof srs`.
@@ -236,7 +273,7 @@ pub(crate) fn run_srs(args: &SrsArgs) -> anyhow::Result<ExitCode> {
     let path = args.out.join("observations.jsonl");
     let log = File::create(&path).with_context(|| format!("cannot create `{}`", path.display()))?;
     eprintln!(
-        "recproof srs: SIP on udp:{}, log {}; Ctrl-C to stop",
+        "recproof srs: SIP on udp and tcp {}, log {}; Ctrl-C to stop",
         args.listen,
         path.display()
     );
@@ -247,6 +284,7 @@ pub(crate) fn run_srs(args: &SrsArgs) -> anyhow::Result<ExitCode> {
         "srs",
         Some(log),
         args.duration,
+        args.tcp.limits(),
         Some(Box::new(
             move |runner: &mut NodeRunner, sink: &mut dyn FnMut(Observation)| {
                 finish_srs(runner, sink, &out)
@@ -321,6 +359,7 @@ fn serve(
     what: &str,
     log: Option<File>,
     duration: Option<u64>,
+    tcp: net::node_runner::TcpLimits,
     finish: Option<Finish>,
     mut tick: Option<Tick>,
 ) -> anyhow::Result<ExitCode> {
@@ -344,7 +383,7 @@ fn serve(
                 },
             })?;
         }
-        let mut runner = NodeRunner::bind(vec![node])
+        let mut runner = NodeRunner::bind_with(vec![node], tcp)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let run_for = duration.map_or(

@@ -18,6 +18,9 @@ use std::time::Instant;
 struct Ports {
     /// The metadata dialect the platform is configured with (and the profile states).
     dialect: &'static str,
+    /// `udp` or `tcp`: the SUT profile's transport and the platform's towards the
+    /// harness recorder.
+    transport: &'static str,
     platform: u16,
     platform_rtp: u16,
     caller: u16,
@@ -32,6 +35,7 @@ impl Ports {
     fn pick() -> Self {
         Self {
             dialect: "broadworks-compat",
+            transport: "udp",
             platform: free_udp_port(),
             // The platform binds 64 even ports: base, base + 2, ... base + 126.
             platform_rtp: free_port_range(128),
@@ -57,6 +61,7 @@ fn policy(p: &Ports) -> String {
 providers:
   Dubber:
     srs: "sip:dubber@127.0.0.1:{srs}"
+    transport: {transport}
 dialect: {dialect}
 locations:
   - id: hq
@@ -81,7 +86,8 @@ people:
       externalIdentifier: callee@recproof.invalid
 "#,
         srs = p.srs,
-        dialect = p.dialect
+        dialect = p.dialect,
+        transport = p.transport,
     )
 }
 
@@ -91,6 +97,7 @@ fn profile(p: &Ports, name: &str) -> String {
         r#"name: {name}
 sut:
   sip: 127.0.0.1:{platform}
+  transport: {transport}
 harness:
   answer_wait_s: 3
   caller: {{ sip: "127.0.0.1:{caller}", rtp: "127.0.0.1:{caller_rtp}" }}
@@ -127,6 +134,7 @@ users:
         srs = p.srs,
         srs_rtp = p.srs_rtp,
         dialect = p.dialect,
+        transport = p.transport,
     )
 }
 
@@ -206,6 +214,44 @@ fn tagged_scenarios_pass_in_real_time_against_the_platform_as_a_separate_process
     eprintln!(
         "external run: {:.1} s wall",
         started.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn the_scenarios_pass_with_every_sip_hop_over_tcp() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ports = Ports {
+        transport: "tcp",
+        ..Ports::pick()
+    };
+    let _platform = start_platform(dir.path(), &ports, &[]);
+    let (code, results, text) = check(dir.path(), &ports, "tcp-platform", "@external and @POL-04");
+    assert_eq!(code, 0, "recproof check --sut over TCP failed:\n{text}");
+    let scenarios = results["scenarios"].as_array().expect("scenarios");
+    assert_eq!(scenarios.len(), 1, "{results:#}");
+    assert_eq!(scenarios[0]["status"], "passed", "{results:#}");
+    // The caller's INVITE went to the platform over TCP, and the recording session
+    // reached the harness recorder over TCP.
+    let log = std::fs::read_to_string(dir.path().join("run").join("observations.jsonl"))
+        .expect("observation log");
+    let over_tcp = |actor: &str, event: &str, start: &str| {
+        log.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|o| o["actor"] == actor && o["event"] == event && o["transport"] == "tcp")
+            .filter_map(|o| o["message"]["text"].as_str().map(str::to_owned))
+            .any(|m| m.starts_with(start))
+    };
+    assert!(
+        over_tcp("caller", "sip_sent", "INVITE "),
+        "caller INVITE over TCP"
+    );
+    assert!(
+        over_tcp("caller", "sip_received", "SIP/2.0 200"),
+        "answered over TCP"
+    );
+    assert!(
+        over_tcp("srs", "sip_received", "INVITE "),
+        "RS INVITE over TCP"
     );
 }
 

@@ -2,7 +2,10 @@
 //! `recproof platform` started as its own process, with `recproof srs` (another process)
 //! receiving the recording session: an RS INVITE with two labelled streams and metadata,
 //! the caller's RTP (SIPp plays its shipped G.711 pcap) on stream 1, and a BYE when the
-//! call ends. Without SIPp installed the test prints `skipped: ...` and passes.
+//! call ends; then the same call with SIP over TCP (SIPp `-t t1`, the provider's
+//! `transport: tcp`). Without SIPp installed the tests print `skipped: ...` and pass.
+
+mod common;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -12,27 +15,7 @@ fn sipp_installed() -> bool {
     testkit::tool("sipp", "-v")
 }
 
-fn free_udp_port() -> u16 {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-    s.local_addr().expect("addr").port()
-}
-
-/// A run of `count` consecutive free UDP ports (bound together, then released).
-fn free_port_range(count: u16) -> u16 {
-    for _ in 0..50 {
-        let base = free_udp_port() & !1;
-        if base > u16::MAX - count {
-            continue;
-        }
-        let held: Vec<_> = (0..count)
-            .map_while(|i| std::net::UdpSocket::bind(("127.0.0.1", base + i)).ok())
-            .collect();
-        if held.len() == usize::from(count) {
-            return base;
-        }
-    }
-    panic!("no {count} consecutive free UDP ports on loopback");
-}
+use common::{free_port_range, free_udp_port};
 
 fn recproof(args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_recproof"))
@@ -92,11 +75,21 @@ fn lines_of(path: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-#[test]
-fn sipp_caller_and_callee_through_the_platform_recorded_by_the_srs() {
-    if !sipp_installed() {
-        return;
-    }
+/// What one call through the platform left behind.
+struct Run {
+    /// Holds the files until the test ends.
+    _dir: tempfile::TempDir,
+    /// `recproof srs --out`: its observation log and WAV files.
+    srs_out: std::path::PathBuf,
+    /// The platform's observation log.
+    platform_log: std::path::PathBuf,
+}
+
+/// One call from SIPp's caller through `recproof platform` to SIPp's callee, recorded by
+/// `recproof srs`; with `tcp`, the caller speaks TCP only (`-t t1`) and the provider's
+/// `transport: tcp` sends the recording session over TCP (the callee leg stays UDP: the
+/// platform's directory routes over UDP). Asserts that all three processes completed.
+fn call_through_platform(tcp: bool) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
     let (platform_port, srs_port, uas_port, uac_port) = (
         free_udp_port(),
@@ -109,7 +102,15 @@ fn sipp_caller_and_callee_through_the_platform_recorded_by_the_srs() {
     let srs_rtp = free_port_range(32);
     let (uas_media, uac_media) = (free_port_range(4), free_port_range(4));
     let policy_path = dir.path().join("policy.yaml");
-    std::fs::write(&policy_path, policy(srs_port)).expect("write policy");
+    let mut policy_text = policy(srs_port);
+    if tcp {
+        policy_text = policy_text.replace(
+            &format!("srs: \"sip:dubber@127.0.0.1:{srs_port}\"\n"),
+            &format!("srs: \"sip:dubber@127.0.0.1:{srs_port}\"\n    transport: tcp\n"),
+        );
+        assert!(policy_text.contains("transport: tcp"));
+    }
+    std::fs::write(&policy_path, policy_text).expect("write policy");
     let srs_out = dir.path().join("srs");
     let platform_log = dir.path().join("platform.jsonl");
 
@@ -176,6 +177,7 @@ fn sipp_caller_and_callee_through_the_platform_recorded_by_the_srs() {
             std::fs::copy(&path, pcap_dir.join(name)).expect("copy pcap");
         }
     }
+    let transport: &[&str] = if tcp { &["-t", "t1"] } else { &[] };
     let uac = Command::new("sipp")
         .args(["-sn", "uac_pcap", "-s", "2001", "-i", "127.0.0.1", "-p"])
         .arg(uac_port.to_string())
@@ -188,6 +190,7 @@ fn sipp_caller_and_callee_through_the_platform_recorded_by_the_srs() {
             "20s",
             "-nostdin",
         ])
+        .args(transport)
         .arg(format!("127.0.0.1:{platform_port}"))
         .current_dir(dir.path())
         .stdin(Stdio::null())
@@ -217,7 +220,23 @@ fn sipp_caller_and_callee_through_the_platform_recorded_by_the_srs() {
         "{}",
         String::from_utf8_lossy(&srs_done.stderr)
     );
+    Run {
+        _dir: dir,
+        srs_out,
+        platform_log,
+    }
+}
 
+#[test]
+fn sipp_caller_and_callee_through_the_platform_recorded_by_the_srs() {
+    if !sipp_installed() {
+        return;
+    }
+    let Run {
+        _dir,
+        srs_out,
+        platform_log,
+    } = call_through_platform(false);
     let log = lines_of(&srs_out.join("observations.jsonl"));
     let invite = log
         .iter()
@@ -259,4 +278,61 @@ fn sipp_caller_and_callee_through_the_platform_recorded_by_the_srs() {
             .any(|o| o["event"] == "platform_action"),
         "the platform logged its actions"
     );
+}
+
+/// The SIP messages a log records as `event` (sent or received) over `transport`, whose
+/// text starts with `start`.
+fn sip<'a>(
+    log: &'a [serde_json::Value],
+    event: &str,
+    transport: &str,
+    start: &str,
+) -> Vec<&'a str> {
+    log.iter()
+        .filter(|o| o["event"] == event && o["transport"] == transport)
+        .filter_map(|o| o["message"]["text"].as_str())
+        .filter(|m| m.starts_with(start))
+        .collect()
+}
+
+/// The same call with SIP over TCP on both hops recproof serves: SIPp's caller speaks
+/// nothing but TCP in `-t t1` mode, so its completed call proves the platform took and
+/// answered it over TCP (the platform logs no SIP of its own); the SRS's log shows the
+/// RS INVITE (over RFC 3261 §18.1.1's 1,300 bytes), the BYE and the answers over TCP.
+#[test]
+fn sipp_calls_the_platform_over_tcp_and_the_platform_records_over_tcp() {
+    if !sipp_installed() {
+        return;
+    }
+    let run = call_through_platform(true);
+    let slog = lines_of(&run.srs_out.join("observations.jsonl"));
+    let invites = sip(&slog, "sip_received", "tcp", "INVITE ");
+    assert_eq!(invites.len(), 1, "the SRS took the RS INVITE over TCP");
+    assert!(invites[0].contains("SIP/2.0/TCP"), "its Via says TCP");
+    assert!(invites[0].len() > 1_300, "{} bytes", invites[0].len());
+    assert!(invites[0].contains("a=label:1") && invites[0].contains("a=label:2"));
+    assert!(
+        !sip(&slog, "sip_received", "tcp", "BYE ").is_empty(),
+        "and its BYE"
+    );
+    assert!(
+        !sip(&slog, "sip_sent", "tcp", "SIP/2.0 200").is_empty(),
+        "the SRS answered over the platform's connection"
+    );
+    assert!(
+        sip(&slog, "sip_received", "udp", "").is_empty(),
+        "no SIP reached the SRS over UDP"
+    );
+    assert!(
+        slog.iter()
+            .any(|o| o["event"] == "rtp_stream" && o["stream"] == "srs.1"),
+        "the caller's RTP reached the recorder on stream 1"
+    );
+    let plog = lines_of(&run.platform_log);
+    let findings = plog
+        .iter()
+        .chain(&slog)
+        .filter(|o| o["event"] == "sip_malformed" && o["actor"] == "harness")
+        .count();
+    assert_eq!(findings, 0, "no TCP finding on a clean call");
 }

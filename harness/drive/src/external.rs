@@ -57,8 +57,11 @@ pub struct ExternalRecorder {
 pub struct ExternalTarget {
     /// Name of the SUT (for `RunStarted`).
     pub name: String,
-    /// The SUT's SIP address (UDP).
+    /// The SUT's SIP address.
     pub sut_sip: SocketAddr,
+    /// The transport the harness parties use towards the SUT (and put in their
+    /// Contacts); requests from the SUT are taken on either.
+    pub sut_transport: sip::transaction::Transport,
     /// The harness caller's SIP address.
     pub caller_sip: SocketAddr,
     /// The harness caller's RTP address.
@@ -129,6 +132,7 @@ pub async fn run_call_async(call: &ExternalCall) -> Result<CallOutcome, DriveErr
     let ids = crate::fresh_seed();
     caller_cfg.seed = call.seed.wrapping_mul(31).wrapping_add(1);
     caller_cfg.sip_seed = Some(ids.wrapping_add(1));
+    caller_cfg.sip_transport = t.sut_transport;
     caller_cfg.keep_pcm = call.evidence;
     let mut callee_cfg = UaConfig::callee(t.callee_sip, t.callee_rtp);
     callee_cfg.uri = format!("sip:{}@{}", call.extension, t.callee_sip);
@@ -137,6 +141,7 @@ pub async fn run_call_async(call: &ExternalCall) -> Result<CallOutcome, DriveErr
     callee_cfg.detectors = t.detectors.clone();
     callee_cfg.seed = call.seed.wrapping_mul(31).wrapping_add(2);
     callee_cfg.sip_seed = Some(ids.wrapping_add(2));
+    callee_cfg.sip_transport = t.sut_transport;
     callee_cfg.keep_pcm = call.evidence;
     callee_cfg.answer = match call.plan.answer {
         Answer::After(ring) => AnswerMode::Answer { ring },

@@ -518,8 +518,10 @@ pub fn recorder_name(fault: Option<SrsFault>) -> String {
 pub struct ExternalRecorderTarget {
     /// Name of the recorder (for `RunStarted`).
     pub name: String,
-    /// The recorder's SIP address (UDP).
+    /// The recorder's SIP address.
     pub recorder_sip: SocketAddr,
+    /// The transport the harness SRC uses towards it.
+    pub recorder_transport: sip::transaction::Transport,
     /// The Request-URI of RS INVITEs (default `sip:srs@<recorder_sip>`).
     pub recorder_uri: Option<String>,
     /// The harness SRC's SIP address.
@@ -561,6 +563,7 @@ pub fn run_recorder_call_external(call: &ExternalRecorderCall) -> Result<CallOut
         }
         cfg.seed = call.seed.wrapping_mul(31).wrapping_add(5);
         cfg.sip_seed = Some(crate::fresh_seed());
+        cfg.sip_transport = t.recorder_transport;
         let mut nodes: Vec<Box<dyn sim::Node>> = vec![Box::new(HarnessSrc::new(cfg, ctx.clone()))];
         // The burst SRCs (SRS-14): the next SIP ports after the SRC's, and four RTP ports
         // each after its two.
@@ -580,6 +583,7 @@ pub fn run_recorder_call_external(call: &ExternalRecorderCall) -> Result<CallOut
             }
             cfg.seed = call.seed.wrapping_mul(37).wrapping_add(100 + k as u64);
             cfg.sip_seed = Some(crate::fresh_seed());
+            cfg.sip_transport = t.recorder_transport;
             nodes.push(Box::new(HarnessSrc::new(cfg, ctx.clone())));
         }
         let mut runner = net::node_runner::NodeRunner::bind(nodes)

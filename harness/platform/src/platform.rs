@@ -266,6 +266,14 @@ impl Node for Platform {
         &self.cx.cfg.name
     }
 
+    fn sip_addresses(&self) -> Vec<SocketAddr> {
+        let mut v = vec![self.cx.cfg.sip_addr];
+        if self.cx.cfg.src_addr() != self.cx.cfg.sip_addr {
+            v.push(self.cx.cfg.src_addr());
+        }
+        v
+    }
+
     fn addresses(&self) -> Vec<SocketAddr> {
         let mut v = vec![self.cx.cfg.sip_addr];
         if self.cx.cfg.src_addr() != self.cx.cfg.sip_addr {

@@ -52,10 +52,27 @@ use std::collections::{HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+/// The transport towards a provider's recorder: TCP when the provider says so or its URI
+/// carries `;transport=tcp`.
+fn transport_to(srs: &policy::SrsEndpoint) -> Transport {
+    let in_uri = Uri::parse(&srs.srs)
+        .ok()
+        .and_then(|u| u.transport())
+        .is_some_and(|t| t.eq_ignore_ascii_case("tcp"));
+    if srs.transport == policy::Transport::Tcp || in_uri {
+        Transport::Tcp
+    } else {
+        Transport::Udp
+    }
+}
+
 /// A user's recording settings for one call (policy resolution plus faults).
 #[derive(Debug, Clone)]
 struct RecSettings {
     srs_uri: String,
+    /// How to reach the recorder: the provider's `transport`, or the URI's own
+    /// `;transport=` parameter.
+    srs_transport: Transport,
     mode: RecordMode,
     start_stop: bool,
     notification: Option<NotificationType>,
@@ -330,6 +347,7 @@ fn settings_for_inner(
     };
     let from_person = |srs: &policy::SrsEndpoint, mode: RecordMode| RecSettings {
         srs_uri: srs.srs.clone(),
+        srs_transport: transport_to(srs),
         mode,
         start_stop: start_stop_of(&pcr.start_stop_announcement) && b.offers_start_stop,
         notification: (pcr.notification.enabled && pcr.notification.kind != NotificationType::None)
@@ -350,12 +368,13 @@ fn settings_for_inner(
             if !b.records_always_users && a.mode == RecordMode::Always {
                 return None;
             }
-            let mut srs = a.srs.srs.clone();
+            let mut srs = &a.srs;
             if b.ignores_location_override && user.vendor_from == policy::Level::Location {
-                srs = org_srs?.srs.clone();
+                srs = org_srs?;
             }
             Some(RecSettings {
-                srs_uri: srs,
+                srs_uri: srs.srs.clone(),
+                srs_transport: transport_to(srs),
                 mode: a.mode,
                 start_stop: user.announcements(call).start_stop && b.offers_start_stop,
                 notification: a.notification,
@@ -789,7 +808,7 @@ impl Recorder {
         let extra = docs.initial_invite(&offer);
         let key = match self
             .src
-            .invite(now, &s.srs_uri, PeerAddr::new(srs, Transport::Udp), extra)
+            .invite(now, &s.srs_uri, PeerAddr::new(srs, s.srs_transport), extra)
         {
             Ok(k) => k,
             Err(e) => {

@@ -227,6 +227,9 @@ pub struct SrcConfig {
     pub seed: u64,
     /// Seed of tags, branches and Call-IDs (a real-time run draws a fresh one).
     pub sip_seed: Option<u64>,
+    /// The transport towards the recorder (and in the SRC's Contact): UDP unless the
+    /// recorder profile says TCP.
+    pub sip_transport: Transport,
 }
 
 /// The call the harness SRC says it records (the metadata's participants).
@@ -257,6 +260,7 @@ impl SrcConfig {
             epoch: jiff::Timestamp::UNIX_EPOCH,
             seed: 0x5352_4300,
             sip_seed: None,
+            sip_transport: Transport::Udp,
         }
     }
 
@@ -266,6 +270,17 @@ impl SrcConfig {
             SocketAddr::new(self.media_ip, self.rtp_port_base),
             SocketAddr::new(self.media_ip, self.rtp_port_base.saturating_add(2)),
         ]
+    }
+}
+
+/// A Contact value with `;transport=tcp` added to its URI (inside the angle brackets)
+/// when the SRC speaks TCP, so the recorder sends its in-dialog requests over TCP too.
+fn with_transport(contact: &str, transport: Transport) -> String {
+    match (transport, contact.find('>')) {
+        (Transport::Tcp, Some(end)) => {
+            format!("{};transport=tcp{}", &contact[..end], &contact[end..])
+        }
+        _ => contact.to_owned(),
     }
 }
 
@@ -416,7 +431,10 @@ impl HarnessSrc {
             RsSdpState::Active,
             &codecs,
         );
-        let contact = src_contact(req.dialect, true, self.cfg.sip_addr);
+        let contact = with_transport(
+            &src_contact(req.dialect, true, self.cfg.sip_addr),
+            self.cfg.sip_transport,
+        );
         let extra = match req.case {
             RsCase::Valid | RsCase::Load => docs.initial_invite_styled(&sdp, &req.style),
             RsCase::UnknownRequire => {
@@ -428,7 +446,10 @@ impl HarnessSrc {
             }
             RsCase::PlainInvite => Extra::new()
                 .omit("Contact")
-                .header("Contact", &format!("<sip:src@{}>", self.cfg.sip_addr))
+                .header(
+                    "Contact",
+                    &with_transport(&format!("<sip:src@{}>", self.cfg.sip_addr), self.cfg.sip_transport),
+                )
                 .body(sip::multipart::SDP, sdp.to_bytes()),
             RsCase::MalformedXml => {
                 let xml = metadata::to_xml(&docs.recording, req.dialect);
@@ -474,7 +495,7 @@ impl HarnessSrc {
         let key = self.ep.invite(
             now,
             &self.cfg.target_uri,
-            PeerAddr::new(self.cfg.target, Transport::Udp),
+            PeerAddr::new(self.cfg.target, self.cfg.sip_transport),
             extra,
         )?;
         let rs_call_id = self.ep.call_id(key).unwrap_or_default().to_owned();
@@ -956,6 +977,10 @@ fn pad_xml(xml: &str, size: usize) -> String {
 impl Node for HarnessSrc {
     fn name(&self) -> &str {
         &self.cfg.name
+    }
+
+    fn sip_addresses(&self) -> Vec<SocketAddr> {
+        vec![self.cfg.sip_addr]
     }
 
     fn addresses(&self) -> Vec<SocketAddr> {

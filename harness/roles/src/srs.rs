@@ -1485,6 +1485,10 @@ impl Node for SrsEmulator {
         &self.cfg.name
     }
 
+    fn sip_addresses(&self) -> Vec<SocketAddr> {
+        vec![self.cfg.sip_addr]
+    }
+
     fn addresses(&self) -> Vec<SocketAddr> {
         let mut v = vec![self.cfg.sip_addr];
         v.extend(self.cfg.rtp_addrs());

@@ -107,6 +107,10 @@ pub struct UaConfig {
     /// a real-time run draws a fresh one, so a stateful SUT never sees the identifiers of
     /// an earlier run, while the seed still fixes the audio and timing.
     pub sip_seed: Option<u64>,
+    /// The transport of the calls this phone places (and of its Contact): UDP unless a
+    /// SUT profile says its SIP is on TCP. Calls to it are answered on whatever they
+    /// arrive on.
+    pub sip_transport: Transport,
 }
 
 impl UaConfig {
@@ -145,6 +149,7 @@ impl UaConfig {
             keep_pcm: false,
             seed: u64::from(party.0),
             sip_seed: None,
+            sip_transport: Transport::Udp,
         }
     }
 }
@@ -225,6 +230,9 @@ impl PartyUa {
         let mut ep_cfg =
             EndpointConfig::new(cfg.sip_addr, &cfg.uri, cfg.sip_seed.unwrap_or(cfg.seed));
         ep_cfg.user_agent = Some(format!("recproof-{}", cfg.name));
+        if cfg.sip_transport == Transport::Tcp {
+            ep_cfg.contact = format!("<{};transport=tcp>", cfg.uri);
+        }
         Ok(Self {
             ep: Endpoint::new(ep_cfg),
             wire: Wire::new(cfg.actor, cfg.sip_addr),
@@ -259,7 +267,7 @@ impl PartyUa {
         let key = self.ep.invite(
             now,
             target_uri,
-            PeerAddr::new(target, Transport::Udp),
+            PeerAddr::new(target, self.cfg.sip_transport),
             extra,
         )?;
         self.begin_call(
@@ -767,6 +775,10 @@ impl PartyUa {
 impl Node for PartyUa {
     fn name(&self) -> &str {
         &self.cfg.name
+    }
+
+    fn sip_addresses(&self) -> Vec<SocketAddr> {
+        vec![self.cfg.sip_addr]
     }
 
     fn addresses(&self) -> Vec<SocketAddr> {

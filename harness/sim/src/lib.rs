@@ -48,6 +48,12 @@ pub trait Node: Any {
     fn name(&self) -> &str;
     /// Every address this node receives on (SIP and RTP).
     fn addresses(&self) -> Vec<SocketAddr>;
+    /// The addresses among [`Node::addresses`] where SIP arrives. A real-socket driver
+    /// also takes SIP over TCP on them (RFC 3261 §18: every element takes both); the
+    /// default, none, is for nodes that speak no SIP.
+    fn sip_addresses(&self) -> Vec<SocketAddr> {
+        Vec::new()
+    }
     /// A datagram arrived.
     fn handle_datagram(&mut self, now: Time, datagram: Datagram);
     /// Time passed; an early or repeated call must be harmless.

@@ -352,10 +352,21 @@ proptest! {
         cuts.sort_unstable();
         let mut buf: Vec<u8> = Vec::new();
         let mut got: Vec<Vec<u8>> = Vec::new();
+        // The incremental framer must agree with `frame` on every split.
+        let mut framer = framing::Framer::new();
+        let mut framed: Vec<Vec<u8>> = Vec::new();
         let mut from = 0;
         for to in cuts {
             buf.extend_from_slice(&stream[from..to]);
+            framer.push(&stream[from..to]);
             from = to;
+            loop {
+                match framer.next_message() {
+                    Ok(Some(m)) => framed.push(m),
+                    Ok(None) => break,
+                    Err(e) => prop_assert!(false, "framer error {e}"),
+                }
+            }
             loop {
                 match framing::frame(&buf) {
                     Ok(Frame::KeepAlive(n)) => {
@@ -370,7 +381,53 @@ proptest! {
             }
         }
         prop_assert!(buf.is_empty(), "left over: {:?}", String::from_utf8_lossy(&buf));
+        prop_assert!(framer.pending().is_empty());
+        prop_assert_eq!(&framed, &want);
         prop_assert_eq!(got, want);
+    }
+
+    #[test]
+    fn framer_agrees_with_frame_on_hostile_streams(
+        data in hostile_bytes(),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        // Whole-buffer framing, repeated.
+        let mut rest: &[u8] = &data;
+        let mut want = Vec::new();
+        let want_error = loop {
+            match framing::frame(rest) {
+                Ok(Frame::KeepAlive(n)) => rest = &rest[n..],
+                Ok(Frame::Complete { len }) => {
+                    want.push(rest[..len].to_vec());
+                    rest = &rest[len..];
+                }
+                Ok(Frame::Incomplete) => break None,
+                Err(e) => break Some(e),
+            }
+        };
+        // The same bytes in two pieces through the framer.
+        let cut = cut.index(data.len() + 1);
+        let mut framer = framing::Framer::new();
+        let mut got = Vec::new();
+        let mut got_error = None;
+        'pieces: for piece in [&data[..cut], &data[cut..]] {
+            framer.push(piece);
+            loop {
+                match framer.next_message() {
+                    Ok(Some(m)) => got.push(m),
+                    Ok(None) => break,
+                    Err(e) => {
+                        got_error = Some(e);
+                        break 'pieces;
+                    }
+                }
+            }
+        }
+        prop_assert_eq!(got, want);
+        prop_assert_eq!(got_error.clone(), want_error);
+        if got_error.is_none() {
+            prop_assert_eq!(framer.pending(), rest);
+        }
     }
 }
 

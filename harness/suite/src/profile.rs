@@ -197,6 +197,9 @@ struct RawLoad {
 #[serde(deny_unknown_fields)]
 struct RawSut {
     sip: String,
+    /// `udp` (default) or `tcp`.
+    #[serde(default)]
+    transport: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -278,6 +281,11 @@ pub fn load(path: &Path) -> Result<SutProfile, ProfileError> {
     })?;
     let base = path.parent().unwrap_or(Path::new("."));
     let mut problems = Vec::new();
+    let sut_transport = crate::recorder_profile::transport_field(
+        "sut.transport",
+        raw.sut.transport.as_deref(),
+        &mut problems,
+    );
     let mut addr = |what: &str, s: &str| -> SocketAddr {
         s.parse().unwrap_or_else(|_| {
             problems.push(format!(
@@ -517,6 +525,7 @@ pub fn load(path: &Path) -> Result<SutProfile, ProfileError> {
         target: ExternalTarget {
             name: raw.name,
             sut_sip,
+            sut_transport,
             caller_sip,
             caller_rtp,
             caller_user: raw.caller,

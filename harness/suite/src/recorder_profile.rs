@@ -5,7 +5,8 @@
 //! name: Example recorder
 //! role: recorder
 //! recorder:
-//!   sip: 127.0.0.1:5080            # where it takes recording sessions (UDP)
+//!   sip: 127.0.0.1:5080            # where it takes recording sessions
+//!   transport: udp                 # udp (default) | tcp: how the harness SRC reaches it
 //!   uri: sip:srs@127.0.0.1:5080    # Request-URI of RS INVITEs (optional)
 //!   dialects: [rfc-strict, broadworks-compat]   # what it claims to take
 //!   capacity: 8                    # sessions it takes at once (SRS-14, optional)
@@ -76,6 +77,9 @@ struct RawRecordings {
 #[serde(deny_unknown_fields)]
 struct RawRecorder {
     sip: String,
+    /// `udp` (default) or `tcp`.
+    #[serde(default)]
+    transport: Option<String>,
     #[serde(default)]
     uri: Option<String>,
     #[serde(default)]
@@ -134,6 +138,11 @@ pub fn load(path: &Path) -> Result<RecorderProfile, ProfileError> {
         )])
     })?;
     let mut problems = Vec::new();
+    let recorder_transport = transport_field(
+        "recorder.transport",
+        raw.recorder.transport.as_deref(),
+        &mut problems,
+    );
     let mut addr = |what: &str, s: &str| -> SocketAddr {
         s.parse().unwrap_or_else(|_| {
             problems.push(format!(
@@ -213,6 +222,7 @@ pub fn load(path: &Path) -> Result<RecorderProfile, ProfileError> {
         target: ExternalRecorderTarget {
             name: raw.name,
             recorder_sip,
+            recorder_transport,
             recorder_uri: raw.recorder.uri,
             src_sip,
             src_rtp_port_base: base,
@@ -221,4 +231,22 @@ pub fn load(path: &Path) -> Result<RecorderProfile, ProfileError> {
         rules,
         recordings,
     })
+}
+
+/// Reads a profile's `transport` field (`udp`, the default, or `tcp`), adding a problem
+/// for anything else.
+pub(crate) fn transport_field(
+    field: &str,
+    value: Option<&str>,
+    problems: &mut Vec<String>,
+) -> sip::transaction::Transport {
+    match value.map(str::trim) {
+        None => sip::transaction::Transport::Udp,
+        Some(v) if v.eq_ignore_ascii_case("udp") => sip::transaction::Transport::Udp,
+        Some(v) if v.eq_ignore_ascii_case("tcp") => sip::transaction::Transport::Tcp,
+        Some(v) => {
+            problems.push(format!("{field}: `{v}` is not `udp` or `tcp`"));
+            sip::transaction::Transport::Udp
+        }
+    }
 }

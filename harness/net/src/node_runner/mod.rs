@@ -5,9 +5,12 @@
 //! The second of the two drivers `recproof-sim` describes: [`sim::World`] runs nodes on a
 //! simulated network and clock, [`NodeRunner`] runs the very same nodes (reference
 //! platform, SRS emulator, party phones) on real sockets, so a SIPp, a real SRC or a real
-//! SRS can talk to them. It binds one UDP socket per address a node owns, turns arrivals
-//! into [`Node::handle_datagram`] calls stamped with the run clock, sends what the nodes
-//! queue from the socket bound to the datagram's source address, wakes nodes at their
+//! SRS can talk to them. It binds one UDP socket per address a node owns and a TCP
+//! listener on each of its SIP addresses ([`Node::sip_addresses`]), turns arrivals into
+//! [`Node::handle_datagram`] calls stamped with the run clock (a message framed from a TCP
+//! stream arrives as a datagram tagged [`Transport::Tcp`]), sends what the nodes queue from
+//! the socket bound to the datagram's source address (or over a TCP connection between
+//! the two addresses, opened when there is none: [`tcp`]), wakes nodes at their
 //! [`Node::poll_timeout`], and hands every [`Observation`] to the caller's sink.
 //!
 //! Commands (dial, hang up, DTMF) are scheduled with [`NodeRunner::at`]: a closure run
@@ -17,12 +20,17 @@
 //!
 //! # What it must not touch
 //!
-//! No protocol or judging: it moves bytes and time only. Datagrams tagged TCP are not
-//! carried (the roles speak UDP; SIP over TCP has its own driver in [`crate::transport`]);
-//! they are counted in [`RunStats::dropped`]. It never panics on what arrives.
+//! No protocol or judging: it moves bytes and time only. What it finds wrong with a TCP
+//! peer (a stream that cannot be framed, a bound reached) it logs as the harness's own
+//! `sip_malformed` finding with the bytes, at most [`FINDINGS_PER_SECOND`] a second. It
+//! never panics on what arrives.
+
+mod tcp;
+
+pub use tcp::TcpLimits;
 
 use bytes::Bytes;
-use observe::Observation;
+use observe::{Actor, Event, FloodLimit, Observation, Payload};
 use sim::{Datagram, Node, Transport};
 use sip::time::Time;
 use std::any::Any;
@@ -43,13 +51,20 @@ const INBOX_DEPTH: usize = 4_096;
 /// so a burst waits in the kernel instead of being dropped (the kernel caps it at
 /// `net.core.rmem_max`; what it drops anyway is counted, see [`NodeRunner::receive_drops`]).
 const RECV_BUFFER: usize = 4 * 1024 * 1024;
+/// Transport findings (TCP streams that cannot be framed, bounds reached) logged a second
+/// at most; the rest are counted in one aggregate line.
+pub const FINDINGS_PER_SECOND: u32 = 20;
 
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum RunnerError {
     /// A node's address could not be bound (in use, not a local address...).
-    #[error("cannot bind {addr} for node `{node}`: {source}; pick a free address or port")]
+    #[error(
+        "cannot bind {transport} {addr} for node `{node}`: {source}; pick a free address or port"
+    )]
     Bind {
+        /// `UDP` or `TCP`.
+        transport: &'static str,
         /// The address.
         addr: SocketAddr,
         /// The node that owns it.
@@ -72,12 +87,12 @@ pub enum RunnerError {
 /// What a run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RunStats {
-    /// Datagrams delivered to nodes.
+    /// Datagrams (and messages framed from TCP) delivered to nodes.
     pub received: u64,
     /// Datagrams sent.
     pub sent: u64,
     /// Datagrams a node queued that could not be sent (no socket for its source address,
-    /// TCP tag, or an OS send error).
+    /// an OS send error, a TCP bound).
     pub dropped: u64,
     /// Observations handed to the sink.
     pub observations: u64,
@@ -127,13 +142,34 @@ struct Arrival {
     at: Instant,
 }
 
+/// What the socket tasks hand the loop.
+#[derive(Debug)]
+enum Inbound {
+    /// A UDP datagram.
+    Datagram(Arrival),
+    /// Something on a TCP connection.
+    Stream(tcp::StreamEvent),
+}
+
+impl std::fmt::Debug for Arrival {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Arrival")
+            .field("local", &self.local)
+            .field("from", &self.from)
+            .field("len", &self.bytes.len())
+            .finish()
+    }
+}
+
 /// Real-socket driver for a set of nodes. See the [module docs](self).
 pub struct NodeRunner {
     nodes: Vec<Box<dyn Node>>,
     routes: HashMap<SocketAddr, usize>,
     sockets: HashMap<SocketAddr, Arc<UdpSocket>>,
-    inbox: mpsc::Receiver<Arrival>,
+    inbox: mpsc::Receiver<Inbound>,
     readers: Vec<tokio::task::JoinHandle<()>>,
+    tcp: tcp::Connections,
+    findings: FloodLimit,
     commands: BTreeMap<(Time, u64), (usize, Command)>,
     next_command: u64,
     origin: Instant,
@@ -157,9 +193,19 @@ impl std::fmt::Debug for NodeRunner {
 }
 
 impl NodeRunner {
-    /// Binds every address of every node. The run clock starts now.
+    /// Binds every address of every node (UDP, and TCP on their SIP addresses) with the
+    /// default TCP bounds. The run clock starts now.
     pub async fn bind(nodes: Vec<Box<dyn Node>>) -> Result<Self, RunnerError> {
+        Self::bind_with(nodes, TcpLimits::default()).await
+    }
+
+    /// [`Self::bind`] with other TCP bounds.
+    pub async fn bind_with(
+        nodes: Vec<Box<dyn Node>>,
+        limits: TcpLimits,
+    ) -> Result<Self, RunnerError> {
         let (tx, inbox) = mpsc::channel(INBOX_DEPTH);
+        let counts = tcp::ConnectionCounts::new(limits);
         let mut routes = HashMap::new();
         let mut sockets = HashMap::new();
         let mut readers = Vec::new();
@@ -177,6 +223,7 @@ impl NodeRunner {
                 let socket = UdpSocket::bind(addr)
                     .await
                     .map_err(|source| RunnerError::Bind {
+                        transport: "UDP",
                         addr,
                         node: node.name().to_owned(),
                         source,
@@ -189,6 +236,22 @@ impl NodeRunner {
                 sockets.insert(addr, socket.clone());
                 readers.push(tokio::spawn(read_loop(addr, socket, tx.clone())));
             }
+            for addr in node.sip_addresses() {
+                let listener = tcp::listen(addr)
+                    .await
+                    .map_err(|source| RunnerError::Bind {
+                        transport: "TCP",
+                        addr,
+                        node: node.name().to_owned(),
+                        source,
+                    })?;
+                readers.push(tokio::spawn(tcp::accept_loop(
+                    listener,
+                    addr,
+                    counts.clone(),
+                    tx.clone(),
+                )));
+            }
         }
         let ports: Vec<u16> = sockets.keys().map(SocketAddr::port).collect();
         let drops_at_bind = kernel_udp_drops(&ports);
@@ -199,6 +262,8 @@ impl NodeRunner {
             sockets,
             inbox,
             readers,
+            tcp: tcp::Connections::new(counts, tx),
+            findings: FloodLimit::new(FINDINGS_PER_SECOND),
             commands: BTreeMap::new(),
             next_command: 0,
             origin: Instant::now(),
@@ -292,8 +357,13 @@ impl NodeRunner {
                 biased;
                 () = &mut stop => return RunEnd::Interrupted,
                 arrival = self.inbox.recv() => {
-                    let Some(arrival) = arrival else { return RunEnd::Deadline };
-                    self.deliver(arrival, &mut sink).await;
+                    match arrival {
+                        Some(Inbound::Datagram(a)) => {
+                            self.deliver(a, Transport::Udp, &mut sink).await;
+                        }
+                        Some(Inbound::Stream(event)) => self.on_stream(event, &mut sink).await,
+                        None => return RunEnd::Deadline,
+                    }
                 }
                 () = tokio::time::sleep_until(wake) => {
                     if Instant::now() >= deadline {
@@ -319,7 +389,86 @@ impl NodeRunner {
         }
     }
 
-    async fn deliver(&mut self, arrival: Arrival, sink: &mut impl FnMut(Observation)) {
+    /// TCP connections open now.
+    pub fn tcp_connections(&self) -> usize {
+        self.tcp.len()
+    }
+
+    async fn on_stream(&mut self, event: tcp::StreamEvent, sink: &mut impl FnMut(Observation)) {
+        match event {
+            tcp::StreamEvent::Message {
+                local,
+                remote,
+                bytes,
+                at,
+            } => {
+                let arrival = Arrival {
+                    local,
+                    from: remote,
+                    bytes,
+                    at,
+                };
+                self.deliver(arrival, Transport::Tcp, sink).await;
+            }
+            tcp::StreamEvent::Opened {
+                local,
+                remote,
+                id,
+                writer,
+            } => self.tcp.opened(local, remote, id, writer),
+            tcp::StreamEvent::Closed { local, remote, id } => self.tcp.closed(local, remote, id),
+            tcp::StreamEvent::Finding {
+                local,
+                remote,
+                reason,
+                bytes,
+                at,
+            } => {
+                let now = Time::from_duration(at.saturating_duration_since(self.origin));
+                self.finding(now, local, remote, reason, &bytes, sink);
+            }
+        }
+    }
+
+    /// Logs a transport finding as the harness's `sip_malformed`, rate-limited.
+    fn finding(
+        &mut self,
+        now: Time,
+        local: SocketAddr,
+        remote: SocketAddr,
+        reason: String,
+        bytes: &[u8],
+        sink: &mut impl FnMut(Observation),
+    ) {
+        let admit = self.findings.admit(now.as_micros());
+        let mut emit = |event| {
+            self.stats.observations += 1;
+            sink(Observation {
+                t_us: now.as_micros(),
+                call: None,
+                actor: Actor::Harness,
+                event,
+            });
+        };
+        if let Some(n) = admit.suppressed_before {
+            emit(FloodLimit::summary("tcp", n, FINDINGS_PER_SECOND));
+        }
+        if admit.log {
+            emit(Event::SipMalformed {
+                transport: "tcp".to_owned(),
+                remote: remote.to_string(),
+                message: Payload::from_bytes(bytes),
+                reason: format!("{reason} (at {local})"),
+            });
+        }
+    }
+
+    async fn deliver(
+        &mut self,
+        arrival: Arrival,
+        transport: Transport,
+        sink: &mut impl FnMut(Observation),
+    ) {
         let Some(&index) = self.routes.get(&arrival.local) else {
             return;
         };
@@ -328,7 +477,7 @@ impl NodeRunner {
         let datagram = Datagram {
             from: arrival.from,
             to: arrival.local,
-            transport: Transport::Udp,
+            transport,
             bytes: arrival.bytes,
         };
         if let Some(c) = self.capture.as_mut() {
@@ -378,11 +527,24 @@ impl NodeRunner {
             c.extend(outgoing.iter().map(|d| (now, d.clone())));
         }
         for d in outgoing {
-            let socket = match d.transport {
-                Transport::Udp => self.sockets.get(&d.from),
-                _ => None,
-            };
-            match socket {
+            if d.transport == Transport::Tcp {
+                let (from, to) = (d.from, d.to);
+                match self.tcp.send(from, to, d.bytes.clone()) {
+                    Ok(()) => self.stats.sent += 1,
+                    Err(refused) => {
+                        self.stats.dropped += 1;
+                        let reason = match refused {
+                            tcp::SendRefused::QueueFull => format!(
+                                "{to} is not reading: its TCP queue is full; message dropped"
+                            ),
+                            tcp::SendRefused::NoSlot(why) => format!("{why}; message dropped"),
+                        };
+                        self.finding(self.now(), from, to, reason, &d.bytes, sink);
+                    }
+                }
+                continue;
+            }
+            match self.sockets.get(&d.from) {
                 Some(socket) if socket.send_to(&d.bytes, d.to).await.is_ok() => {
                     self.stats.sent += 1;
                 }
@@ -400,7 +562,7 @@ impl Drop for NodeRunner {
     }
 }
 
-async fn read_loop(local: SocketAddr, socket: Arc<UdpSocket>, tx: mpsc::Sender<Arrival>) {
+async fn read_loop(local: SocketAddr, socket: Arc<UdpSocket>, tx: mpsc::Sender<Inbound>) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
         match socket.recv_from(&mut buf).await {
@@ -411,7 +573,7 @@ async fn read_loop(local: SocketAddr, socket: Arc<UdpSocket>, tx: mpsc::Sender<A
                     bytes: Bytes::copy_from_slice(&buf[..n]),
                     at: Instant::now(),
                 };
-                if tx.send(arrival).await.is_err() {
+                if tx.send(Inbound::Datagram(arrival)).await.is_err() {
                     return;
                 }
             }
