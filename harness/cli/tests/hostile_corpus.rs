@@ -815,3 +815,387 @@ fn the_platform_survives_the_sip_cases_logs_them_and_still_answers() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// One TCP case: what it does to a fresh connection (or several), and what the SUT
+/// process must have done about it.
+struct TcpCase {
+    name: &'static str,
+    /// Bytes written at once on connecting (nothing: a silent connection).
+    send: Vec<u8>,
+    /// Finish sending (FIN) after writing, keep reading.
+    half_close: bool,
+    /// What must happen: the process closes the connection (a bound or unframeable
+    /// bytes), or answers with this many final responses and keeps it open.
+    expect: TcpExpect,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TcpExpect {
+    /// Closed by the process within the given time, nothing answered.
+    Closed(Duration),
+    /// This many final responses arrive over the connection.
+    Answers(usize),
+}
+
+/// The TCP cases: what a broken or hostile stream peer does.
+fn tcp_corpus() -> Vec<TcpCase> {
+    let mut big = request(
+        "OPTIONS",
+        95_000,
+        "Content-Type: text/plain\r\n",
+        &vec![b'x'; 1 << 20],
+    );
+    big.extend_from_slice(b"");
+    let mut pipelined = Vec::new();
+    for k in 0..50 {
+        pipelined.extend_from_slice(&request("OPTIONS", 95_100 + k, "", b""));
+        pipelined.extend_from_slice(b"\r\n\r\n");
+    }
+    let quick = Duration::from_millis(800);
+    // The processes run with --tcp-message-timeout 1.
+    let timeout = Duration::from_millis(2_500);
+    vec![
+        TcpCase {
+            name: "slow-loris: half a head, then nothing",
+            send: b"INVITE sip:srs@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9".to_vec(),
+            half_close: false,
+            expect: TcpExpect::Closed(timeout),
+        },
+        TcpCase {
+            name: "slow-loris: a head, half a body",
+            send: request("OPTIONS", 95_001, "Content-Length: 100\r\n", b"half"),
+            half_close: false,
+            expect: TcpExpect::Closed(timeout),
+        },
+        TcpCase {
+            name: "half-open: connects, never sends",
+            send: Vec::new(),
+            half_close: false,
+            expect: TcpExpect::Closed(timeout),
+        },
+        TcpCase {
+            name: "no Content-Length on a stream",
+            send: b"OPTIONS sip:srs@127.0.0.1 SIP/2.0\r\nCall-ID: tcp-nocl\r\n\r\n".to_vec(),
+            half_close: false,
+            expect: TcpExpect::Closed(quick),
+        },
+        TcpCase {
+            name: "Content-Length 99999999",
+            send: request("OPTIONS", 95_002, "Content-Length: 99999999\r\n", b""),
+            half_close: false,
+            expect: TcpExpect::Closed(quick),
+        },
+        TcpCase {
+            name: "Content-Length -1",
+            send: request("OPTIONS", 95_003, "Content-Length: -1\r\n", b""),
+            half_close: false,
+            expect: TcpExpect::Closed(quick),
+        },
+        TcpCase {
+            name: "an endless head (70 KB, no empty line)",
+            send: [
+                &b"OPTIONS sip:srs@127.0.0.1 SIP/2.0\r\n"[..],
+                &b"X-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n".repeat(1_000),
+            ]
+            .concat(),
+            half_close: false,
+            expect: TcpExpect::Closed(quick),
+        },
+        TcpCase {
+            name: "random bytes on the SIP port",
+            send: (0..4_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect(),
+            half_close: false,
+            expect: TcpExpect::Closed(timeout),
+        },
+        TcpCase {
+            name: "a 1 MB body",
+            send: big,
+            half_close: false,
+            expect: TcpExpect::Answers(1),
+        },
+        TcpCase {
+            name: "50 requests pipelined in one write, keep-alives between",
+            send: pipelined,
+            half_close: false,
+            expect: TcpExpect::Answers(50),
+        },
+        TcpCase {
+            name: "a request, then half-close (FIN)",
+            send: request("OPTIONS", 95_004, "", b""),
+            half_close: true,
+            expect: TcpExpect::Answers(1),
+        },
+        TcpCase {
+            name: "a response to no transaction",
+            send: b"SIP/2.0 200 OK\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bK-none\r\nCall-ID: tcp-none\r\nCSeq: 1 INVITE\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            half_close: true,
+            expect: TcpExpect::Answers(0),
+        },
+    ]
+}
+
+/// Final responses (status >= 200) in a stream of SIP bytes.
+fn final_responses(bytes: &[u8]) -> usize {
+    String::from_utf8_lossy(bytes)
+        .match_indices("SIP/2.0 ")
+        .filter(|(i, _)| {
+            let text = String::from_utf8_lossy(bytes);
+            text.get(i + 8..i + 11)
+                .and_then(|c| c.parse::<u16>().ok())
+                .is_some_and(|c| c >= 200)
+        })
+        .count()
+}
+
+/// Runs one TCP case against `to`: returns what came back and whether the process closed
+/// the connection within `within` (reading stops early once the answers the case
+/// expects have come, and 100 ms more passed for any extra).
+fn tcp_case(to: SocketAddr, case: &TcpCase, within: Duration) -> (Vec<u8>, bool) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(to).expect("connect");
+    if !case.send.is_empty() {
+        let _ = s.write_all(&case.send);
+    }
+    if case.half_close {
+        let _ = s.shutdown(std::net::Shutdown::Write);
+    }
+    s.set_read_timeout(Some(Duration::from_millis(50)))
+        .expect("timeout");
+    let mut until = Instant::now() + within;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 65_536];
+    let mut settling = false;
+    while Instant::now() < until {
+        if let TcpExpect::Answers(n) = case.expect
+            && n > 0
+            && !settling
+            && final_responses(&got) >= n
+        {
+            settling = true;
+            until = until.min(Instant::now() + Duration::from_millis(100));
+        }
+        match s.read(&mut buf) {
+            Ok(0) => return (got, true),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return (got, true),
+        }
+    }
+    (got, false)
+}
+
+/// Runs the TCP cases and a connection flood against a process listening on `to`; returns
+/// the problems found.
+fn run_tcp_corpus(what: &str, to: SocketAddr, pid: u32) -> Vec<String> {
+    let mut problems = Vec::new();
+    println!(
+        "{:<56} {:>9} {:>8}",
+        format!("TCP case ({what})"),
+        "answers",
+        "closed"
+    );
+    for case in tcp_corpus() {
+        let within = match case.expect {
+            TcpExpect::Closed(t) => t,
+            TcpExpect::Answers(_) => Duration::from_millis(2_500),
+        };
+        let (got, closed) = tcp_case(to, &case, within);
+        let answers = final_responses(&got);
+        println!("{:<56} {:>9} {:>8}", case.name, answers, closed);
+        match case.expect {
+            TcpExpect::Closed(_) if !closed || answers > 0 => problems.push(format!(
+                "{what}: `{}`: expected the connection closed with no answer, got {answers} answers, closed {closed}",
+                case.name
+            )),
+            TcpExpect::Answers(n) if answers != n => problems.push(format!(
+                "{what}: `{}`: expected {n} answers, got {answers}",
+                case.name
+            )),
+            _ => {}
+        }
+        if std::fs::metadata(format!("/proc/{pid}")).is_err() {
+            problems.push(format!("{what} died on `{}`", case.name));
+            return problems;
+        }
+    }
+    // A connection flood: 40 at once from one address, 16 allowed per peer.
+    let flood: Vec<std::net::TcpStream> = (0..40)
+        .filter_map(|_| std::net::TcpStream::connect(to).ok())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let refused = flood
+        .iter()
+        .filter(|s| {
+            use std::io::Read;
+            s.set_read_timeout(Some(Duration::from_millis(20))).ok();
+            let mut b = [0u8; 1];
+            matches!((&**s).read(&mut b), Ok(0))
+        })
+        .count();
+    println!(
+        "{:<56} {:>9} {:>8}",
+        "40 connections at once (16 per peer allowed)", "-", refused
+    );
+    if refused != 24 {
+        problems.push(format!(
+            "{what}: {refused} of 40 connections closed at once, expected 24"
+        ));
+    }
+    drop(flood);
+    problems
+}
+
+#[test]
+fn tcp_peers_are_bounded_logged_and_the_processes_still_serve() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tcp_bounds = ["--tcp-message-timeout", "1", "--tcp-max-per-peer", "16"];
+    let (srs_sip, platform_sip) = (common::free_udp_port(), common::free_udp_port());
+    let rtp = common::free_port_range(64);
+    let platform_rtp = common::free_port_range(128);
+    let config = format!(
+        "{}/../../scenarios/org-dubber-default.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let platform_log = dir.path().join("platform.jsonl");
+    let start = |args: Vec<String>| {
+        common::KillOnDrop(
+            Command::new(env!("CARGO_BIN_EXE_recproof"))
+                .args(args)
+                .args(tcp_bounds)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start recproof"),
+        )
+    };
+    let srs = start(
+        [
+            "srs",
+            "--listen",
+            &format!("127.0.0.1:{srs_sip}"),
+            "--rtp-port-base",
+            &rtp.to_string(),
+            "--rtp-port-count",
+            "30",
+            "--out",
+            dir.path().to_str().expect("utf-8"),
+            "--duration",
+            "120",
+        ]
+        .map(String::from)
+        .to_vec(),
+    );
+    let platform = start(
+        [
+            "platform",
+            "--config",
+            &config,
+            "--listen",
+            &format!("127.0.0.1:{platform_sip}"),
+            "--rtp-port-base",
+            &platform_rtp.to_string(),
+            "--rtp-port-count",
+            "64",
+            "--directory",
+            "2001=127.0.0.1:9",
+            "--duration",
+            "120",
+            "--log",
+            platform_log.to_str().expect("utf-8"),
+        ]
+        .map(String::from)
+        .to_vec(),
+    );
+    assert!(
+        wait_bound(srs_sip) && wait_bound(platform_sip),
+        "both bound"
+    );
+    let mut problems = Vec::new();
+    for (what, port, child) in [
+        ("recproof srs", srs_sip, &srs),
+        ("recproof platform", platform_sip, &platform),
+    ] {
+        let to: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+        problems.extend(run_tcp_corpus(what, to, child.0.id()));
+        // Still serving, over TCP and over UDP.
+        let ok = TcpCase {
+            name: "an OPTIONS after the corpus",
+            send: request("OPTIONS", 95_900, "", b""),
+            half_close: false,
+            expect: TcpExpect::Answers(1),
+        };
+        let (got, _) = tcp_case(to, &ok, Duration::from_millis(1_000));
+        if !String::from_utf8_lossy(&got).starts_with("SIP/2.0 200") {
+            problems.push(format!(
+                "{what}: an OPTIONS over TCP after the corpus got {:?}",
+                String::from_utf8_lossy(&got)
+            ));
+        }
+        if options_answered(&sender(), to, 95_901) != Some(200) {
+            problems.push(format!(
+                "{what}: an OPTIONS over UDP after the corpus was not answered 200"
+            ));
+        }
+        let rss = peak_rss_kb(child.0.id()).unwrap_or(0);
+        println!("peak RSS of {what}: {} MB", rss / 1024);
+        if rss > RSS_BOUND_KB {
+            problems.push(format!(
+                "{what}: peak RSS {rss} kB over the {RSS_BOUND_KB} kB bound"
+            ));
+        }
+    }
+    stop(srs);
+    stop(platform);
+    // Every closed case is a finding with the peer's bytes, from the harness's transport.
+    for (what, log) in [
+        ("recproof srs", dir.path().join("observations.jsonl")),
+        ("recproof platform", platform_log),
+    ] {
+        let text = std::fs::read_to_string(&log).expect("log");
+        let findings: Vec<serde_json::Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|o| o["event"] == "sip_malformed" && o["transport"] == "tcp")
+            .collect();
+        let reasons: Vec<&str> = findings
+            .iter()
+            .filter_map(|o| o["reason"].as_str())
+            .collect();
+        println!(
+            "{what}: {} TCP findings, {} log lines",
+            findings.len(),
+            text.lines().count()
+        );
+        for needle in [
+            "a message begun did not arrive whole",
+            "a first message did not arrive whole",
+            "no Content-Length",
+            "unusable Content-Length",
+            "no end of headers",
+            "connection refused",
+        ] {
+            if !reasons.iter().any(|r| r.contains(needle)) {
+                problems.push(format!("{what}: no finding about `{needle}`: {reasons:?}"));
+            }
+        }
+        let slow = findings
+            .iter()
+            .find(|o| {
+                o["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("a message begun"))
+            })
+            .map(|o| o["message"]["text"].as_str().unwrap_or_default().to_owned())
+            .unwrap_or_default();
+        if !slow.starts_with("INVITE sip:srs@127.0.0.1") && !slow.starts_with("OPTIONS sip:srs@") {
+            problems.push(format!(
+                "{what}: the slow-loris finding does not carry the bytes: {slow:?}"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
