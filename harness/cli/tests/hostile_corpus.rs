@@ -12,6 +12,17 @@
 //! (`cargo test -p recproof --test hostile_corpus -- --nocapture`). The long flood
 //! (100,000 datagrams/s for 5 s) belongs in a benchmark; here the flood is 10,000
 //! datagrams, bounded.
+//!
+//! Over TCP (`tcp_corpus`, against both processes run with a 1 s message timeout and 16
+//! connections per peer): slow-loris heads and bodies, half-open and silent connections,
+//! unframeable streams (no or lying Content-Length, an endless head, random bytes), a
+//! 1 MB body, 50 pipelined requests, a half-close, a response to nothing, and 40
+//! connections at once; each is closed with a finding carrying the bytes, or answered.
+//!
+//! The harness's own phones and recorder as the target: a hostile platform answers the
+//! harness caller's INVITE with the whole corpus (about 35,000 datagrams at the caller,
+//! callee and recorder of a `recproof check --sut` process), which must stay up, bounded,
+//! log findings with the bytes, and judge the SUT failed.
 
 mod common;
 
@@ -1196,6 +1207,171 @@ fn tcp_peers_are_bounded_logged_and_the_processes_still_serve() {
                 "{what}: the slow-loris finding does not carry the bytes: {slow:?}"
             ));
         }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The harness's own phones and recorder as the target: a hostile "platform" (this test,
+/// on the SUT's address) takes the harness caller's INVITE and answers it with the whole
+/// corpus, sent to the caller's and callee's SIP addresses, the harness recorder's, and
+/// the caller's RTP address, plus lying answers to the INVITE. The `recproof check --sut`
+/// process must stay up, stay under the RSS bound, log what it got as findings about the
+/// peer with the bytes (bounded), and judge the SUT failed: exit 1 with a results file,
+/// never a crash and never a pass.
+#[test]
+fn the_harness_phones_survive_a_hostile_platform_and_judge_it_failed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sut = UdpSocket::bind("127.0.0.1:0").expect("bind the hostile SUT");
+    sut.set_read_timeout(Some(Duration::from_millis(50)))
+        .expect("timeout");
+    let sut_port = sut.local_addr().expect("addr").port();
+    let (caller, callee, srs) = (
+        common::free_udp_port(),
+        common::free_udp_port(),
+        common::free_udp_port(),
+    );
+    let (caller_rtp, callee_rtp, srs_rtp) = (
+        common::free_port_range(4),
+        common::free_port_range(4),
+        common::free_port_range(32),
+    );
+    let profile = dir.path().join("hostile.yaml");
+    std::fs::write(
+        &profile,
+        format!(
+            "name: hostile platform\nsut:\n  sip: 127.0.0.1:{sut_port}\nharness:\n  answer_wait_s: 4\n  caller: {{ sip: \"127.0.0.1:{caller}\", rtp: \"127.0.0.1:{caller_rtp}\" }}\n  callee: {{ sip: \"127.0.0.1:{callee}\", rtp: \"127.0.0.1:{callee_rtp}\" }}\n  recorders:\n    Dubber: {{ sip: \"127.0.0.1:{srs}\", rtp_port_base: {srs_rtp} }}\naudio:\n  reminder_tone_hz: 1400\n  beep_hz: 1000\ndialect: broadworks-compat\ncaller: \"+4722000001\"\nusers:\n  - {{ extension: \"2001\", provider: Dubber, mode: Always, start_stop_announcement: true, reminder: \"off\", record_voicemail: false }}\n"
+        ),
+    )
+    .expect("write profile");
+    let out = dir.path().join("run");
+    let mut check = common::KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_recproof"))
+            .args([
+                "check",
+                &common::features(""),
+                "--sut",
+                profile.to_str().expect("utf-8"),
+                "--tags",
+                "@external and @POL-04",
+                "--out",
+                out.to_str().expect("utf-8"),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start recproof check"),
+    );
+    let pid = check.0.id();
+    // Wait for the harness caller's INVITE.
+    let mut buf = [0u8; 65_535];
+    let until = Instant::now() + Duration::from_secs(15);
+    let mut invite = None;
+    while invite.is_none() && Instant::now() < until {
+        if let Ok((n, from)) = sut.recv_from(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if text.starts_with("INVITE ") {
+                invite = Some((text, from));
+            }
+        }
+    }
+    let (invite, from) = invite.expect("the harness caller sent an INVITE");
+    // Lying answers: a 200 with no headers to speak of, one with a Content-Length past
+    // its end, one whose SDP has 10,000 m-lines, on the INVITE's own Call-ID.
+    let call_id = call_id_of(&invite).unwrap_or_default().to_owned();
+    let lies = [
+        b"SIP/2.0 200 OK\r\n\r\n".to_vec(),
+        format!("SIP/2.0 200 OK\r\nCall-ID: {call_id}\r\nContent-Length: 900\r\n\r\nv=0")
+            .into_bytes(),
+        format!(
+            "SIP/2.0 200 OK\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{}",
+            sdp(30_000, 10_000, false).len(),
+            sdp(30_000, 10_000, false)
+        )
+        .into_bytes(),
+    ];
+    let mut sent = 0usize;
+    for lie in &lies {
+        let _ = sut.send_to(lie, from);
+        sent += 1;
+    }
+    let at = |port: u16| -> SocketAddr { format!("127.0.0.1:{port}").parse().expect("addr") };
+    for case in corpus() {
+        let targets = if case.to_rtp {
+            vec![at(caller_rtp)]
+        } else {
+            vec![at(caller), at(callee), at(srs)]
+        };
+        for to in targets {
+            for d in &case.datagrams {
+                let _ = sut.send_to(d, to);
+                sent += 1;
+            }
+        }
+    }
+    let rss = peak_rss_kb(pid).unwrap_or(0);
+    let alive_after_corpus = std::fs::metadata(format!("/proc/{pid}")).is_ok();
+    // Let it finish the scenario (the answer wait, then the verdicts).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = check.0.try_wait().expect("wait") {
+            break Some(s);
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+        // Keep draining what the harness sends us, so its retransmissions end.
+        let _ = sut.recv_from(&mut buf);
+    };
+    println!(
+        "hostile platform: {sent} datagrams at the harness; check process peak RSS {} MB; exit {status:?}",
+        rss / 1024
+    );
+    let mut problems = Vec::new();
+    if !alive_after_corpus {
+        problems.push("recproof check died during the corpus".to_owned());
+    }
+    if rss > RSS_BOUND_KB {
+        problems.push(format!(
+            "peak RSS {rss} kB over the {RSS_BOUND_KB} kB bound"
+        ));
+    }
+    match status.map(|s| s.code()) {
+        Some(Some(1)) => {}
+        other => problems.push(format!(
+            "expected exit 1 (the SUT judged failed), got {other:?}"
+        )),
+    }
+    let results: serde_json::Value = std::fs::read_to_string(out.join("results.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let scenarios = results["scenarios"].as_array().cloned().unwrap_or_default();
+    if scenarios.is_empty() || scenarios.iter().any(|s| s["status"] == "passed") {
+        problems.push(format!("a hostile SUT must fail its scenarios: {results}"));
+    }
+    let log = std::fs::read_to_string(out.join("observations.jsonl")).unwrap_or_default();
+    let lines = log.lines().count();
+    let found = |actor: &str| {
+        log.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|o| o["actor"] == actor && o["event"] == "sip_malformed")
+            .filter(|o| {
+                o["message"]["text"].as_str().is_some_and(|t| !t.is_empty())
+                    || o["message"]["base64"].is_string()
+            })
+            .count()
+    };
+    let (at_caller, at_callee, at_srs) = (found("caller"), found("callee"), found("srs"));
+    println!(
+        "log: {lines} lines; sip_malformed with bytes: caller {at_caller}, callee {at_callee}, srs {at_srs}"
+    );
+    if at_caller == 0 || at_callee == 0 || at_srs == 0 {
+        problems.push("each harness role logs findings about the peer, with its bytes".to_owned());
+    }
+    if lines > 20_000 {
+        problems.push(format!(
+            "the log grew to {lines} lines for {sent} datagrams: not bounded"
+        ));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
