@@ -246,6 +246,11 @@ pub const CATALOGUE: &[CheckInfo] = &[
         judges: "where the policy records the call, party audio reached the recorder",
     },
     CheckInfo {
+        id: preconditions::HARNESS_INTACT,
+        requirement: preconditions::RP_CALL,
+        judges: "in a real-time run, the kernel dropped no datagram in the harness's own receive buffers (loss that would otherwise be blamed on the SUT)",
+    },
+    CheckInfo {
         id: "record_mode",
         requirement: "POL-01",
         judges: "a recording session and recorded party audio present or absent as the record mode says, from answer or from the start code",

@@ -32,14 +32,53 @@ pub const RECORDING_SESSION: &str = "precondition.recording_session";
 /// Check id: party audio reached the recorder.
 pub const RECORDER_MEDIA: &str = "precondition.recorder_media";
 
-/// Every precondition check id of a platform call, in order.
+/// Check id: the harness read everything its sockets were sent during the call (no
+/// datagram dropped in its own receive buffers). Of every call, platform or recorder; not
+/// in [`ALL`], because a call with no drop count to read (a simulated network, a load
+/// run) has it NOT APPLICABLE, and [`ALL`] lists what must PASS.
+pub const HARNESS_INTACT: &str = "precondition.harness_intact";
+
+/// Every precondition check id of a platform call that must PASS, in order.
 pub const ALL: [&str; 4] = [ANSWERED, PARTY_MEDIA, RECORDING_SESSION, RECORDER_MEDIA];
 
-/// True for the check id of a precondition: a platform call's ([`ALL`]) or a recorder
-/// call's ([`crate::recorder::SESSION_TAKEN`]). A precondition every claim of its call
-/// depends on: when it fails, nothing else of the call is judged.
+/// True for the check id of a precondition: a platform call's ([`ALL`]), a recorder
+/// call's ([`crate::recorder::SESSION_TAKEN`]) or [`HARNESS_INTACT`]. A precondition
+/// every claim of its call depends on: when it fails, nothing else of the call is judged.
 pub fn is_precondition(check: &str) -> bool {
-    ALL.contains(&check) || check == crate::recorder::SESSION_TAKEN
+    ALL.contains(&check) || check == crate::recorder::SESSION_TAKEN || check == HARNESS_INTACT
+}
+
+/// RP-CALL: the harness did not lose what the SUT sent it. The kernel counts the
+/// datagrams it dropped because the harness's receive buffers were full (a real-time run
+/// logs that count as `harness_receive_drops`); any such drop is the harness's loss, not
+/// the SUT's, so a missing tone or a gap in the audio could be blamed on the wrong side,
+/// and the call's other verdicts cannot be trusted: this precondition FAILs and says why.
+pub fn harness_intact(view: &crate::timeline::CallView<'_>) -> Verdict {
+    let drops = view.obs.iter().find_map(|o| match &o.event {
+        observe::Event::HarnessReceiveDrops { datagrams } => Some((o.t_us, *datagrams)),
+        _ => None,
+    });
+    let v =
+        |status, summary: &str| Verdict::new(RP_CALL, HARNESS_INTACT, &view.call, status, summary);
+    match drops {
+        None => v(
+            Status::NotApplicable,
+            "No count of the harness's own receive drops was logged for this call (a simulated network loses nothing the harness does not model; a real-time run logs the kernel's count).",
+        ),
+        Some((t, 0)) => v(
+            Status::Pass,
+            "The kernel counted no datagram dropped in the harness's own receive buffers during this call.",
+        )
+        .with_evidence([Evidence::at(t, "harness", "receive drops: 0")]),
+        Some((t, n)) => v(
+            Status::Fail,
+            &format!(
+                "The harness's own receive buffers dropped {n} datagrams during this call (the kernel's count for its ports): the harness did not read fast enough, so what it missed is its loss, not the SUT's, and nothing else about this call is judged. Place fewer calls at once, or raise net.core.rmem_max."
+            ),
+        )
+        .with_evidence([Evidence::at(t, "harness", format!("receive drops: {n}"))])
+        .with_measurements([Measurement::new("harness_receive_drops", n as f64, "datagrams")]),
+    }
 }
 
 public_check!(
@@ -55,6 +94,7 @@ pub fn preconditions_in(ctx: &Context<'_>) -> Vec<Verdict> {
         party_media(ctx),
         recording_session(ctx),
         recorder_media(ctx),
+        harness_intact(&ctx.view),
     ]
 }
 

@@ -107,6 +107,11 @@ pub const RECORDER_CATALOGUE: &[CheckInfo] = &[
         judges: "the recorder answered at least one valid recording session 2xx and, where its recordings can be read, recorded party audio (the precondition of every recorder claim)",
     },
     CheckInfo {
+        id: crate::preconditions::HARNESS_INTACT,
+        requirement: crate::preconditions::RP_CALL,
+        judges: "in a real-time run, the kernel dropped no datagram in the harness's own receive buffers (loss that would otherwise be blamed on the recorder)",
+    },
+    CheckInfo {
         id: CONTACT,
         requirement: "SRS-02",
         judges: "the Contact of every 2xx the recorder sent to an RS INVITE carries +sip.srs",
@@ -350,6 +355,7 @@ pub fn judge_recorder(log: &[Observation], call: &str, rules: &RecorderRules) ->
     let att = attempts(&view);
     vec![
         session_taken(&view, &att, rules),
+        crate::preconditions::harness_intact(&view),
         contact(&view, &att),
         answer(&view, &att),
         no_rtp(&view, &att),

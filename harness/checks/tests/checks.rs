@@ -1090,7 +1090,13 @@ fn preconditions_pass_on_a_clean_call_and_fail_when_the_call_never_happened() {
     let tol = Tolerances::default();
     let v = preconditions::preconditions(&clean_always().build(), CALL, &expect_always(), &tol);
     for p in &v {
-        assert_eq!(p.status, Status::Pass, "{p}");
+        // A simulated call logs no harness drop count: that one has nothing to judge.
+        let want = if p.check == preconditions::HARNESS_INTACT {
+            Status::NotApplicable
+        } else {
+            Status::Pass
+        };
+        assert_eq!(p.status, want, "{p}");
     }
     // Never answered (nothing listening): the caller's INVITE got no final answer.
     let mut b = LogBuilder::new();
@@ -1147,6 +1153,38 @@ fn preconditions_pass_on_a_clean_call_and_fail_when_the_call_never_happened() {
         .find(|x| x.check == preconditions::RECORDER_MEDIA)
         .expect("media");
     assert_eq!(media.status, Status::Fail, "{media}");
+}
+
+#[test]
+fn harness_side_loss_fails_the_precondition_and_blames_the_harness() {
+    let tol = Tolerances::default();
+    let intact = |drops: u64| {
+        let mut b = clean_always();
+        b.push(
+            s(30.0),
+            observe::Actor::Harness,
+            Event::HarnessReceiveDrops { datagrams: drops },
+        );
+        preconditions::preconditions(&b.build(), CALL, &expect_always(), &tol)
+            .into_iter()
+            .find(|v| v.check == preconditions::HARNESS_INTACT)
+            .expect("judged")
+    };
+    let clean = intact(0);
+    assert_eq!(clean.status, Status::Pass, "{clean}");
+    assert!(
+        clean.summary.contains("counted no datagram dropped"),
+        "{}",
+        clean.summary
+    );
+    let lossy = intact(37);
+    assert_eq!(lossy.status, Status::Fail, "{lossy}");
+    assert!(
+        lossy.summary.contains("dropped 37 datagrams") && lossy.summary.contains("not the SUT's"),
+        "{}",
+        lossy.summary
+    );
+    assert!(preconditions::is_precondition(&lossy.check));
 }
 
 #[test]

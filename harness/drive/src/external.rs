@@ -288,13 +288,16 @@ pub(crate) fn finish_runner(
 ) -> CallOutcome {
     let end = runner.now();
     let capture = runner.take_capture();
-    let drops = runner.receive_drops().unwrap_or(0);
+    let drops = runner.receive_drops();
     drop(runner);
     observations.sort_by_key(|o| o.t_us);
-    if drops > 0 {
+    // Logged whenever the kernel's count can be read, zero included, under the call's
+    // label so the call's precondition (`precondition.harness_intact`) finds it.
+    if let Some(drops) = drops {
+        let call = observations.iter().find_map(|o| o.call.clone());
         observations.push(Observation {
             t_us: end.as_micros(),
-            call: None,
+            call,
             actor: Actor::Harness,
             event: Event::HarnessReceiveDrops { datagrams: drops },
         });

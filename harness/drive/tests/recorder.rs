@@ -116,8 +116,12 @@ fn show(v: &[Verdict]) -> String {
 fn a_clean_recorder_passes_every_check() {
     let v = judge(None);
     assert_eq!(v.len(), checks::recorder::RECORDER_CATALOGUE.len());
+    // The simulated network has no kernel drop count: the harness-loss precondition has
+    // nothing to judge there.
     assert!(
-        v.iter().all(|v| v.status == Status::Pass),
+        v.iter().all(|v| v.status == Status::Pass
+            || (v.check == checks::preconditions::HARNESS_INTACT
+                && v.status == Status::NotApplicable)),
         "every recorder check passes on the clean emulator:\n{}",
         show(&v)
     );

@@ -409,8 +409,10 @@ pub enum Event {
         reason: String,
     },
     /// The kernel dropped datagrams in the harness's own receive buffers during the run
-    /// (it did not read fast enough): loss the SUT did not cause. Logged before
-    /// [`Event::RunEnded`] when the count is above zero.
+    /// (it did not read fast enough): loss the SUT did not cause. A real-time
+    /// `recproof check` call logs it (zero included) under the call's label whenever the
+    /// kernel's count can be read, and the call's `precondition.harness_intact` judges it;
+    /// `recproof platform` and `recproof srs` log it at the end when above zero.
     HarnessReceiveDrops {
         /// Datagrams dropped on the harness's sockets.
         datagrams: u64,

@@ -141,8 +141,20 @@ fn decode(name: &'static str, bytes: &[u8]) -> Result<Arc<[i16]>, AssetError> {
 }
 
 impl Assets {
-    /// Decodes the shipped files and synthesises the tones.
+    /// The shipped files decoded and the tones synthesised, once per process: every
+    /// platform shares the samples (they are never written), so building one costs no
+    /// decoding (a load run, a fuzz target and the test suites build many).
     pub fn load() -> Result<Self, AssetError> {
+        static DECODED: std::sync::OnceLock<Assets> = std::sync::OnceLock::new();
+        if let Some(assets) = DECODED.get() {
+            return Ok(assets.clone());
+        }
+        let assets = Self::decode_all()?;
+        Ok(DECODED.get_or_init(|| assets).clone())
+    }
+
+    /// Decodes the shipped files and synthesises the tones.
+    fn decode_all() -> Result<Self, AssetError> {
         Ok(Self {
             start: decode("announcement-start.wav", ANNOUNCEMENT_START_WAV)?,
             stop: decode("announcement-stop.wav", ANNOUNCEMENT_STOP_WAV)?,
