@@ -39,6 +39,14 @@ fn ctx() -> MediaContext {
         .clone()
 }
 
+/// The policy, parsed once (parsing and validating it costs more than a short input).
+fn policy() -> Option<recproof_policy::Policy> {
+    static POLICY_PARSED: OnceLock<Option<recproof_policy::Policy>> = OnceLock::new();
+    POLICY_PARSED
+        .get_or_init(|| recproof_policy::parse(POLICY, "fuzz").ok())
+        .clone()
+}
+
 /// Drains what `node` queued; panics when one input made it queue too much.
 fn drain(node: &mut dyn Node) {
     let sent = std::iter::from_fn(|| node.poll_transmit()).take(10_000).count();
@@ -61,7 +69,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(mut srs) = SrsEmulator::new(scfg, ctx()) else {
         return;
     };
-    let Ok(policy) = recproof_policy::parse(POLICY, "fuzz") else {
+    let Some(policy) = policy() else {
         return;
     };
     let platform_sip = addr("127.0.0.1:5070");

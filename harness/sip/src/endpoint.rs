@@ -772,6 +772,16 @@ impl Endpoint {
             Routed::Ack(ack) => self.on_ack(now, peer, ack),
             Routed::StrayResponse(response) => self.on_stray_response(peer, response),
             Routed::Invalid { message, error } => {
+                // Over the per-peer transaction bound: 503 (RFC 3261 §21.5.4), statelessly,
+                // since no transaction was kept for it.
+                if matches!(error, TxError::TooManyTransactions { .. })
+                    && let Ok(busy) =
+                        MessageBuilder::response_to(&message, 503, "Service Unavailable", None)
+                            .header("Retry-After", "5")
+                            .build()
+                {
+                    self.push_direct(peer, busy.raw().clone());
+                }
                 self.events.push_back(EndpointEvent::Unroutable {
                     from: peer,
                     message,

@@ -253,3 +253,63 @@ fn a_peer_opening_more_calls_than_its_bound_gets_503_and_costs_nothing_more() {
     assert_eq!(taken, 5, "{checks:?}");
     assert_eq!(refused, vec![Some(503); 3], "{checks:?}");
 }
+
+#[test]
+fn a_peer_opening_more_transactions_than_its_bound_gets_503_statelessly_and_a_finding() {
+    let mut cfg = EndpointConfig::new(b_addr(), "sip:srs@192.0.2.9:5080", 2);
+    cfg.transactions.max_server_per_peer = 4;
+    let mut b = Endpoint::new(cfg);
+    let options = |i: usize| {
+        format!(
+            "OPTIONS sip:srs@192.0.2.9:5080 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-o{i}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:src@192.0.2.1>;tag=o{i}\r\nTo: <sip:srs@192.0.2.9>\r\n\
+             Call-ID: opt-{i}@192.0.2.1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    let (mut taken, mut refused, mut busy) = (Vec::new(), Vec::new(), 0);
+    for i in 0..7 {
+        // Not answered yet by the TU: each stays open.
+        b.handle_datagram(Time::ZERO, a_addr(), Transport::Udp, options(i).as_bytes());
+        for ev in drain_events(&mut b) {
+            match ev {
+                EndpointEvent::IncomingRequest { tx, .. } => taken.push(tx),
+                EndpointEvent::Unroutable { message, error, .. } => {
+                    assert!(
+                        matches!(error, TxError::TooManyTransactions { open: 4 }),
+                        "{error}"
+                    );
+                    refused.push(String::from_utf8_lossy(message.raw()).into_owned());
+                }
+                _ => {}
+            }
+        }
+        busy += drain_transmits(&mut b)
+            .iter()
+            .filter(|t| t.starts_with(b"SIP/2.0 503"))
+            .count();
+    }
+    assert_eq!(taken.len(), 4);
+    assert_eq!(
+        refused.len(),
+        3,
+        "each refusal reported with the request's bytes"
+    );
+    assert!(refused[0].contains("Call-ID: opt-4@192.0.2.1"));
+    assert_eq!(busy, 3, "each answered 503");
+    // A retransmission of a kept request is absorbed, not refused.
+    b.handle_datagram(Time::ZERO, a_addr(), Transport::Udp, options(0).as_bytes());
+    assert!(drain_events(&mut b).is_empty());
+    // When kept transactions end (answered, then Timer J), room comes back. Another
+    // peer was never limited by this one.
+    b.handle_datagram(
+        Time::ZERO,
+        "192.0.2.77:5060".parse().expect("addr"),
+        Transport::Udp,
+        options(8).as_bytes(),
+    );
+    assert!(
+        drain_events(&mut b)
+            .iter()
+            .any(|e| matches!(e, EndpointEvent::IncomingRequest { .. }))
+    );
+}

@@ -339,6 +339,15 @@ pub enum TxError {
         /// Method in CSeq.
         cseq: String,
     },
+    /// A new request from a peer that already has
+    /// [`TransactionConfig::max_server_per_peer`] server transactions open.
+    #[error(
+        "refused with 503: {open} transactions from this peer are still open, the most the harness keeps per peer"
+    )]
+    TooManyTransactions {
+        /// Server transactions open for the peer.
+        open: usize,
+    },
     /// Call-ID missing (needed to match RFC 2543 requests).
     #[error("no Call-ID")]
     NoCallId,
@@ -381,13 +390,25 @@ pub struct TransactionConfig {
     /// Send 100 Trying when the TU has not answered an INVITE within
     /// [`TimerValues::trying_delay`] (§17.2.1). A fault profile may turn it off.
     pub auto_trying: bool,
+    /// Server transactions kept open for one peer address at once; a new request beyond
+    /// it is refused (the endpoint answers 503 statelessly and reports the bytes), so a
+    /// peer sending new requests faster than they end (a non-INVITE lingers 32 s over
+    /// UDP) cannot make the table grow without limit.
+    pub max_server_per_peer: usize,
 }
+
+/// Default of [`TransactionConfig::max_server_per_peer`]: a load generator or platform
+/// placing 750 calls a second from one address (an INVITE and a BYE each, both kept 32 s
+/// over UDP) fits; a flood beyond it is refused, and the table stays near 150 MB at most
+/// per peer.
+pub const MAX_SERVER_TRANSACTIONS_PER_PEER: usize = 50_000;
 
 impl Default for TransactionConfig {
     fn default() -> Self {
         Self {
             timers: TimerValues::default(),
             auto_trying: true,
+            max_server_per_peer: MAX_SERVER_TRANSACTIONS_PER_PEER,
         }
     }
 }
@@ -518,6 +539,8 @@ enum IndexKey {
 struct Entry {
     tx: Tx,
     index: IndexKey,
+    /// The peer of a server transaction (counted in `server_per_peer`).
+    peer: Option<std::net::SocketAddr>,
 }
 
 fn default_port(via_transport: &str) -> u16 {
@@ -582,6 +605,8 @@ pub struct Transactions {
     txs: BTreeMap<TxKey, Entry>,
     client_index: HashMap<ClientMatch, TxKey>,
     server_index: HashMap<ServerMatch, TxKey>,
+    /// Open server transactions per peer address.
+    server_per_peer: HashMap<std::net::SocketAddr, usize>,
     deadlines: Deadlines<(TxKey, Timer)>,
     out: Out,
 }
@@ -656,6 +681,13 @@ impl Transactions {
         if is_ack {
             return Routed::Ack(msg);
         }
+        let open = self.server_per_peer.get(&from.addr).copied().unwrap_or(0);
+        if open >= self.config.max_server_per_peer {
+            return Routed::Invalid {
+                message: msg,
+                error: TxError::TooManyTransactions { open },
+            };
+        }
         let key = self.new_key();
         let timers = self.config.timers;
         let tx = if method == Method::Invite {
@@ -670,7 +702,7 @@ impl Transactions {
         } else {
             Tx::ServerNonInvite(ServerNonInvite::start(key, from, msg.clone()))
         };
-        self.insert(key, tx, IndexKey::Server(matcher));
+        self.insert_server(key, tx, matcher, from.addr);
         if method == Method::Cancel {
             let invite = server_match(&msg, &Method::Invite)
                 .ok()
@@ -890,13 +922,34 @@ impl Transactions {
         TxKey(self.next_key)
     }
 
+    fn insert_server(
+        &mut self,
+        key: TxKey,
+        tx: Tx,
+        matcher: ServerMatch,
+        peer: std::net::SocketAddr,
+    ) {
+        *self.server_per_peer.entry(peer).or_default() += 1;
+        self.insert_entry(key, tx, IndexKey::Server(matcher), Some(peer));
+    }
+
     fn insert(&mut self, key: TxKey, tx: Tx, index: IndexKey) {
+        self.insert_entry(key, tx, index, None);
+    }
+
+    fn insert_entry(
+        &mut self,
+        key: TxKey,
+        tx: Tx,
+        index: IndexKey,
+        peer: Option<std::net::SocketAddr>,
+    ) {
         match &index {
             IndexKey::Client(m) => self.client_index.insert(m.clone(), key),
             IndexKey::Server(m) => self.server_index.insert(m.clone(), key),
         };
         let timers = tx.timers();
-        self.txs.insert(key, Entry { tx, index });
+        self.txs.insert(key, Entry { tx, index, peer });
         self.sync_timers(key, &timers);
         // A reliable-transport transaction may already be Terminated (never, today,
         // at creation; kept for safety).
@@ -939,6 +992,14 @@ impl Transactions {
                 }
                 IndexKey::Server(m) => {
                     self.server_index.remove(&m);
+                }
+            }
+            if let Some(peer) = entry.peer
+                && let Some(n) = self.server_per_peer.get_mut(&peer)
+            {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.server_per_peer.remove(&peer);
                 }
             }
         }
