@@ -137,9 +137,12 @@ pub const UNKNOWN_OPTION_TAG: &str = "x-recproof-unknown-extension";
 /// The media type of [`RsCase::UnsupportedBody`]'s body.
 pub const UNSUPPORTED_BODY_TYPE: &str = "application/vnd.recproof.unknown+xml";
 
-/// Size [`RsCase::Oversized`] pads the INVITE to, in bytes: under the 65,507-byte payload
-/// of a UDP datagram over IPv4, with room for the headers.
+/// Size [`RsCase::Oversized`] pads the INVITE to over UDP, in bytes: under the
+/// 65,507-byte payload of a UDP datagram over IPv4, with room for the headers.
 pub const OVERSIZED_INVITE_BYTES: usize = 60_000;
+
+/// Size [`RsCase::Oversized`] pads the INVITE to over TCP (no datagram bound): 1 MB.
+pub const OVERSIZED_TCP_INVITE_BYTES: usize = 1 << 20;
 
 /// One session to open: its case, dialect and body style.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -477,7 +480,11 @@ impl HarnessSrc {
             }
             RsCase::Oversized => {
                 let xml = metadata::to_xml(&docs.recording, req.dialect);
-                let padded = pad_xml(&xml, OVERSIZED_INVITE_BYTES.saturating_sub(2000));
+                let size = match self.cfg.sip_transport {
+                    Transport::Tcp => OVERSIZED_TCP_INVITE_BYTES,
+                    Transport::Udp => OVERSIZED_INVITE_BYTES,
+                };
+                let padded = pad_xml(&xml, size.saturating_sub(2000));
                 docs.initial_invite_with_metadata(&sdp, &req.style, padded.into_bytes())
             }
         };
