@@ -25,7 +25,8 @@ use suite::{RunResults, SuiteOptions, run_suite};
 /// Arguments of `recproof check`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct CheckArgs {
-    /// Feature files, or one directory of them (default: `features/`).
+    /// Feature files, or one directory of them (default: the built-in features, written
+    /// into the run directory's `features/`; `recproof features export DIR` to edit them).
     #[arg(value_name = "FEATURES")]
     pub(crate) features: Vec<PathBuf>,
     /// An external system under test (SUT profile YAML). Without it the suite runs
@@ -134,17 +135,31 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         })?),
         None => None,
     };
-    let features = if args.features.is_empty() {
-        vec![PathBuf::from("features")]
-    } else {
-        args.features.clone()
-    };
     let out = args.out.clone().unwrap_or_else(|| {
         let stamp = jiff::Timestamp::now()
             .strftime("%Y%m%dT%H%M%SZ")
             .to_string();
         PathBuf::from("reports").join(stamp)
     });
+    let features = if args.features.is_empty() {
+        // The built-in set, written beside the results: what ran is part of the evidence,
+        // and it works from any directory.
+        let dir = out.join("features");
+        let written = suite::builtin::export(&dir, true).with_context(|| {
+            format!(
+                "cannot write the built-in features into `{}`",
+                dir.display()
+            )
+        })?;
+        eprintln!(
+            "features: the {} built-in files, written to {}",
+            written.len(),
+            dir.display()
+        );
+        vec![dir]
+    } else {
+        args.features.clone()
+    };
     let mut opts = SuiteOptions::new(PathBuf::new(), out.clone());
     opts.features = features;
     opts.tags = args.tags.clone();

@@ -5,6 +5,7 @@
 
 mod analyze;
 mod check;
+mod features;
 mod load;
 mod report;
 mod requirements;
@@ -42,11 +43,13 @@ enum Command {
     /// Analyse recordings (WAV) or captures (pcap): tones, a reference clip such as an
     /// announcement, silences, instrumented party frames and RTP statistics.
     Analyze(analyze::AnalyzeArgs),
-    /// Run the conformance suite (features/) against the embedded reference platform or
-    /// an external SUT (--sut) and write a run directory with its report (index.html,
-    /// compliance.html, junit.xml, results.json, observation log, pcap and WAVs); exit 1
-    /// on any failed scenario.
+    /// Run the conformance suite (the built-in features, or feature files given) against
+    /// the embedded reference platform or an external SUT (--sut) and write a run
+    /// directory with its report (index.html, compliance.html, junit.xml, results.json,
+    /// observation log, pcap and WAVs); exit 1 on any failed scenario.
     Check(check::CheckArgs),
+    /// List the built-in conformance features, or export them to edit.
+    Features(features::FeaturesArgs),
     /// Render the report of a run directory again from its results and observation log.
     Report(report::ReportArgs),
     /// Re-run the checks offline on a saved observation log; exit 1 on any FAIL.
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Analyze(args) => analyze::run(args),
         Command::Check(args) => check::run(args),
+        Command::Features(args) => features::run(args),
         Command::Report(args) => report::run_report(args),
         Command::Judge(args) => report::run_judge(args),
         Command::Platform(args) => serve::run_platform(args),

@@ -11,6 +11,7 @@
 //!
 //! It must not judge (the checks do) nor simulate (the drivers do).
 
+pub mod builtin;
 mod expectation;
 pub mod judge;
 pub mod profile;
