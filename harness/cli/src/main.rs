@@ -7,6 +7,7 @@ mod analyze;
 mod check;
 mod features;
 mod load;
+mod profile;
 mod report;
 mod requirements;
 mod serve;
@@ -50,6 +51,8 @@ enum Command {
     Check(check::CheckArgs),
     /// List the built-in conformance features, or export them to edit.
     Features(features::FeaturesArgs),
+    /// Write a profile template, or check a profile and probe its SUT without a call.
+    Profile(profile::ProfileArgs),
     /// Render the report of a run directory again from its results and observation log.
     Report(report::ReportArgs),
     /// Re-run the checks offline on a saved observation log; exit 1 on any FAIL.
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
         Command::Analyze(args) => analyze::run(args),
         Command::Check(args) => check::run(args),
         Command::Features(args) => features::run(args),
+        Command::Profile(args) => profile::run(args),
         Command::Report(args) => report::run_report(args),
         Command::Judge(args) => report::run_judge(args),
         Command::Platform(args) => serve::run_platform(args),

@@ -3,8 +3,9 @@
 //! platform suite and the recorder suite), `recproof features list` lists them, and
 //! `recproof features export` writes files that `recproof check DIR` runs again.
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 
 /// The built binary copied into `bin/` of a fresh directory: nothing of the checkout
 /// beside it.
@@ -17,16 +18,7 @@ fn installed(root: &Path) -> std::path::PathBuf {
 }
 
 fn run(bin: &Path, cwd: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(bin)
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("run recproof");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::run_in(bin, cwd, args)
 }
 
 #[test]

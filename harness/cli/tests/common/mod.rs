@@ -18,6 +18,25 @@ pub(crate) fn recproof(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Runs the binary `bin` (the built one, or a copy of it) with `args` in `cwd`: exit
+/// code, stdout and stderr.
+pub(crate) fn run_in(
+    bin: &std::path::Path,
+    cwd: &std::path::Path,
+    args: &[&str],
+) -> (i32, String, String) {
+    let out = Command::new(bin)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run recproof");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// The path of a feature file in the repository's `features/`.
 pub(crate) fn features(name: &str) -> String {
     format!("{}/../../features/{name}", env!("CARGO_MANIFEST_DIR"))
