@@ -455,8 +455,12 @@ pub fn write_evidence(
         let mut pcap = media::pcap::PcapWriter::new(std::io::BufWriter::new(file))
             .map_err(|e| fail(&path)(&e))?;
         for (t, d) in &outcome.capture {
-            pcap.write_udp(epoch + t.since_origin(), d.from, d.to, &d.bytes)
-                .map_err(|e| fail(&path)(&e))?;
+            let at = epoch + t.since_origin();
+            match d.transport {
+                sim::Transport::Udp => pcap.write_udp(at, d.from, d.to, &d.bytes),
+                sim::Transport::Tcp => pcap.write_tcp(at, d.from, d.to, &d.bytes),
+            }
+            .map_err(|e| fail(&path)(&e))?;
         }
         use std::io::Write as _;
         pcap.into_inner().flush().map_err(|e| fail(&path)(&e))?;

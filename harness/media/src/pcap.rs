@@ -1,8 +1,11 @@
-//! pcap evidence: write SIP and RTP as real UDP packets; read UDP datagrams back.
+//! pcap evidence: write SIP and RTP as real UDP packets (and SIP over TCP as TCP
+//! segments); read UDP datagrams back.
 //!
 //! Owns: the writer ([`PcapWriter::write_udp`]: timestamp, source, destination, UDP
 //! payload; etherparse builds Ethernet/IPv4-or-IPv6/UDP with correct lengths and
-//! checksums, pcap-file frames the records), and the reader ([`read_datagrams`]: pcap or
+//! checksums, pcap-file frames the records; [`PcapWriter::write_tcp`]: a message on a TCP
+//! flow as PSH/ACK segments with running sequence numbers, so Wireshark reassembles it),
+//! and the reader ([`read_datagrams`]: pcap or
 //! pcapng bytes in, UDP datagrams out; IPv4/IPv6 fragments reassembled).
 //!
 //! Must not touch: SIP or RTP semantics. The reader is bytes-in and never panics on
@@ -83,7 +86,13 @@ pub struct Capture {
 pub struct PcapWriter<W: Write> {
     inner: pcap_file::pcap::PcapWriter<W>,
     buf: Vec<u8>,
+    /// Next sequence number of each TCP flow (source, destination) written.
+    tcp_seq: std::collections::HashMap<(SocketAddr, SocketAddr), u32>,
 }
+
+/// Payload bytes per TCP segment [`PcapWriter::write_tcp`] writes: a message larger than
+/// this (a 1 MB INVITE) becomes several segments, each within one IP packet.
+const TCP_SEGMENT: usize = 32 * 1024;
 
 impl<W: Write> std::fmt::Debug for PcapWriter<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -116,7 +125,66 @@ impl<W: Write> PcapWriter<W> {
         Ok(Self {
             inner,
             buf: Vec::with_capacity(1600),
+            tcp_seq: std::collections::HashMap::new(),
         })
+    }
+
+    /// Append one message sent at `ts` over the TCP flow from `src` to `dst`: PSH/ACK
+    /// segments of at most 32 KB, their sequence numbers running on from the flow's last
+    /// message and acknowledging what the other direction sent, so a reader reassembles
+    /// the stream (no handshake is written: the capture starts mid-connection, which
+    /// Wireshark handles).
+    pub fn write_tcp(
+        &mut self,
+        ts: Duration,
+        src: SocketAddr,
+        dst: SocketAddr,
+        payload: &[u8],
+    ) -> Result<(), PcapError> {
+        // Initial sequence numbers from the addresses, so each flow has its own.
+        let isn = |a: SocketAddr, b: SocketAddr| {
+            let text = format!("{a}{b}");
+            text.bytes().fold(0x811C_9DC5u32, |h, b| {
+                (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+            })
+        };
+        for chunk in payload.chunks(TCP_SEGMENT) {
+            let seq = *self
+                .tcp_seq
+                .entry((src, dst))
+                .or_insert_with(|| isn(src, dst));
+            let ack = *self
+                .tcp_seq
+                .entry((dst, src))
+                .or_insert_with(|| isn(dst, src));
+            let eth = PacketBuilder::ethernet2(mac_for(src.ip()), mac_for(dst.ip()));
+            self.buf.clear();
+            let res = match (src.ip(), dst.ip()) {
+                (IpAddr::V4(s), IpAddr::V4(d)) => eth
+                    .ipv4(s.octets(), d.octets(), 64)
+                    .tcp(src.port(), dst.port(), seq, 65_535)
+                    .ack(ack)
+                    .psh()
+                    .write(&mut self.buf, chunk),
+                (IpAddr::V6(s), IpAddr::V6(d)) => eth
+                    .ipv6(s.octets(), d.octets(), 64)
+                    .tcp(src.port(), dst.port(), seq, 65_535)
+                    .ack(ack)
+                    .psh()
+                    .write(&mut self.buf, chunk),
+                _ => return Err(PcapError::MixedFamilies { src, dst }),
+            };
+            res.map_err(|e| PcapError::Write(e.to_string()))?;
+            let len =
+                u32::try_from(self.buf.len()).map_err(|_| PcapError::TooLarge(payload.len()))?;
+            let pkt = PcapPacket::new(ts, len, &self.buf);
+            self.inner
+                .write_packet(&pkt)
+                .map_err(|e| PcapError::Write(e.to_string()))?;
+            let n = u32::try_from(chunk.len()).unwrap_or(u32::MAX);
+            self.tcp_seq.insert((src, dst), seq.wrapping_add(n));
+        }
+        Ok(())
     }
 
     /// Append one UDP datagram sent at `ts` (since the Unix epoch, or any epoch the run

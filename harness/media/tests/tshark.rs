@@ -152,3 +152,78 @@ fn tshark_decodes_sip_and_rtp() {
     assert!(rtp.iter().any(|l| l.contains("\t65535\t")));
     assert!(rtp.iter().any(|l| l.contains("\t0\t")));
 }
+
+/// SIP over TCP as the writer lays it out: tshark reassembles a message that spans
+/// several segments (a 100 KB INVITE) and decodes each message once, both directions.
+#[test]
+fn tshark_reassembles_sip_over_tcp() {
+    if !testkit::tool("tshark", "--version") {
+        return;
+    }
+    let a: SocketAddr = "10.0.0.1:5060".parse().expect("addr");
+    let b: SocketAddr = "10.0.0.2:5060".parse().expect("addr");
+    let t = |ms: u64| Duration::from_secs(1_750_000_000) + Duration::from_millis(ms);
+    let mut big = sdp("10.0.0.1", 40000);
+    big.push_str(&format!("a=x-pad:{}\r\n", "p".repeat(100_000)));
+    let mut w = PcapWriter::new(Vec::new()).expect("writer");
+    w.write_tcp(
+        t(0),
+        a,
+        b,
+        &sip(
+            "INVITE sip:bob@example.com SIP/2.0",
+            "a",
+            "1 INVITE",
+            Some(&big),
+        ),
+    )
+    .expect("invite");
+    w.write_tcp(t(5), b, a, &sip("SIP/2.0 200 OK", "a", "1 INVITE", None))
+        .expect("200");
+    w.write_tcp(
+        t(9),
+        a,
+        b,
+        &sip("BYE sip:bob@example.com SIP/2.0", "a", "2 BYE", None),
+    )
+    .expect("bye");
+    let bytes = w.into_inner();
+    let dir = std::env::temp_dir().join(format!("recproof-tshark-tcp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("tcp.pcap");
+    std::fs::write(&path, &bytes).expect("write pcap");
+    let out = Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(&path)
+        .args([
+            "-Y",
+            "sip",
+            "-T",
+            "fields",
+            "-e",
+            "sip.Method",
+            "-e",
+            "sip.Status-Code",
+            "-e",
+            "tcp.reassembled.length",
+        ])
+        .output()
+        .expect("run tshark");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "one decoded message each: {text}");
+    assert!(lines[0].starts_with("INVITE"), "{text}");
+    let reassembled: usize = lines[0]
+        .split('\t')
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .expect("the INVITE was reassembled from segments");
+    assert!(reassembled > 100_000, "{text}");
+    assert!(lines[1].contains("200"), "{text}");
+    assert!(lines[2].starts_with("BYE"), "{text}");
+}
