@@ -175,12 +175,7 @@ impl<W: Write> PcapWriter<W> {
                 _ => return Err(PcapError::MixedFamilies { src, dst }),
             };
             res.map_err(|e| PcapError::Write(e.to_string()))?;
-            let len =
-                u32::try_from(self.buf.len()).map_err(|_| PcapError::TooLarge(payload.len()))?;
-            let pkt = PcapPacket::new(ts, len, &self.buf);
-            self.inner
-                .write_packet(&pkt)
-                .map_err(|e| PcapError::Write(e.to_string()))?;
+            self.write_frame(ts, payload.len())?;
             let n = u32::try_from(chunk.len()).unwrap_or(u32::MAX);
             self.tcp_seq.insert((src, dst), seq.wrapping_add(n));
         }
@@ -218,15 +213,21 @@ impl<W: Write> PcapWriter<W> {
             _ => return Err(PcapError::MixedFamilies { src, dst }),
         };
         res.map_err(|e| PcapError::Write(e.to_string()))?;
-        let len = u32::try_from(self.buf.len()).map_err(|_| PcapError::TooLarge(payload.len()))?;
+        self.write_frame(ts, payload.len())
+    }
+
+    /// Writes the frame built in `buf` as one record stamped `ts` (`payload_len` for the
+    /// error when it is too large for a record).
+    fn write_frame(&mut self, ts: Duration, payload_len: usize) -> Result<(), PcapError> {
+        let len = u32::try_from(self.buf.len()).map_err(|_| PcapError::TooLarge(payload_len))?;
         if len > 65_535 {
-            return Err(PcapError::TooLarge(payload.len()));
+            return Err(PcapError::TooLarge(payload_len));
         }
         let pkt = PcapPacket::new(ts, len, &self.buf);
         self.inner
             .write_packet(&pkt)
-            .map_err(|e| PcapError::Write(e.to_string()))?;
-        Ok(())
+            .map(|_| ())
+            .map_err(|e| PcapError::Write(e.to_string()))
     }
 
     /// Finish and return the underlying writer.
