@@ -28,7 +28,7 @@ pub(crate) struct TcpArgs {
     #[arg(long, default_value_t = 32, value_name = "SECONDS")]
     pub(crate) tcp_message_timeout: u64,
     /// TCP connections held open with one peer address at once.
-    #[arg(long, default_value_t = 256, value_name = "N")]
+    #[arg(long, default_value_t = 2048, value_name = "N")]
     pub(crate) tcp_max_per_peer: usize,
 }
 
