@@ -38,7 +38,7 @@ people:
     location: hq
     callRecording: { enabled: true, record: Always }
 YAML
-"$BIN" srs --listen "127.0.0.1:$SRS" --rtp-port-base 46000 --rtp-port-count 2000 \
+"$BIN" srs --listen "127.0.0.1:$SRS" --rtp-port-base 12000 --rtp-port-count 2000 \
   --out "$OUT/srs" --duration "$RUN_S" 2> "$OUT/srs.err" &
 SRS_PID=$!; PIDS+=("$SRS_PID")
 "$BIN" platform --config "$OUT/policy.yaml" --listen "127.0.0.1:$PLATFORM" \
