@@ -415,7 +415,9 @@ impl NodeRunner {
                 remote,
                 id,
                 writer,
-            } => self.tcp.opened(local, remote, id, writer),
+                queued,
+                half,
+            } => self.tcp.opened(local, remote, id, writer, queued, half),
             tcp::StreamEvent::Closed { local, remote, id } => self.tcp.closed(local, remote, id),
             tcp::StreamEvent::Finding {
                 local,

@@ -27,10 +27,10 @@ use bytes::Bytes;
 use sip::framing::Framer;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{Notify, mpsc, oneshot};
@@ -90,12 +90,16 @@ pub(super) enum StreamEvent {
         bytes: Bytes,
         at: Instant,
     },
-    /// A peer connected; `writer` is the queue towards it.
+    /// A connection is open: a peer connected (`writer` is the queue towards it), or one
+    /// the loop asked for is now connected (`writer` is `None`: the loop has it). From now
+    /// on the loop may write to `half` itself while nothing is `queued`.
     Opened {
         local: SocketAddr,
         remote: SocketAddr,
         id: u64,
-        writer: mpsc::Sender<Bytes>,
+        writer: Option<mpsc::Sender<Bytes>>,
+        queued: Arc<AtomicUsize>,
+        half: Arc<OwnedWriteHalf>,
     },
     /// A connection is gone (closed by either side, or by a bound).
     Closed {
@@ -188,10 +192,19 @@ impl ConnectionCounts {
 }
 
 /// One open (or opening) connection, as the loop knows it.
+///
+/// The loop writes a message straight to the socket when nothing is queued for the
+/// writer task (the common case: no task switch between a node's answer and the wire,
+/// which under load kept answers waiting behind every other task); what the socket does
+/// not take at once goes to the writer task, which finishes it in order. `queued` counts
+/// the messages handed to the task and not yet written, so the two never interleave.
 #[derive(Debug)]
 struct Connection {
     id: u64,
     writer: mpsc::Sender<Bytes>,
+    queued: Arc<AtomicUsize>,
+    /// The socket's writing half, once connected.
+    half: Option<Arc<OwnedWriteHalf>>,
 }
 
 /// Why [`Connections::send`] could not queue a message.
@@ -231,15 +244,32 @@ impl Connections {
         bytes: Bytes,
     ) -> Result<(), SendRefused> {
         let bytes = match self.open.get(&(local, remote)) {
-            Some(c) => match c.writer.try_send(bytes) {
-                Ok(()) => return Ok(()),
-                Err(mpsc::error::TrySendError::Full(_)) => return Err(SendRefused::QueueFull),
-                // Its tasks ended and the loop has not heard yet: open a new one.
-                Err(mpsc::error::TrySendError::Closed(bytes)) => {
-                    self.open.remove(&(local, remote));
-                    bytes
+            Some(c) => {
+                let mut bytes = bytes;
+                if let Some(half) = &c.half
+                    && c.queued.load(Ordering::Acquire) == 0
+                {
+                    match half.try_write(&bytes) {
+                        Ok(n) if n == bytes.len() => return Ok(()),
+                        Ok(n) => bytes = bytes.slice(n..),
+                        // Full, or broken: the writer task waits, or reports it.
+                        Err(_) => {}
+                    }
                 }
-            },
+                c.queued.fetch_add(1, Ordering::AcqRel);
+                match c.writer.try_send(bytes) {
+                    Ok(()) => return Ok(()),
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        c.queued.fetch_sub(1, Ordering::AcqRel);
+                        return Err(SendRefused::QueueFull);
+                    }
+                    // Its tasks ended and the loop has not heard yet: open a new one.
+                    Err(mpsc::error::TrySendError::Closed(bytes)) => {
+                        self.open.remove(&(local, remote));
+                        bytes
+                    }
+                }
+            }
             None => bytes,
         };
         let slot = self
@@ -248,28 +278,60 @@ impl Connections {
             .map_err(SendRefused::NoSlot)?;
         let id = self.counts.next_id();
         let (writer, queue) = mpsc::channel(self.counts.limits.queue);
+        let queued = Arc::new(AtomicUsize::new(1));
         // A fresh channel has room for the first message.
         let _ = writer.try_send(bytes);
-        self.open.insert((local, remote), Connection { id, writer });
+        self.open.insert(
+            (local, remote),
+            Connection {
+                id,
+                writer,
+                queued: queued.clone(),
+                half: None,
+            },
+        );
         tokio::spawn(connect(Opening {
             conn: Endpoints { local, remote, id },
             slot,
             queue,
+            queued,
             limits: self.counts.limits,
             events: self.events.clone(),
         }));
         Ok(())
     }
 
-    /// A peer connected to a node.
+    /// A peer connected to a node (`writer` given), or a connection the loop opened is
+    /// now connected (`writer` `None`).
     pub(super) fn opened(
         &mut self,
         local: SocketAddr,
         remote: SocketAddr,
         id: u64,
-        writer: mpsc::Sender<Bytes>,
+        writer: Option<mpsc::Sender<Bytes>>,
+        queued: Arc<AtomicUsize>,
+        half: Arc<OwnedWriteHalf>,
     ) {
-        self.open.insert((local, remote), Connection { id, writer });
+        match writer {
+            Some(writer) => {
+                self.open.insert(
+                    (local, remote),
+                    Connection {
+                        id,
+                        writer,
+                        queued,
+                        half: Some(half),
+                    },
+                );
+            }
+            None => {
+                if let Some(c) = self.open.get_mut(&(local, remote))
+                    && c.id == id
+                {
+                    c.half = Some(half);
+                }
+            }
+        }
     }
 
     /// A connection ended; a newer one on the same addresses is kept.
@@ -322,12 +384,18 @@ pub(super) async fn accept_loop(
             Ok(slot) => {
                 let id = counts.next_id();
                 let (writer, queue) = mpsc::channel(counts.limits.queue);
+                let queued = Arc::new(AtomicUsize::new(0));
+                let (read, half) = split(stream);
                 let opened = StreamEvent::Opened {
                     local,
                     remote,
                     id,
-                    writer,
+                    writer: Some(writer),
+                    queued: queued.clone(),
+                    half: half.clone(),
                 };
+                // Before the reader starts, so the loop knows the connection before its
+                // first message.
                 if events.send(super::Inbound::Stream(opened)).await.is_err() {
                     return;
                 }
@@ -335,10 +403,11 @@ pub(super) async fn accept_loop(
                     conn: Endpoints { local, remote, id },
                     slot,
                     queue,
+                    queued,
                     limits: counts.limits,
                     events: events.clone(),
                 };
-                serve(stream, opening, true);
+                serve(read, half, opening, true);
             }
             Err(reason) => {
                 drop(stream);
@@ -363,6 +432,8 @@ struct Opening {
     conn: Endpoints,
     slot: Slot,
     queue: mpsc::Receiver<Bytes>,
+    /// Messages handed to the writer task and not yet written (shared with the loop).
+    queued: Arc<AtomicUsize>,
     limits: TcpLimits,
     events: mpsc::Sender<super::Inbound>,
 }
@@ -382,7 +453,25 @@ async fn connect(opening: Opening) {
     };
     let connect_time = opening.limits.connect_time;
     match tokio::time::timeout(connect_time, opened).await {
-        Ok(Ok(stream)) => serve(stream, opening, false),
+        Ok(Ok(stream)) => {
+            let (read, half) = split(stream);
+            let opened = StreamEvent::Opened {
+                local,
+                remote,
+                id,
+                writer: None,
+                queued: opening.queued.clone(),
+                half: half.clone(),
+            };
+            if opening
+                .events
+                .send(super::Inbound::Stream(opened))
+                .await
+                .is_ok()
+            {
+                serve(read, half, opening, false);
+            }
+        }
         outcome => {
             let reason = match outcome {
                 Ok(Err(e)) => format!("cannot connect to {remote} over TCP: {e}"),
@@ -411,22 +500,32 @@ async fn connect(opening: Opening) {
     }
 }
 
+/// A connected stream's halves: the reading one for the reader task, the writing one
+/// shared by the loop and the writer task.
+fn split(stream: TcpStream) -> (OwnedReadHalf, Arc<OwnedWriteHalf>) {
+    let _ = stream.set_nodelay(true);
+    let (read, write) = stream.into_split();
+    (read, Arc::new(write))
+}
+
 /// Starts the reader and writer tasks of one connection.
-fn serve(stream: TcpStream, opening: Opening, accepted: bool) {
+fn serve(read: OwnedReadHalf, half: Arc<OwnedWriteHalf>, opening: Opening, accepted: bool) {
     let Opening {
         conn,
         slot,
         queue,
+        queued,
         limits,
         events,
     } = opening;
-    let _ = stream.set_nodelay(true);
-    let (read, write) = stream.into_split();
     let stop = Arc::new(Notify::new());
     let (read_end_tx, read_end) = oneshot::channel();
     tokio::spawn(write_loop(
-        write,
-        queue,
+        Writer {
+            half,
+            queue,
+            queued,
+        },
         conn,
         limits,
         events.clone(),
@@ -443,6 +542,28 @@ fn serve(stream: TcpStream, opening: Opening, accepted: bool) {
         read_end_tx,
         accepted,
     ));
+}
+
+/// What the writer task of one connection writes with.
+struct Writer {
+    half: Arc<OwnedWriteHalf>,
+    queue: mpsc::Receiver<Bytes>,
+    queued: Arc<AtomicUsize>,
+}
+
+/// Writes all of `bytes`, waiting for the socket to take them.
+async fn write_whole(half: &OwnedWriteHalf, bytes: &[u8]) -> std::io::Result<()> {
+    let mut off = 0;
+    while off < bytes.len() {
+        half.writable().await?;
+        match half.try_write(&bytes[off..]) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => off += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// How the reading half of a connection ended, told to the writing half.
@@ -474,12 +595,11 @@ impl Endpoints {
     }
 }
 
-/// Writes what the loop queues, each write bounded in time, until the loop drops the
-/// queue, a write fails, or the reader says the connection is over; then closes the
-/// connection and tells the loop.
+/// Writes what the loop could not write at once, each message bounded in time, until the
+/// loop drops the queue, a write fails, or the reader says the connection is over; then
+/// tells the loop, which drops the last handle of the writing half (closing it).
 async fn write_loop(
-    mut write: OwnedWriteHalf,
-    mut queue: mpsc::Receiver<Bytes>,
+    mut w: Writer,
     conn: Endpoints,
     limits: TcpLimits,
     events: mpsc::Sender<super::Inbound>,
@@ -490,7 +610,7 @@ async fn write_loop(
     let mut linger_until: Option<Instant> = None;
     loop {
         let bytes = tokio::select! {
-            next = queue.recv() => match next {
+            next = w.queue.recv() => match next {
                 Some(bytes) => bytes,
                 None => break,
             },
@@ -512,7 +632,9 @@ async fn write_loop(
                 }
             } => break,
         };
-        let failure = match tokio::time::timeout(limits.write_time, write.write_all(&bytes)).await {
+        let written = tokio::time::timeout(limits.write_time, write_whole(&w.half, &bytes)).await;
+        w.queued.fetch_sub(1, Ordering::AcqRel);
+        let failure = match written {
             Ok(Ok(())) => continue,
             Ok(Err(e)) => format!("cannot write to {} over TCP: {e}", conn.remote),
             Err(_) => format!(
@@ -525,8 +647,12 @@ async fn write_loop(
         let _ = events.send(conn.finding(failure, &bytes)).await;
         break;
     }
-    let _ = write.shutdown().await;
-    drop(write);
+    // Nothing more goes through the task; the loop must not write either. The socket
+    // is shut down now, not when the loop drops its handle (it may not run again).
+    w.queued.fetch_add(1, Ordering::AcqRel);
+    let tcp: &TcpStream = (*w.half).as_ref();
+    let _ = socket2::SockRef::from(tcp).shutdown(std::net::Shutdown::Both);
+    drop(w);
     stop.notify_one();
     let _ = events
         .send(super::Inbound::Stream(StreamEvent::Closed {
