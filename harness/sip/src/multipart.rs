@@ -144,6 +144,10 @@ pub enum MultipartError {
     /// A boundary longer than RFC 2046 §5.1.1 allows ([`MAX_BOUNDARY`] characters).
     #[error("boundary of {0} characters; RFC 2046 §5.1.1 allows at most {MAX_BOUNDARY}")]
     BoundaryTooLong(usize),
+    /// A boundary with a control character (CR, LF, NUL...) or a quote: RFC 2046 §5.1.1
+    /// `bchars` allow neither, and such a boundary cannot be matched reliably.
+    #[error("boundary `{0}` contains a character RFC 2046 §5.1.1 does not allow in one")]
+    BadBoundary(String),
     /// mailparse could not read the MIME structure.
     #[error("malformed multipart body: {0}")]
     Malformed(String),
@@ -175,6 +179,12 @@ pub fn parse(content_type: &str, body: &[u8]) -> Result<Parsed, MultipartError> 
     if boundary.chars().count() > MAX_BOUNDARY {
         return Err(MultipartError::BoundaryTooLong(boundary.chars().count()));
     }
+    if boundary
+        .chars()
+        .any(|c| c.is_control() || c == '"' || c == '\\')
+    {
+        return Err(MultipartError::BadBoundary(boundary));
+    }
     // One linear pass over the body finds every delimiter: whether there is any, how
     // many (a flood of parts is refused before mailparse sees it), and the closing one.
     let delimiter = format!("--{boundary}");
@@ -190,8 +200,14 @@ pub fn parse(content_type: &str, body: &[u8]) -> Result<Parsed, MultipartError> 
     if count == 0 {
         return Err(MultipartError::BoundaryNotFound(boundary));
     }
-    // mailparse parses whole MIME entities; give it a synthetic header naming the type.
-    let mut entity = format!("Content-Type: {content_type}\r\n\r\n").into_bytes();
+    // mailparse parses whole MIME entities; give it a synthetic header naming the type
+    // and the very boundary counted above (never the peer's header text, whose own
+    // quirks could make mailparse split on something else).
+    let mut entity = format!(
+        "Content-Type: {}; boundary=\"{boundary}\"\r\n\r\n",
+        ctype.mimetype
+    )
+    .into_bytes();
     let prefix = entity.len();
     entity.extend_from_slice(body);
     let mail =
@@ -215,7 +231,12 @@ pub fn parse(content_type: &str, body: &[u8]) -> Result<Parsed, MultipartError> 
                 offset,
             }
         })
-        .collect();
+        .collect::<Vec<Part>>();
+    // What mailparse split must agree with the count; a disagreement is refused, never
+    // passed on unbounded.
+    if parts.len() > MAX_PARTS + 1 {
+        return Err(MultipartError::TooManyParts);
+    }
     Ok(Parsed {
         boundary,
         parts,
@@ -497,5 +518,22 @@ mod tests {
             parse("multipart/mixed;boundary=f", flood.as_bytes()),
             Err(MultipartError::TooManyParts)
         );
+    }
+
+    /// Found by the `multipart` fuzz target (`fuzz/regressions/multipart/`): an unquoted
+    /// boundary made of CR LF and dashes made mailparse split on something else than the
+    /// delimiters counted, returning more parts than the bound.
+    #[test]
+    fn a_boundary_with_line_breaks_is_refused() {
+        let body = b"\r\n-----0)0000000000000000391817281Type:--\r\n\r\n--UniqueBroadWorksBoundary";
+        match parse("multipart/mixed;boundary=\r\n---", body) {
+            Err(MultipartError::BadBoundary(_) | MultipartError::NoBoundary) => {}
+            Ok(p) => assert!(p.parts.len() <= MAX_PARTS + 1, "{} parts", p.parts.len()),
+            Err(e) => panic!("unexpected {e}"),
+        }
+        assert!(matches!(
+            parse("multipart/mixed; boundary=\"a\u{1}b\"", b"--a\x01b\r\n"),
+            Err(MultipartError::BadBoundary(_))
+        ));
     }
 }
