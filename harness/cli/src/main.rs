@@ -4,6 +4,7 @@
 //! codes ([`exit`]); every rule and protocol lives in the library crates.
 
 mod analyze;
+mod capture;
 mod check;
 mod features;
 mod load;

@@ -120,12 +120,23 @@ pub(crate) enum Format {
 #[derive(Debug, Args)]
 pub(crate) struct JudgeArgs {
     /// An observation log (`observations.jsonl` of a run directory, or of `recproof srs`),
-    /// or a run directory (its `observations.jsonl` is judged).
+    /// a run directory (its `observations.jsonl` is judged), or a packet capture (pcap or
+    /// pcapng: the SIP calls and SIPREC sessions in it are read into a log and judged).
     pub(crate) log: PathBuf,
     /// SUT profile: its tolerances replace the recorded ones, and calls the log has no
     /// expectation for are judged against the settings of the profile user they called.
+    /// For a capture it also says which address is the SUT and what its announcements
+    /// and tones sound like.
     #[arg(long, value_name = "PROFILE.yaml")]
     pub(crate) sut: Option<PathBuf>,
+    /// For a capture of a recproof run: the run directory, whose calls' expectations
+    /// (matched by the caller's Call-ID) and platform address are used.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub(crate) expectations: Option<PathBuf>,
+    /// For a capture: write the observation log built from it here (`recproof report`
+    /// can render a directory holding it as `observations.jsonl`).
+    #[arg(long, value_name = "LOG.jsonl")]
+    pub(crate) save_log: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub(crate) format: Format,
@@ -141,6 +152,15 @@ pub(crate) fn run_judge(args: &JudgeArgs) -> anyhow::Result<ExitCode> {
     };
     let bytes = std::fs::read(&path)
         .with_context(|| format!("cannot read the log `{}`", path.display()))?;
+    if crate::capture::is_capture(&bytes) {
+        return crate::capture::judge_capture(args, &bytes);
+    }
+    if args.expectations.is_some() || args.save_log.is_some() {
+        anyhow::bail!(
+            "`{}` is an observation log, not a capture: --expectations and --save-log are for judging a pcap or pcapng",
+            path.display()
+        );
+    }
     // Lossy: one line that is not UTF-8 is one skipped line, not an unreadable log.
     let text = String::from_utf8_lossy(&bytes);
     let log = observe::read_log(text.as_bytes())
@@ -158,6 +178,16 @@ pub(crate) fn run_judge(args: &JudgeArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let judged = suite::judge::judge_log(&log, profile.as_ref());
+    finish_judge(&judged, &path, log.observations.len(), args.format)
+}
+
+/// Prints what [`suite::judge::judge_log`] found and maps it to the exit code.
+pub(crate) fn finish_judge(
+    judged: &suite::judge::JudgedLog,
+    path: &std::path::Path,
+    observations: usize,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
     for (call, why) in &judged.unjudged {
         eprintln!("warning: call {call} not judged: {why}");
     }
@@ -165,7 +195,7 @@ pub(crate) fn run_judge(args: &JudgeArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!(
             "no call in `{}` could be judged ({} observation(s), {} call(s) without an expectation)",
             path.display(),
-            log.observations.len(),
+            observations,
             judged.unjudged.len()
         );
     }
@@ -174,7 +204,7 @@ pub(crate) fn run_judge(args: &JudgeArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .flat_map(|c| &c.verdicts)
         .any(|v| v.status == Status::Fail);
-    match args.format {
+    match format {
         Format::Json => {
             let doc = serde_json::json!({
                 "log": path.display().to_string(),
@@ -190,7 +220,7 @@ pub(crate) fn run_judge(args: &JudgeArgs) -> anyhow::Result<ExitCode> {
             });
             println!("{}", serde_json::to_string_pretty(&doc)?);
         }
-        Format::Text => print_text(&judged),
+        Format::Text => print_text(judged),
     }
     if any_fail {
         return Ok(exit::FAILED);

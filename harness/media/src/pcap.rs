@@ -6,7 +6,9 @@
 //! checksums, pcap-file frames the records; [`PcapWriter::write_tcp`]: a message on a TCP
 //! flow as PSH/ACK segments with running sequence numbers, so Wireshark reassembles it),
 //! and the reader ([`read_datagrams`]: pcap or
-//! pcapng bytes in, UDP datagrams out; IPv4/IPv6 fragments reassembled).
+//! pcapng bytes in, UDP datagrams and TCP segments out; IPv4/IPv6 fragments
+//! reassembled). TCP segments come out as captured: putting a byte stream back together
+//! is the reader of the stream's job (`recproof-import` does it for SIP over TCP).
 //!
 //! Must not touch: SIP or RTP semantics. The reader is bytes-in and never panics on
 //! malformed input (proptest in `tests/robustness.rs`); a capture cut short mid-record
@@ -70,12 +72,37 @@ pub struct Datagram {
     pub payload: Vec<u8>,
 }
 
+/// One TCP segment from a capture, as captured (not reassembled).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TcpSegment {
+    /// Capture timestamp (since the Unix epoch, as recorded).
+    pub ts: Duration,
+    /// Source address.
+    pub src: SocketAddr,
+    /// Destination address.
+    pub dst: SocketAddr,
+    /// Sequence number of the first payload byte (of the SYN itself when `syn`).
+    pub seq: u32,
+    /// SYN flag: the flow starts; its first payload byte is `seq + 1`.
+    pub syn: bool,
+    /// FIN flag: the sender has no more bytes.
+    pub fin: bool,
+    /// RST flag: the connection was reset.
+    pub rst: bool,
+    /// TCP payload (possibly cut short by the capture's snap length).
+    pub payload: Vec<u8>,
+}
+
 /// What [`read_datagrams`] found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Capture {
     /// UDP datagrams in capture order.
     pub datagrams: Vec<Datagram>,
-    /// Records that were not UDP over IP (TCP, ARP, ...), or not decodable.
+    /// TCP segments in capture order (payload-less ones only when they carry SYN, FIN or
+    /// RST).
+    #[serde(default)]
+    pub segments: Vec<TcpSegment>,
+    /// Records that were neither UDP nor TCP over IP (ARP, ICMP, ...), or not decodable.
     pub skipped: u64,
     /// The capture ended in the middle of a record.
     pub truncated: bool,
@@ -236,7 +263,7 @@ impl<W: Write> PcapWriter<W> {
     }
 }
 
-/// Read every UDP datagram of a pcap or pcapng capture held in memory.
+/// Read every UDP datagram and TCP segment of a pcap or pcapng capture held in memory.
 pub fn read_datagrams(bytes: &[u8]) -> Result<Capture, PcapError> {
     match bytes.get(0..4) {
         Some([0x0A, 0x0D, 0x0D, 0x0A]) => read_pcapng(bytes),
@@ -423,6 +450,24 @@ impl Defrag {
             });
             return;
         }
+        if let Some(TransportSlice::Tcp(tcp)) = &sliced.transport {
+            let (syn, fin, rst) = (tcp.syn(), tcp.fin(), tcp.rst());
+            if tcp.payload().is_empty() && !syn && !fin && !rst {
+                // A bare ACK carries nothing a SIP reader needs.
+                return;
+            }
+            cap.segments.push(TcpSegment {
+                ts,
+                src: SocketAddr::new(src_ip, tcp.source_port()),
+                dst: SocketAddr::new(dst_ip, tcp.destination_port()),
+                seq: tcp.sequence_number(),
+                syn,
+                fin,
+                rst,
+                payload: tcp.payload().to_vec(),
+            });
+            return;
+        }
         let fragmented = match &sliced.net {
             Some(NetSlice::Ipv4(v4)) => v4.is_payload_fragmented(),
             Some(NetSlice::Ipv6(v6)) => v6.is_payload_fragmented(),
@@ -465,6 +510,33 @@ mod tests {
 
     fn addr(s: &str) -> SocketAddr {
         s.parse().expect("addr")
+    }
+
+    #[test]
+    fn tcp_segments_are_read_back_with_running_sequence_numbers() {
+        let mut w = PcapWriter::new(Vec::new()).expect("writer");
+        let (a, b) = (addr("10.0.0.1:5060"), addr("[::1]:5061"));
+        let (c, d) = (addr("10.0.0.2:40000"), addr("[::2]:5062"));
+        let big = vec![b'x'; TCP_SEGMENT + 10];
+        w.write_tcp(Duration::from_secs(1), a, c, &big)
+            .expect("tcp");
+        w.write_tcp(Duration::from_secs(2), b, d, b"v6")
+            .expect("tcp");
+        w.write_udp(Duration::from_secs(3), a, c, b"udp")
+            .expect("udp");
+        let cap = read_datagrams(&w.into_inner()).expect("read");
+        assert_eq!(cap.datagrams.len(), 1);
+        assert_eq!(cap.skipped, 0);
+        let segs = &cap.segments;
+        assert_eq!(segs.len(), 3);
+        assert_eq!(segs[0].payload.len(), TCP_SEGMENT);
+        assert_eq!(
+            segs[1].seq,
+            segs[0].seq.wrapping_add(TCP_SEGMENT as u32),
+            "the second segment follows the first"
+        );
+        assert_eq!((segs[2].src, segs[2].dst), (b, d));
+        assert_eq!(segs[2].payload, b"v6");
     }
 
     #[test]

@@ -417,11 +417,36 @@ pub enum Event {
         /// Datagrams dropped on the harness's sockets.
         datagrams: u64,
     },
+    /// This call was rebuilt from a packet capture (`recproof judge CAPTURE.pcap`), not
+    /// observed by recproof's own roles: written first in each imported call, it says
+    /// where the capture came from and what its audio was, so checks that need
+    /// recproof's instrumented audio (party identity per frame, exact latency) can say
+    /// they were not judged instead of failing or passing on audio they cannot read.
+    CaptureImported {
+        /// The capture file as given.
+        capture: String,
+        /// What the call's decoded audio was.
+        audio: CaptureAudio,
+    },
     /// Last line of a complete log.
     RunEnded {
         /// True when the run was interrupted (Ctrl-C) and the log is partial.
         interrupted: bool,
     },
+}
+
+/// What the audio of an imported call was (see [`Event::CaptureImported`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptureAudio {
+    /// recproof's instrumented party signal was decoded: every audio check applies.
+    Instrumented,
+    /// Audio with sound was decoded, none of it recproof's instrumented signal (real
+    /// speech, a foreign tool's prompts): who spoke cannot be told frame by frame, only
+    /// where there was sound ([`Source::Unknown`] segments).
+    Uninstrumented,
+    /// The call carried no decodable audio at all.
+    None,
 }
 
 /// Appends observations to a JSONL sink, one line each, flushed per line so a killed run

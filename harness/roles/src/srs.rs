@@ -342,14 +342,16 @@ struct PendingReject {
     extra: Extra,
 }
 
-/// What a request body holds for the SRS.
+/// What a request body holds for the SRS ([`split_body`]; a capture importer reads
+/// recording sessions with it too, so both see the same documents).
 #[derive(Debug, Default)]
-struct BodyParts {
-    sdp: Option<SessionDescription>,
+pub struct BodyParts {
+    /// The SDP offer, if any.
+    pub sdp: Option<SessionDescription>,
     /// (Content-Type as sent, bytes) of each metadata document or snapshot request.
-    metadata: Vec<(String, Vec<u8>)>,
+    pub metadata: Vec<(String, Vec<u8>)>,
     /// The Content-Type of a body the SRS does not take (415).
-    unsupported: Option<String>,
+    pub unsupported: Option<String>,
 }
 
 /// The harness-as-SRS. See the [module docs](self).
@@ -1445,7 +1447,7 @@ fn is_metadata_type(media_type: &str) -> bool {
 
 /// Splits a request body into the SDP offer and the metadata documents. `Err` (400) for a
 /// body that cannot be read: a broken multipart, an unreadable SDP.
-fn split_body(msg: &SipMessage) -> Result<BodyParts, String> {
+pub fn split_body(msg: &SipMessage) -> Result<BodyParts, String> {
     let mut parts = BodyParts::default();
     let body = msg.body();
     if body.is_empty() {

@@ -1,0 +1,346 @@
+//! RTP of a capture turned into what each party heard and what the recorder received.
+//!
+//! Owns: the map from RTP addresses to stream names that the legs' SDP builds
+//! (`caller.heard` is RTP sent to the address the caller's SDP gave, `caller.sent` RTP
+//! sent from it; `srs.<label>` is RTP sent to the recorder's address for the m-line the
+//! SRC labelled `<label>`, `srs.s<n>.<label>` for the n-th session of a call reusing a
+//! label, as the SRS emulator names them); one [`ListenStream`] per heard or recorded
+//! stream (the same detectors recproof's own roles run: instrumented party frames, tones,
+//! clips, DTMF); the DTMF the parties sent; and, for audio that turns out not to be
+//! recproof's instrumented signal, where there was sound.
+//!
+//! Times are the capture's: a packet counts as heard when it was captured, so latency
+//! and loss are as seen at the capture point, not at the phone.
+//!
+//! Must not touch: SIP (the `legs` module), judging.
+
+use crate::legs::{LegKind, MediaUpdate};
+use media::g711::Law;
+use media::signal::PartyId;
+use observe::{Actor, CaptureAudio, Direction, Event, Observation, Source};
+use roles::media_io::{Detectors, ListenConfig, ListenStream, MediaContext};
+use sip::time::Time;
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+
+/// Packets louder than this (RMS, dBFS) count as sound for uninstrumented audio: the
+/// level below which recproof's silence detector calls a block silent.
+pub(crate) const SOUND_DBFS: f64 = -50.0;
+/// Loud packets closer than this (µs) belong to one sound span.
+const SOUND_GAP_US: u64 = 300_000;
+
+/// Where a packet goes.
+#[derive(Debug, Clone)]
+struct Target {
+    call: usize,
+    stream: String,
+    actor: Actor,
+    telephone_event: Option<u8>,
+}
+
+/// A sound span being built.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start_us: u64,
+    end_us: u64,
+    samples: u64,
+}
+
+struct Listened {
+    listen: ListenStream,
+    actor: Actor,
+    sent: bool,
+    last_us: u64,
+    spans: Vec<Span>,
+    first_remote: Option<SocketAddr>,
+}
+
+/// Every stream of a capture.
+pub(crate) struct Streams {
+    detectors: Detectors,
+    base: MediaContext,
+    contexts: BTreeMap<usize, MediaContext>,
+    heard: HashMap<SocketAddr, Target>,
+    sent: HashMap<SocketAddr, Target>,
+    listened: BTreeMap<(usize, String), Listened>,
+    /// Recording stream names given out, per call: (ordinal, m-line) -> name.
+    names: BTreeMap<usize, BTreeMap<(usize, usize), String>>,
+    /// RTP-looking datagrams to or from no known stream.
+    pub(crate) unmatched: u64,
+    /// Datagrams read into a stream.
+    pub(crate) matched: u64,
+}
+
+/// Party ids recproof's phones use for their instrumented signal.
+const PARTY_IDS: [(PartyId, &str); 2] = [(PartyId(1), "caller"), (PartyId(2), "callee")];
+
+impl Streams {
+    pub(crate) fn new(base: MediaContext, detectors: Detectors) -> Self {
+        Self {
+            detectors,
+            base,
+            contexts: BTreeMap::new(),
+            heard: HashMap::new(),
+            sent: HashMap::new(),
+            listened: BTreeMap::new(),
+            names: BTreeMap::new(),
+            unmatched: 0,
+            matched: 0,
+        }
+    }
+
+    /// What a leg's SDP said.
+    pub(crate) fn update(&mut self, u: &MediaUpdate) {
+        match u.kind {
+            LegKind::Caller | LegKind::Callee => {
+                let party = if u.kind == LegKind::Caller {
+                    "caller"
+                } else {
+                    "callee"
+                };
+                for &(_, addr, te) in &u.addresses {
+                    let target = |stream: String| Target {
+                        call: u.call,
+                        stream,
+                        actor: u.kind.actor(),
+                        telephone_event: te,
+                    };
+                    self.heard.insert(addr, target(format!("{party}.heard")));
+                    self.sent.insert(addr, target(format!("{party}.sent")));
+                }
+            }
+            LegKind::Recording => {
+                for &(index, addr, _) in &u.addresses {
+                    let label = u.labels.get(index).cloned().flatten();
+                    let name = self.recording_name(u.call, u.ordinal, index, label);
+                    self.heard.insert(
+                        addr,
+                        Target {
+                            call: u.call,
+                            stream: name,
+                            actor: Actor::Srs,
+                            telephone_event: None,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// The SRS emulator's naming: `srs.<label>` first, `srs.s<n>.<label>` when a later
+    /// session of the call reuses the label.
+    fn recording_name(
+        &mut self,
+        call: usize,
+        ordinal: usize,
+        index: usize,
+        label: Option<String>,
+    ) -> String {
+        let names = self.names.entry(call).or_default();
+        if let Some(n) = names.get(&(ordinal, index)) {
+            return n.clone();
+        }
+        let suffix = label.unwrap_or_else(|| format!("m{index}"));
+        let plain = format!("srs.{suffix}");
+        let mut name = plain.clone();
+        if names.values().any(|n| *n == plain) {
+            name = format!("srs.s{ordinal}.{suffix}");
+            let mut k = 1;
+            while names.values().any(|n| *n == name) {
+                k += 1;
+                name = format!("srs.s{ordinal}.{suffix}.{k}");
+            }
+        }
+        names.insert((ordinal, index), name.clone());
+        name
+    }
+
+    /// One UDP datagram that is not SIP.
+    pub(crate) fn datagram(
+        &mut self,
+        t_us: u64,
+        src: SocketAddr,
+        dst: SocketAddr,
+        payload: &[u8],
+        labels: &dyn Fn(usize) -> String,
+    ) {
+        let mut used = false;
+        if let Some(t) = self.heard.get(&dst).cloned() {
+            self.feed(t_us, src, dst, payload, &t, false, labels);
+            used = true;
+        }
+        if let Some(t) = self.sent.get(&src).cloned() {
+            self.feed(t_us, dst, src, payload, &t, true, labels);
+            used = true;
+        }
+        if used {
+            self.matched += 1;
+        } else {
+            self.unmatched += 1;
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn feed(
+        &mut self,
+        t_us: u64,
+        remote: SocketAddr,
+        local: SocketAddr,
+        payload: &[u8],
+        t: &Target,
+        sent: bool,
+        labels: &dyn Fn(usize) -> String,
+    ) {
+        let now = Time::from_micros(t_us);
+        let ctx = self.contexts.entry(t.call).or_insert_with(|| MediaContext {
+            modem: self.base.modem.clone(),
+            registry: roles::media_io::PartyRegistry::new(),
+        });
+        if sent {
+            // A party's first packet is its frame 0 (how recproof's phones send).
+            let party = if t.actor == Actor::Caller { 0 } else { 1 };
+            let (id, name) = PARTY_IDS[party];
+            if ctx.registry.get(id).is_none() {
+                ctx.registry.register(id, name, now);
+            }
+        }
+        let key = (t.call, t.stream.clone());
+        if !self.listened.contains_key(&key) {
+            let mut cfg = ListenConfig::new(&t.stream, t.actor, Some(labels(t.call)), local);
+            cfg.telephone_event = t.telephone_event;
+            if !sent {
+                cfg.detectors = self.detectors.clone();
+            }
+            let Ok(listen) = ListenStream::new(cfg, ctx) else {
+                return;
+            };
+            self.listened.insert(
+                key.clone(),
+                Listened {
+                    listen,
+                    actor: t.actor,
+                    sent,
+                    last_us: t_us,
+                    spans: Vec::new(),
+                    first_remote: None,
+                },
+            );
+        }
+        let Some(l) = self.listened.get_mut(&key) else {
+            return;
+        };
+        l.listen.handle_timeout(now);
+        l.listen.handle_datagram(now, remote, payload);
+        l.last_us = l.last_us.max(t_us);
+        l.first_remote.get_or_insert(remote);
+        if !sent && let Some((samples, loud)) = loudness(payload) {
+            let end = t_us + samples * 125;
+            match l.spans.last_mut() {
+                Some(s) if loud && t_us <= s.end_us + SOUND_GAP_US => {
+                    s.end_us = end;
+                    s.samples += samples;
+                }
+                _ if loud => l.spans.push(Span {
+                    start_us: t_us,
+                    end_us: end,
+                    samples,
+                }),
+                _ => {}
+            }
+        }
+    }
+
+    /// Ends every stream (at the later of its last packet and its call's end) and
+    /// returns the observations, plus what each call's audio was.
+    pub(crate) fn finish(
+        mut self,
+        call_end: &dyn Fn(usize) -> u64,
+        labels: &dyn Fn(usize) -> String,
+    ) -> (Vec<Observation>, BTreeMap<usize, CaptureAudio>) {
+        let mut out = Vec::new();
+        let mut sound: BTreeMap<usize, Vec<Observation>> = BTreeMap::new();
+        let mut audio: BTreeMap<usize, CaptureAudio> = BTreeMap::new();
+        for ((call, stream), mut l) in std::mem::take(&mut self.listened) {
+            let end = l.last_us.max(call_end(call));
+            l.listen.finish(Time::from_micros(end));
+            while let Some(mut o) = l.listen.poll_observation() {
+                if l.sent {
+                    // Keep what the party sent: its stream and its key presses.
+                    match &mut o.event {
+                        Event::RtpStream {
+                            direction,
+                            local,
+                            remote,
+                            ..
+                        } => {
+                            *direction = Direction::Sent;
+                            std::mem::swap(local, remote);
+                        }
+                        Event::Dtmf {
+                            direction,
+                            duration_us,
+                            ..
+                        } => {
+                            // A receiver reports a digit when its event ends; the
+                            // sender's key press began a duration earlier.
+                            *direction = Direction::Sent;
+                            o.t_us = o.t_us.saturating_sub(*duration_us);
+                        }
+                        _ => continue,
+                    }
+                } else if matches!(
+                    o.event,
+                    Event::PartyFrames { frames, .. } if frames > 0
+                ) {
+                    audio.insert(call, CaptureAudio::Instrumented);
+                }
+                out.push(o);
+            }
+            if l.sent {
+                continue;
+            }
+            let spans = sound.entry(call).or_default();
+            for s in &l.spans {
+                spans.push(Observation {
+                    t_us: s.end_us,
+                    call: Some(labels(call)),
+                    actor: l.actor,
+                    event: Event::MediaSegment {
+                        stream: stream.clone(),
+                        source: Source::Unknown,
+                        start_us: s.start_us,
+                        end_us: s.end_us,
+                        frames: s.samples / media::FRAME_SAMPLES as u64,
+                        latency: None,
+                    },
+                });
+            }
+        }
+        for (call, spans) in sound {
+            let kind = audio.entry(call).or_insert(if spans.is_empty() {
+                CaptureAudio::None
+            } else {
+                CaptureAudio::Uninstrumented
+            });
+            if *kind == CaptureAudio::Uninstrumented {
+                out.extend(spans);
+            }
+        }
+        (out, audio)
+    }
+}
+
+/// Samples and whether a G.711 RTP packet is louder than [`SOUND_DBFS`]; `None` for
+/// anything else.
+fn loudness(packet: &[u8]) -> Option<(u64, bool)> {
+    let p = media::rtp::parse(packet).ok()?;
+    let law = Law::from_payload_type(p.header.payload_type)?;
+    let pcm = law.decode(&p.payload);
+    if pcm.is_empty() {
+        return None;
+    }
+    let energy: f64 = pcm.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
+    let rms = (energy / pcm.len() as f64).sqrt();
+    let threshold = 32768.0 * 10f64.powf(SOUND_DBFS / 20.0);
+    Some((pcm.len() as u64, rms >= threshold))
+}
