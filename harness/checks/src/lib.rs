@@ -135,6 +135,53 @@ impl<'a> Context<'a> {
         })
     }
 
+    /// True when this call was imported from a capture whose audio is not recproof's
+    /// instrumented signal ([`observe::CaptureAudio::Uninstrumented`]): who spoke cannot
+    /// be told frame by frame, only where there was sound.
+    pub fn audio_uninstrumented(&self) -> bool {
+        self.view.obs.iter().any(|o| {
+            matches!(
+                o.event,
+                observe::Event::CaptureImported {
+                    audio: observe::CaptureAudio::Uninstrumented,
+                    ..
+                }
+            )
+        })
+    }
+
+    /// The audio spans checks of "audio reached / did not reach the recorder" read:
+    /// party spans, or, for uninstrumented audio, spans of sound (party name empty).
+    pub fn audio_spans(&self, stream_ok: impl Fn(&str) -> bool) -> Vec<timeline::PartySpan> {
+        if self.audio_uninstrumented() {
+            self.view.sound_spans(stream_ok)
+        } else {
+            self.view.party_spans(stream_ok)
+        }
+    }
+
+    /// What [`Context::audio_spans`] holds, in words: `party audio`, or `sound`.
+    pub fn audio_noun(&self) -> &'static str {
+        if self.audio_uninstrumented() {
+            "sound"
+        } else {
+            "party audio"
+        }
+    }
+
+    /// The NOT APPLICABLE verdict of a check that needs recproof's instrumented audio on
+    /// a call whose capture has none: `what` says what could not be told.
+    pub fn needs_instrumented_audio(&self, requirement: &str, check: &str, what: &str) -> Verdict {
+        self.verdict(
+            requirement,
+            check,
+            Status::NotApplicable,
+            format!(
+                "Not judged: needs instrumented audio. This call was read from a capture whose audio is not recproof's instrumented signal, so {what} cannot be told from it."
+            ),
+        )
+    }
+
     /// A verdict for this call.
     pub fn verdict(
         &self,
@@ -181,13 +228,39 @@ pub fn judge_call_summarized(
     (judge(&ctx), results::TimelineSummary::of(&ctx.timeline))
 }
 
-/// [`judge_call`] on a prepared [`Context`].
+/// [`judge_call`] on a prepared [`Context`]. On a call imported from a capture without
+/// instrumented audio, the checks that need to know who spoke in each frame (or exactly
+/// when it was sent) give [`Context::needs_instrumented_audio`] instead.
 pub fn judge(ctx: &Context<'_>) -> Vec<Verdict> {
+    let blind = ctx.audio_uninstrumented();
+    let unless_blind =
+        |requirement: &str, check: &str, what: &str, run: fn(&Context<'_>) -> Vec<Verdict>| {
+            if blind {
+                vec![ctx.needs_instrumented_audio(requirement, check, what)]
+            } else {
+                run(ctx)
+            }
+        };
     let mut v = Vec::new();
     v.extend(preconditions::preconditions_in(ctx));
-    v.extend(recording::record_mode_in(ctx));
-    v.extend(recording::front_clipping_in(ctx));
-    v.extend(recording::feature_codes_in(ctx));
+    v.extend(unless_blind(
+        "POL-01",
+        "record_mode",
+        "whether the recorded audio was the parties' (and not a notice or a tone)",
+        recording::record_mode_in,
+    ));
+    v.extend(unless_blind(
+        "POL-01",
+        "recording.front_clip",
+        "how much of each party's first words the recording missed",
+        recording::front_clipping_in,
+    ));
+    v.extend(unless_blind(
+        "POL-02",
+        "feature_code",
+        "whether party audio reached the recorder before and after each code",
+        recording::feature_codes_in,
+    ));
     v.extend(announcements::start_stop_heard_in(ctx));
     v.extend(announcements::not_recorded_in(ctx));
     v.extend(announcements::reported_as_metadata_in(ctx));
@@ -195,17 +268,37 @@ pub fn judge(ctx: &Context<'_>) -> Vec<Verdict> {
     v.extend(announcements::pause_notice_in(ctx));
     v.extend(streams::stream_count_in(ctx));
     v.extend(streams::labels_match_in(ctx));
-    v.extend(streams::one_party_per_stream_in(ctx));
+    v.extend(unless_blind(
+        "POL-09",
+        "streams.one_party",
+        "whose voice each recorded stream carried",
+        streams::one_party_per_stream_in,
+    ));
     v.extend(streams::silent_while_paused_in(ctx));
     v.extend(streams::resumed_in(ctx));
-    v.extend(recording::voicemail_in(ctx));
+    v.extend(unless_blind(
+        "POL-10",
+        "voicemail",
+        "whether the recorded audio was the caller's deposit",
+        recording::voicemail_in,
+    ));
     v.extend(recording::provider_in(ctx));
     v.extend(recording::failure_behaviour_in(ctx));
     v.extend(recording::rs_ends_with_call_in(ctx));
     v.extend(messages::single_message_in(ctx));
     v.extend(latency::answer_to_media_in(ctx));
-    v.extend(latency::mouth_to_ear_in(ctx));
-    v.extend(latency::party_to_recorder_in(ctx));
+    v.extend(unless_blind(
+        latency::RP_LATENCY,
+        "latency.mouth_to_ear",
+        "how long each frame took from one party's mouth to the other's ear",
+        latency::mouth_to_ear_in,
+    ));
+    v.extend(unless_blind(
+        latency::RP_LATENCY,
+        "latency.party_to_recorder",
+        "how long each frame took from a party to the recorder",
+        latency::party_to_recorder_in,
+    ));
     v
 }
 

@@ -60,7 +60,15 @@ pub fn harness_intact(view: &crate::timeline::CallView<'_>) -> Verdict {
     });
     let v =
         |status, summary: &str| Verdict::new(RP_CALL, HARNESS_INTACT, &view.call, status, summary);
+    let imported = view
+        .obs
+        .iter()
+        .any(|o| matches!(o.event, observe::Event::CaptureImported { .. }));
     match drops {
+        None if imported => v(
+            Status::NotApplicable,
+            "This call was read from a packet capture: no harness of recproof's took part in it, so there are no receive drops of its own to count.",
+        ),
         None => v(
             Status::NotApplicable,
             "No count of the harness's own receive drops was logged for this call (a simulated network loses nothing the harness does not model; a real-time run logs the kernel's count).",
@@ -197,6 +205,9 @@ fn party_media(ctx: &Context<'_>) -> Verdict {
             ),
         };
     }
+    if ctx.audio_uninstrumented() {
+        return party_sound(ctx);
+    }
     let mut heard_frames = Vec::new();
     let mut missing = Vec::new();
     let mut m = Vec::new();
@@ -232,6 +243,57 @@ fn party_media(ctx: &Context<'_>) -> Verdict {
             format!(
                 "Both parties heard each other: {}.",
                 and_list(&heard_frames)
+            ),
+        )
+        .with_measurements(m)
+    } else {
+        v(
+            Status::Fail,
+            format!(
+                "Media did not flow between the parties: {}.",
+                and_list(&missing)
+            ),
+        )
+        .with_measurements(m)
+    }
+}
+
+/// [`party_media`] for uninstrumented audio: each party heard sound (who spoke cannot be
+/// told).
+fn party_sound(ctx: &Context<'_>) -> Verdict {
+    let v = |status, summary: String| ctx.verdict(RP_CALL, PARTY_MEDIA, status, summary);
+    let mut heard_by = Vec::new();
+    let mut missing = Vec::new();
+    let mut m = Vec::new();
+    for listener in PARTIES {
+        let stream = heard(listener);
+        let frames: u64 = ctx
+            .view
+            .sound_spans(|s| s == stream)
+            .iter()
+            .map(|s| s.frames)
+            .sum();
+        m.push(Measurement::new(
+            format!("party_media.{listener}"),
+            frames as f64,
+            "frames",
+        ));
+        if frames > 0 {
+            heard_by.push(format!("the {listener} {frames} frames"));
+        } else if ctx.view.first_rtp(&stream).is_some() {
+            missing.push(format!(
+                "the {listener} received RTP, but no sound in it other than known notices and tones"
+            ));
+        } else {
+            missing.push(format!("the {listener} received no RTP at all"));
+        }
+    }
+    if missing.is_empty() {
+        v(
+            Status::Pass,
+            format!(
+                "Both parties heard sound: {} (whose voice cannot be told: the capture's audio is not recproof's instrumented signal).",
+                and_list(&heard_by)
             ),
         )
         .with_measurements(m)
@@ -409,6 +471,34 @@ fn recorder_media(ctx: &Context<'_>) -> Verdict {
             Status::NotApplicable,
             format!("Not judged: {why}, so no recorded media was due."),
         );
+    }
+    if ctx.audio_uninstrumented() {
+        let spans = ctx.view.sound_spans(is_srs);
+        let frames: u64 = spans.iter().map(|s| s.frames).sum();
+        let streams: std::collections::BTreeSet<&str> =
+            spans.iter().map(|s| s.stream.as_str()).collect();
+        return if frames > 0 {
+            v(
+                Status::Pass,
+                format!(
+                    "Sound reached the recorder: {frames} frames of it on {} (whose voice it was cannot be told: the capture's audio is not recproof's instrumented signal).",
+                    and_list(&streams.into_iter().map(str::to_owned).collect::<Vec<_>>())
+                ),
+            )
+        } else {
+            v(
+                Status::Fail,
+                format!(
+                    "No sound reached the recorder: {}.",
+                    match ctx.view.stream_names(is_srs).len() {
+                        0 => "no RTP stream reached it".to_owned(),
+                        n => format!(
+                            "{n} stream(s) reached it, with no sound other than known notices and tones"
+                        ),
+                    }
+                ),
+            )
+        };
     }
     let spans = ctx.view.party_spans(is_srs);
     let by_party: Vec<String> = PARTIES

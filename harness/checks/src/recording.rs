@@ -711,7 +711,8 @@ pub fn provider_in(ctx: &Context<'_>) -> Vec<Verdict> {
         ) {
             return vec![v];
         }
-        let frames: u64 = ctx.view.party_spans(is_srs).iter().map(|s| s.frames).sum();
+        let frames: u64 = ctx.audio_spans(is_srs).iter().map(|s| s.frames).sum();
+        let noun = ctx.audio_noun();
         return vec![if tl.rs.is_empty() && frames == 0 {
             ctx.verdict(
                 "POL-12",
@@ -726,7 +727,7 @@ pub fn provider_in(ctx: &Context<'_>) -> Vec<Verdict> {
                 "provider.none",
                 Status::Fail,
                 format!(
-                    "The call was recorded although the provider is None: {} recording session(s) reached {} and {frames} frames of party audio were recorded.",
+                    "The call was recorded although the provider is None: {} recording session(s) reached {} and {frames} frames of {noun} were recorded.",
                     tl.rs.len(),
                     if places.is_empty() { "no recorder".to_owned() } else { and_list(&places) }
                 ),

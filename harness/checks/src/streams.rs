@@ -463,7 +463,8 @@ pub fn silent_while_paused_in(ctx: &Context<'_>) -> Vec<Verdict> {
         )];
     }
     let grace = ms_us(ctx.tol.feature_reaction_ms).max(0) as u64;
-    let spans = ctx.view.party_spans(is_srs);
+    let spans = ctx.audio_spans(is_srs);
+    let noun = ctx.audio_noun();
     let mut leaks = Vec::new();
     let mut ev = Vec::new();
     let mut m = Vec::new();
@@ -498,9 +499,13 @@ pub fn silent_while_paused_in(ctx: &Context<'_>) -> Vec<Verdict> {
                     "srs",
                     &s.stream,
                     format!(
-                        "{} frames of the {} from {} to {} s",
+                        "{} frames of {} from {} to {} s",
                         s.frames,
-                        s.party,
+                        if s.party.is_empty() {
+                            "sound".to_owned()
+                        } else {
+                            format!("the {}", s.party)
+                        },
                         secs(s.start_us as i64),
                         secs(s.end_us as i64)
                     ),
@@ -514,7 +519,7 @@ pub fn silent_while_paused_in(ctx: &Context<'_>) -> Vec<Verdict> {
         ));
         if leaked_us > 0 {
             leaks.push(format!(
-                "{} s of party audio (about {} frames) reached the recorder during the pause from {} to {}",
+                "{} s of {noun} (about {} frames) reached the recorder during the pause from {} to {}",
                 secs(leaked_us as i64),
                 leaked_us / 20_000,
                 ctx.at(*p0),
@@ -540,7 +545,7 @@ pub fn silent_while_paused_in(ctx: &Context<'_>) -> Vec<Verdict> {
                 "paused.silent",
                 Status::Pass,
                 format!(
-                    "No party audio reached the recorder while recording was paused ({}; {} s in all){}.",
+                    "No {noun} reached the recorder while recording was paused ({}; {} s in all){}.",
                     and_list(&described),
                     secs(total_paused as i64),
                     if resumed.is_empty() {
@@ -590,7 +595,8 @@ pub fn resumed_in(ctx: &Context<'_>) -> Vec<Verdict> {
     }
     let reaction = ms_us(ctx.tol.feature_reaction_ms).max(0) as u64;
     let end = ctx.timeline.end_us();
-    let spans = ctx.view.party_spans(is_srs);
+    let spans = ctx.audio_spans(is_srs);
+    let noun = ctx.audio_noun();
     let mut problems = Vec::new();
     let mut lines = Vec::new();
     let mut ev = Vec::new();
@@ -614,7 +620,7 @@ pub fn resumed_in(ctx: &Context<'_>) -> Vec<Verdict> {
                 lines.push(format!("{} s after the resume at {}", secs(d.max(0)), ctx.at(r.t_us)));
             }
             Some(a) => problems.push(format!(
-                "party audio came back only {} s after the resume at {} (limit {} s)",
+                "{noun} came back only {} s after the resume at {} (limit {} s)",
                 secs(a as i64 - r.t_us as i64),
                 ctx.at(r.t_us),
                 secs(reaction as i64)
@@ -625,7 +631,7 @@ pub fn resumed_in(ctx: &Context<'_>) -> Vec<Verdict> {
                 ctx.at(r.t_us)
             )),
             None => problems.push(format!(
-                "no party audio reached the recorder after the resume at {} ({}), although the call went on for {} s",
+                "no {noun} reached the recorder after the resume at {} ({}), although the call went on for {} s",
                 ctx.at(r.t_us),
                 r.source,
                 secs(end.saturating_sub(r.t_us) as i64)
@@ -639,7 +645,8 @@ pub fn resumed_in(ctx: &Context<'_>) -> Vec<Verdict> {
                 "paused.resumed",
                 Status::Pass,
                 format!(
-                    "Party audio reached the recorder again {}.",
+                    "{} reached the recorder again {}.",
+                    capitalised(noun),
                     and_list(&lines)
                 ),
             )
@@ -654,4 +661,12 @@ pub fn resumed_in(ctx: &Context<'_>) -> Vec<Verdict> {
                 .with_measurements(m),
         ]
     }
+}
+
+/// `party audio` -> `Party audio`.
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }

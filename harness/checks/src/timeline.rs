@@ -220,6 +220,38 @@ impl<'a> CallView<'a> {
         out
     }
 
+    /// Spans of sound that matched nothing known (an imported capture's uninstrumented
+    /// audio, [`Source::Unknown`]) on the streams `stream_ok` accepts, as party spans with
+    /// an empty party and no frame numbers.
+    pub fn sound_spans(&self, stream_ok: impl Fn(&str) -> bool) -> Vec<PartySpan> {
+        let mut out: Vec<PartySpan> = self
+            .obs
+            .iter()
+            .filter_map(|o| match &o.event {
+                Event::MediaSegment {
+                    stream,
+                    source: Source::Unknown,
+                    start_us,
+                    end_us,
+                    frames,
+                    ..
+                } if stream_ok(stream) => Some(PartySpan {
+                    stream: stream.clone(),
+                    party: String::new(),
+                    first_frame: 0,
+                    last_frame: 0,
+                    start_us: *start_us,
+                    end_us: *end_us,
+                    frames: *frames,
+                    latency: None,
+                }),
+                _ => None,
+            })
+            .collect();
+        out.sort_by_key(|s| (s.start_us, s.end_us));
+        out
+    }
+
     /// Clips heard on the streams `stream_ok` accepts (clip matches, and announcement
     /// media segments not already reported as a match), by onset.
     pub fn clips(&self, stream_ok: impl Fn(&str) -> bool) -> Vec<ClipHeard> {

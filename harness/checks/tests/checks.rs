@@ -1314,3 +1314,129 @@ fn the_catalogue_lists_every_check_judge_call_emits() {
         assert!(check_info(c).is_some(), "check `{c}` is not in CATALOGUE");
     }
 }
+
+/// The on-demand call as a capture of real speech would import it: every party span is
+/// sound that matched nothing known, no frame report, and the import's marker.
+fn uninstrumented(log: Vec<Observation>) -> Vec<Observation> {
+    let mut out: Vec<Observation> = log
+        .into_iter()
+        .filter(|o| !matches!(o.event, Event::PartyFrames { .. }))
+        .map(|mut o| {
+            if let Event::MediaSegment {
+                source, latency, ..
+            } = &mut o.event
+                && matches!(source, observe::Source::Party { .. })
+            {
+                *source = observe::Source::Unknown;
+                *latency = None;
+            }
+            o
+        })
+        .collect();
+    out.insert(
+        0,
+        Observation {
+            t_us: 0,
+            call: Some(CALL.into()),
+            actor: observe::Actor::Capture,
+            event: Event::CaptureImported {
+                capture: "speech.pcap".into(),
+                audio: observe::CaptureAudio::Uninstrumented,
+            },
+        },
+    );
+    out
+}
+
+fn sound(stream: &str, a: u64, b: u64) -> Observation {
+    Observation {
+        t_us: b,
+        call: Some(CALL.into()),
+        actor: if stream.starts_with("srs.") {
+            observe::Actor::Srs
+        } else {
+            observe::Actor::Caller
+        },
+        event: Event::MediaSegment {
+            stream: stream.into(),
+            source: observe::Source::Unknown,
+            start_us: a,
+            end_us: b,
+            frames: (b - a) / 20_000,
+            latency: None,
+        },
+    }
+}
+
+#[test]
+fn uninstrumented_audio_judges_sound_and_says_what_it_cannot_tell() {
+    let (b, e) = on_demand();
+    let log = uninstrumented(b.build());
+    let v = judge(&log, &e);
+    no_failures(&v);
+    for (req, check) in [
+        ("SRC-17", "paused.silent"),
+        ("SRC-17", "paused.resumed"),
+        ("RP-CALL", "precondition.recorder_media"),
+        ("RP-CALL", "precondition.party_media"),
+        ("POL-03", "announcement.start"),
+        ("POL-07", "pause_notice"),
+    ] {
+        assert_eq!(status(&v, req, check), Status::Pass, "{check}");
+    }
+    let q = one(&v, "SRC-17", "paused.silent");
+    assert!(
+        q.summary.starts_with("No sound reached the recorder"),
+        "{}",
+        q.summary
+    );
+    for (req, check) in [
+        ("POL-01", "record_mode"),
+        ("POL-01", "recording.front_clip"),
+        ("POL-02", "feature_code"),
+        ("POL-09", "streams.one_party"),
+        ("RP-LATENCY", "latency.mouth_to_ear"),
+        ("RP-LATENCY", "latency.party_to_recorder"),
+    ] {
+        let x = one(&v, req, check);
+        assert_eq!(x.status, Status::NotApplicable, "{check}");
+        assert!(
+            x.summary
+                .starts_with("Not judged: needs instrumented audio."),
+            "{}",
+            x.summary
+        );
+    }
+}
+
+#[test]
+fn uninstrumented_sound_while_paused_fails() {
+    let (b, e) = on_demand();
+    let mut log = uninstrumented(b.build());
+    // The pause runs from about 10.3 s to 20.3 s: 4 s of sound reach the recorder.
+    log.push(sound("srs.1", s(13.0), s(17.0)));
+    let v = judge(&log, &e);
+    let q = one(&v, "SRC-17", "paused.silent");
+    assert_eq!(q.status, Status::Fail, "{}", q.summary);
+    assert!(q.summary.contains("4.00 s of sound"), "{}", q.summary);
+}
+
+#[test]
+fn uninstrumented_call_that_records_nothing_fails_its_preconditions() {
+    let (b, e) = on_demand();
+    let log: Vec<Observation> = uninstrumented(b.build())
+        .into_iter()
+        .filter(|o| {
+            !matches!(&o.event, Event::MediaSegment { stream, .. } if stream.starts_with("srs."))
+        })
+        .collect();
+    let v = judge(&log, &e);
+    let r = one(&v, "RP-CALL", "precondition.recorder_media");
+    assert_eq!(r.status, Status::Fail, "{}", r.summary);
+    assert!(
+        r.summary.starts_with("No sound reached the recorder"),
+        "{}",
+        r.summary
+    );
+    assert_eq!(status(&v, "SRC-17", "paused.resumed"), Status::Fail);
+}

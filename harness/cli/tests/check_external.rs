@@ -253,6 +253,15 @@ fn the_scenarios_pass_with_every_sip_hop_over_tcp() {
         over_tcp("srs", "sip_received", "INVITE "),
         "RS INVITE over TCP"
     );
+    // The run's evidence capture (SIP as TCP segments) judged from the packets alone
+    // gives the log's verdicts.
+    let (calls, verdicts) = common::assert_captures_judge_as_the_log(
+        &dir.path().join("run"),
+        Some(&dir.path().join("profile.yaml")),
+        None,
+    );
+    assert_eq!(calls, 1);
+    eprintln!("TCP capture: {verdicts} verdicts agree with the log");
 }
 
 #[test]

@@ -4,6 +4,13 @@
 //! the caller's RTP (SIPp plays its shipped G.711 pcap) on stream 1, and a BYE when the
 //! call ends; then the same call with SIP over TCP (SIPp `-t t1`, the provider's
 //! `transport: tcp`). Without SIPp installed the tests print `skipped: ...` and pass.
+//!
+//! Each call is also captured on the loopback interface (dumpcap, from tshark's
+//! packages, filtered to the ports of this test) and the capture is judged with
+//! `recproof judge CAPTURE.pcapng --sut PROFILE.yaml`: real G.711 speech, not
+//! recproof's instrumented audio, so what can be judged from signalling, clips and sound
+//! is judged, and what needs to know who spoke says "not judged: needs instrumented
+//! audio".
 
 mod common;
 
@@ -83,6 +90,45 @@ struct Run {
     srs_out: std::path::PathBuf,
     /// The platform's observation log.
     platform_log: std::path::PathBuf,
+    /// The loopback capture of the call (pcapng) and a SUT profile describing it.
+    capture: std::path::PathBuf,
+    /// The profile to judge the capture with.
+    profile: std::path::PathBuf,
+}
+
+/// A SUT profile for the platform under test on these ports, its clips the platform's own.
+fn capture_profile(platform_port: u16, srs_port: u16) -> String {
+    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../platform/assets");
+    let clip = |name: &str| assets.join(format!("{name}.wav")).display().to_string();
+    format!(
+        r#"name: recproof-platform-under-sipp
+sut:
+  sip: 127.0.0.1:{platform_port}
+harness:
+  caller: {{ sip: "127.0.0.1:5070", rtp: "127.0.0.1:30000" }}
+  callee: {{ sip: "127.0.0.1:5072", rtp: "127.0.0.1:30010" }}
+  recorders:
+    Dubber: {{ sip: "127.0.0.1:{srs_port}", rtp_port_base: 41000 }}
+audio:
+  clips:
+    announcement-start: {}
+    announcement-stop: {}
+  reminder_tone_hz: 1400
+  beep_hz: 1000
+  announcement_metadata: true
+dialect: broadworks-compat
+caller: sipp
+users:
+  - extension: "2001"
+    provider: Dubber
+    mode: Always
+    start_stop_announcement: true
+    reminder: "off"
+    record_voicemail: false
+"#,
+        clip("announcement-start"),
+        clip("announcement-stop")
+    )
 }
 
 /// One call from SIPp's caller through `recproof platform` to SIPp's callee, recorded by
@@ -113,6 +159,30 @@ fn call_through_platform(tcp: bool) -> Run {
     std::fs::write(&policy_path, policy_text).expect("write policy");
     let srs_out = dir.path().join("srs");
     let platform_log = dir.path().join("platform.jsonl");
+    let capture = dir.path().join("call.pcapng");
+    let profile = dir.path().join("profile.yaml");
+    std::fs::write(&profile, capture_profile(platform_port, srs_port)).expect("profile");
+    // Every packet of this test's ports on loopback, for 15 s (the call takes about 10).
+    let filter = format!(
+        "port {platform_port} or port {srs_port} or port {uas_port} or port {uac_port} or portrange {}-{} or portrange {}-{} or portrange {}-{} or portrange {}-{}",
+        platform_rtp,
+        platform_rtp + 127,
+        srs_rtp,
+        srs_rtp + 31,
+        uas_media,
+        uas_media + 3,
+        uac_media,
+        uac_media + 3
+    );
+    let dumpcap = Command::new("dumpcap")
+        .args(["-q", "-i", "lo", "-f", &filter, "-a", "duration:15", "-w"])
+        .arg(&capture)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start dumpcap (installed with tshark by scripts/setup-debian.sh)");
+    std::thread::sleep(Duration::from_millis(1000));
 
     let srs = recproof(&[
         "srs",
@@ -220,11 +290,91 @@ fn call_through_platform(tcp: bool) -> Run {
         "{}",
         String::from_utf8_lossy(&srs_done.stderr)
     );
+    let captured = wait(dumpcap, Duration::from_secs(30), "dumpcap");
+    assert!(
+        captured.status.success() && capture.exists(),
+        "dumpcap could not capture on lo: {}",
+        String::from_utf8_lossy(&captured.stderr)
+    );
     Run {
         _dir: dir,
         srs_out,
         platform_log,
+        capture,
+        profile,
     }
+}
+
+/// `recproof judge` on the run's loopback capture: the verdicts by check id, after
+/// asserting the things every capture of this call must show.
+fn judge_capture(run: &Run) -> Vec<serde_json::Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_recproof"))
+        .arg("judge")
+        .arg(&run.capture)
+        .arg("--sut")
+        .arg(&run.profile)
+        .args(["--format", "json"])
+        .output()
+        .expect("run recproof judge");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stderr}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("judge printed no JSON ({e}): {stderr}"));
+    let calls = doc["calls"].as_array().expect("calls");
+    assert_eq!(calls.len(), 1, "one call in the capture: {stderr}");
+    assert_eq!(calls[0]["expectation_from"], "profile user 2001");
+    assert!(stderr.contains("audio not instrumented"), "{stderr}");
+    let verdicts = calls[0]["verdicts"].as_array().expect("verdicts").clone();
+    for v in &verdicts {
+        eprintln!("{} {} {}", v["status"], v["check"], v["summary"]);
+    }
+    let status = |check: &str| {
+        verdicts
+            .iter()
+            .find(|v| v["check"] == check)
+            .map(|v| v["status"].as_str().unwrap_or_default().to_owned())
+            .unwrap_or_else(|| panic!("no {check} verdict"))
+    };
+    // Judged from signalling, metadata, clips and sound.
+    for check in [
+        "precondition.answered",
+        "precondition.recording_session",
+        "precondition.recorder_media",
+        "announcement.not_recorded",
+        "announcement.metadata",
+        "streams.count",
+        "streams.labels",
+        "provider.srs",
+        "rs_end",
+        "latency.answer_to_media",
+    ] {
+        assert_eq!(status(check), "pass", "{check}");
+    }
+    // SIPp's callee sends no media, so its caller heard nothing but the platform's
+    // announcement: the precondition says so (FAIL), it does not pass on the notice.
+    assert_eq!(status("precondition.party_media"), "fail");
+    // What needs to know who spoke, or exactly when a frame was sent.
+    for check in [
+        "record_mode",
+        "recording.front_clip",
+        "streams.one_party",
+        "latency.mouth_to_ear",
+        "latency.party_to_recorder",
+    ] {
+        let v = verdicts
+            .iter()
+            .find(|v| v["check"] == check)
+            .expect("verdict");
+        assert_eq!(v["status"], "not_applicable", "{check}");
+        assert!(
+            v["summary"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("Not judged: needs instrumented audio."),
+            "{v}"
+        );
+    }
+    verdicts
 }
 
 #[test]
@@ -232,11 +382,13 @@ fn sipp_caller_and_callee_through_the_platform_recorded_by_the_srs() {
     if !sipp_installed() {
         return;
     }
+    let run = call_through_platform(false);
+    judge_capture(&run);
     let Run {
-        _dir,
         srs_out,
         platform_log,
-    } = call_through_platform(false);
+        ..
+    } = run;
     let log = lines_of(&srs_out.join("observations.jsonl"));
     let invite = log
         .iter()
@@ -305,6 +457,7 @@ fn sipp_calls_the_platform_over_tcp_and_the_platform_records_over_tcp() {
         return;
     }
     let run = call_through_platform(true);
+    judge_capture(&run);
     let slog = lines_of(&run.srs_out.join("observations.jsonl"));
     let invites = sip(&slog, "sip_received", "tcp", "INVITE ");
     assert_eq!(invites.len(), 1, "the SRS took the RS INVITE over TCP");

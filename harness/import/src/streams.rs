@@ -263,7 +263,18 @@ impl Streams {
         for ((call, stream), mut l) in std::mem::take(&mut self.listened) {
             let end = l.last_us.max(call_end(call));
             l.listen.finish(Time::from_micros(end));
+            // Sound the detectors recognised (a clip, a tone) is not unknown sound.
+            let mut known: Vec<(u64, u64)> = Vec::new();
             while let Some(mut o) = l.listen.poll_observation() {
+                if let Event::ClipMatch {
+                    start_us, end_us, ..
+                }
+                | Event::ToneBurst {
+                    start_us, end_us, ..
+                } = &o.event
+                {
+                    known.push((*start_us, *end_us));
+                }
                 if l.sent {
                     // Keep what the party sent: its stream and its key presses.
                     match &mut o.event {
@@ -300,7 +311,7 @@ impl Streams {
                 continue;
             }
             let spans = sound.entry(call).or_default();
-            for s in &l.spans {
+            for s in l.spans.iter().flat_map(|s| without(*s, &known)) {
                 spans.push(Observation {
                     t_us: s.end_us,
                     call: Some(labels(call)),
@@ -329,6 +340,40 @@ impl Streams {
         (out, audio)
     }
 }
+
+/// The parts of a sound span outside the known intervals (clips, tones), each at least
+/// one frame long; samples in proportion to the time kept.
+fn without(span: Span, known: &[(u64, u64)]) -> Vec<Span> {
+    let mut parts = vec![(span.start_us, span.end_us)];
+    for &(k0, k1) in known {
+        parts = parts
+            .into_iter()
+            .flat_map(|(a, b)| {
+                if k1 <= a || k0 >= b {
+                    vec![(a, b)]
+                } else {
+                    [(a, k0.max(a)), (k1.min(b), b)]
+                        .into_iter()
+                        .filter(|(x, y)| y > x)
+                        .collect()
+                }
+            })
+            .collect();
+    }
+    let whole = span.end_us.saturating_sub(span.start_us).max(1);
+    parts
+        .into_iter()
+        .filter(|(a, b)| b - a >= FRAME_US)
+        .map(|(a, b)| Span {
+            start_us: a,
+            end_us: b,
+            samples: span.samples * (b - a) / whole,
+        })
+        .collect()
+}
+
+/// One 20 ms frame, µs.
+const FRAME_US: u64 = 20_000;
 
 /// Samples and whether a G.711 RTP packet is louder than [`SOUND_DBFS`]; `None` for
 /// anything else.

@@ -230,3 +230,86 @@ pub(crate) fn verdict_of(scenario: &serde_json::Value, check: &str) -> (String, 
         v["summary"].as_str().unwrap_or_default().to_owned(),
     )
 }
+
+/// `(requirement, check, status)` of every verdict `recproof judge … --format json`
+/// printed for `call`, sorted.
+fn statuses_of(doc: &serde_json::Value, call: &str) -> Vec<String> {
+    let mut out: Vec<String> = doc["calls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["call"] == call)
+        .flat_map(|c| c["verdicts"].as_array().cloned().unwrap_or_default())
+        .filter(|v| v["check"] != "precondition.harness_intact")
+        .map(|v| format!("{} {} {}", v["requirement"], v["check"], v["status"]))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Judges every call's evidence capture of a run directory (`calls/<call>/call.pcap`,
+/// and the same capture as pcapng when `pcapng` converts it) with `--expectations` and
+/// asserts the verdicts equal those of judging the run's own observation log, check by
+/// check; `precondition.harness_intact` (the harness's own receive drops, which a
+/// capture cannot hold) is left out. Returns (calls, verdicts) compared.
+pub(crate) fn assert_captures_judge_as_the_log(
+    run: &std::path::Path,
+    profile: Option<&std::path::Path>,
+    pcapng: Option<&dyn Fn(&std::path::Path) -> std::path::PathBuf>,
+) -> (usize, usize) {
+    let sut: Vec<&str> = match profile {
+        Some(p) => vec!["--sut", p.to_str().expect("utf8")],
+        None => Vec::new(),
+    };
+    let run_s = run.to_str().expect("utf8");
+    let mut args = vec!["judge", run_s, "--format", "json"];
+    args.extend(&sut);
+    let (_, out, err) = recproof(&args);
+    let from_log: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("judge of the log ({e}): {err}"));
+    let mut calls = 0;
+    let mut verdicts = 0;
+    let mut dirs: Vec<_> = std::fs::read_dir(run.join("calls"))
+        .expect("calls/")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.join("call.pcap").exists())
+        .collect();
+    dirs.sort();
+    assert!(
+        !dirs.is_empty(),
+        "no evidence capture under {}",
+        run.display()
+    );
+    for dir in dirs {
+        let call = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("name")
+            .to_owned();
+        let want = statuses_of(&from_log, &call);
+        assert!(!want.is_empty(), "{call}: no verdict from the log");
+        let mut captures = vec![dir.join("call.pcap")];
+        if let Some(convert) = pcapng {
+            captures.push(convert(&dir.join("call.pcap")));
+        }
+        for capture in captures {
+            let cap = capture.to_str().expect("utf8");
+            let mut args = vec!["judge", cap, "--expectations", run_s, "--format", "json"];
+            args.extend(&sut);
+            let (_, out, err) = recproof(&args);
+            let doc: serde_json::Value = serde_json::from_str(&out)
+                .unwrap_or_else(|e| panic!("{cap}: judge printed no JSON ({e}): {err}"));
+            let got = statuses_of(&doc, &call);
+            let only_log: Vec<_> = want.iter().filter(|w| !got.contains(w)).collect();
+            let only_cap: Vec<_> = got.iter().filter(|g| !want.contains(g)).collect();
+            assert!(
+                only_log.is_empty() && only_cap.is_empty(),
+                "{cap}: verdicts differ from the log's\nonly from the log: {only_log:#?}\nonly from the capture: {only_cap:#?}\n{err}"
+            );
+            verdicts += got.len();
+        }
+        calls += 1;
+    }
+    (calls, verdicts)
+}
