@@ -187,64 +187,50 @@ impl<'a> CallView<'a> {
 
     /// Party audio spans on the streams `stream_ok` accepts.
     pub fn party_spans(&self, stream_ok: impl Fn(&str) -> bool) -> Vec<PartySpan> {
-        let mut out: Vec<PartySpan> = self
-            .obs
-            .iter()
-            .filter_map(|o| match &o.event {
-                Event::MediaSegment {
-                    stream,
-                    source:
-                        Source::Party {
-                            party,
-                            first_frame,
-                            last_frame,
-                        },
-                    start_us,
-                    end_us,
-                    frames,
-                    latency,
-                } if stream_ok(stream) => Some(PartySpan {
-                    stream: stream.clone(),
-                    party: party.clone(),
-                    first_frame: *first_frame,
-                    last_frame: *last_frame,
-                    start_us: *start_us,
-                    end_us: *end_us,
-                    frames: *frames,
-                    latency: latency.clone(),
-                }),
-                _ => None,
-            })
-            .collect();
-        out.sort_by_key(|s| (s.start_us, s.end_us));
-        out
+        self.spans(stream_ok, false)
     }
 
     /// Spans of sound that matched nothing known (an imported capture's uninstrumented
     /// audio, [`Source::Unknown`]) on the streams `stream_ok` accepts, as party spans with
     /// an empty party and no frame numbers.
     pub fn sound_spans(&self, stream_ok: impl Fn(&str) -> bool) -> Vec<PartySpan> {
+        self.spans(stream_ok, true)
+    }
+
+    /// Party spans, or (with `unknown`) spans of unidentified sound, by start.
+    fn spans(&self, stream_ok: impl Fn(&str) -> bool, unknown: bool) -> Vec<PartySpan> {
         let mut out: Vec<PartySpan> = self
             .obs
             .iter()
             .filter_map(|o| match &o.event {
                 Event::MediaSegment {
                     stream,
-                    source: Source::Unknown,
+                    source,
                     start_us,
                     end_us,
                     frames,
-                    ..
-                } if stream_ok(stream) => Some(PartySpan {
-                    stream: stream.clone(),
-                    party: String::new(),
-                    first_frame: 0,
-                    last_frame: 0,
-                    start_us: *start_us,
-                    end_us: *end_us,
-                    frames: *frames,
-                    latency: None,
-                }),
+                    latency,
+                } if stream_ok(stream) => {
+                    let (party, first_frame, last_frame) = match source {
+                        Source::Party {
+                            party,
+                            first_frame,
+                            last_frame,
+                        } if !unknown => (party.clone(), *first_frame, *last_frame),
+                        Source::Unknown if unknown => (String::new(), 0, 0),
+                        _ => return None,
+                    };
+                    Some(PartySpan {
+                        stream: stream.clone(),
+                        party,
+                        first_frame,
+                        last_frame,
+                        start_us: *start_us,
+                        end_us: *end_us,
+                        frames: *frames,
+                        latency: latency.clone(),
+                    })
+                }
                 _ => None,
             })
             .collect();
