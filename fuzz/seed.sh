@@ -72,5 +72,7 @@ pcap_bytes=(
     '\x0d\x0a'
 )
 printf '%b' "${pcap_bytes[@]}" >"$corpus/pcap/rtp_and_sip.pcap"
+# import: the same capture (the importer reads it into a log).
+seed import "$corpus/pcap/rtp_and_sip.pcap"
 
 echo "seeded: $(find "$corpus" -type f | wc -l) files in $corpus"

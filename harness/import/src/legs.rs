@@ -386,9 +386,12 @@ impl Legs {
         call_id: &str,
         out: &mut Vec<Observation>,
     ) -> Option<Leg> {
-        let to_sut = self.sut.contains(&dst);
-        let from_sut =
-            self.sut.contains(&src) || via_sent_by(msg).is_some_and(|v| self.sut.contains(&v));
+        // A request to a SUT address from elsewhere is a caller's; one from a SUT
+        // address, or whose top Via names one (a TCP connection's source port is
+        // ephemeral), is the SUT's.
+        let to_sut = self.sut.contains(&dst) && !self.sut.contains(&src);
+        let from_sut = !to_sut
+            && (self.sut.contains(&src) || via_sent_by(msg).is_some_and(|v| self.sut.contains(&v)));
         let request_user = msg.request_uri().and_then(user_of);
         let to_user = msg.to_header().ok().and_then(|t| t.uri.user);
         let mut sut_side: BTreeSet<SocketAddr> = self.sut.clone();

@@ -15,6 +15,7 @@
 //! Must not touch: SIP (the `legs` module), judging.
 
 use crate::legs::{LegKind, MediaUpdate};
+use media::dtmf::DtmfReceiver;
 use media::g711::Law;
 use media::signal::PartyId;
 use observe::{Actor, CaptureAudio, Direction, Event, Observation, Source};
@@ -46,10 +47,22 @@ struct Span {
     samples: u64,
 }
 
+/// What a party sent: only its stream's first packet and its key presses are read
+/// (what it said is judged where it was heard).
+struct Sent {
+    call: usize,
+    actor: Actor,
+    stream: String,
+    telephone_event: Option<u8>,
+    dtmf: DtmfReceiver,
+    last_ts: Option<u64>,
+    started: bool,
+    obs: Vec<Observation>,
+}
+
 struct Listened {
     listen: ListenStream,
     actor: Actor,
-    sent: bool,
     last_us: u64,
     spans: Vec<Span>,
     first_remote: Option<SocketAddr>,
@@ -63,6 +76,7 @@ pub(crate) struct Streams {
     heard: HashMap<SocketAddr, Target>,
     sent: HashMap<SocketAddr, Target>,
     listened: BTreeMap<(usize, String), Listened>,
+    sent_streams: BTreeMap<(usize, String), Sent>,
     /// Recording stream names given out, per call: (ordinal, m-line) -> name.
     names: BTreeMap<usize, BTreeMap<(usize, usize), String>>,
     /// RTP-looking datagrams to or from no known stream.
@@ -83,6 +97,7 @@ impl Streams {
             heard: HashMap::new(),
             sent: HashMap::new(),
             listened: BTreeMap::new(),
+            sent_streams: BTreeMap::new(),
             names: BTreeMap::new(),
             unmatched: 0,
             matched: 0,
@@ -166,11 +181,11 @@ impl Streams {
     ) {
         let mut used = false;
         if let Some(t) = self.heard.get(&dst).cloned() {
-            self.feed(t_us, src, dst, payload, &t, false, labels);
+            self.feed(t_us, src, dst, payload, &t, labels);
             used = true;
         }
         if let Some(t) = self.sent.get(&src).cloned() {
-            self.feed(t_us, dst, src, payload, &t, true, labels);
+            self.feed_sent(t_us, src, dst, payload, &t, labels);
             used = true;
         }
         if used {
@@ -180,7 +195,79 @@ impl Streams {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// A packet a party sent: registers the party's media start (its frame 0, as
+    /// recproof's phones number frames) and reads its key presses.
+    fn feed_sent(
+        &mut self,
+        t_us: u64,
+        local: SocketAddr,
+        remote: SocketAddr,
+        payload: &[u8],
+        t: &Target,
+        labels: &dyn Fn(usize) -> String,
+    ) {
+        let ctx = self.contexts.entry(t.call).or_insert_with(|| MediaContext {
+            modem: self.base.modem.clone(),
+            registry: roles::media_io::PartyRegistry::new(),
+        });
+        let (id, name) = PARTY_IDS[usize::from(t.actor != Actor::Caller)];
+        if ctx.registry.get(id).is_none() {
+            ctx.registry.register(id, name, Time::from_micros(t_us));
+        }
+        let Ok(p) = media::rtp::parse(payload) else {
+            return;
+        };
+        let s = self
+            .sent_streams
+            .entry((t.call, t.stream.clone()))
+            .or_insert_with(|| Sent {
+                call: t.call,
+                actor: t.actor,
+                stream: t.stream.clone(),
+                telephone_event: t.telephone_event,
+                dtmf: DtmfReceiver::new(),
+                last_ts: None,
+                started: false,
+                obs: Vec::new(),
+            });
+        let obs = |event| Observation {
+            t_us,
+            call: Some(labels(s.call)),
+            actor: s.actor,
+            event,
+        };
+        if !s.started {
+            s.started = true;
+            s.obs.push(obs(Event::RtpStream {
+                stream: s.stream.clone(),
+                direction: Direction::Sent,
+                local: local.to_string(),
+                remote: remote.to_string(),
+                ssrc: p.header.ssrc,
+                payload_type: p.header.payload_type,
+            }));
+        }
+        if Some(p.header.payload_type) != s.telephone_event {
+            return;
+        }
+        let ts = media::rtp::extend_ts(s.last_ts, p.header.timestamp);
+        s.last_ts = Some(ts);
+        let _ = s.dtmf.handle(ts, &p.payload);
+        while let Some(ev) = s.dtmf.poll_event() {
+            let Some(digit) = ev.digit else { continue };
+            let duration_us = u64::from(ev.duration) * 125;
+            // Reported when the event ends; the key press began a duration earlier.
+            let mut o = obs(Event::Dtmf {
+                stream: s.stream.clone(),
+                digit,
+                direction: Direction::Sent,
+                duration_us,
+            });
+            o.t_us = o.t_us.saturating_sub(duration_us);
+            s.obs.push(o);
+        }
+    }
+
     fn feed(
         &mut self,
         t_us: u64,
@@ -188,7 +275,6 @@ impl Streams {
         local: SocketAddr,
         payload: &[u8],
         t: &Target,
-        sent: bool,
         labels: &dyn Fn(usize) -> String,
     ) {
         let now = Time::from_micros(t_us);
@@ -196,21 +282,11 @@ impl Streams {
             modem: self.base.modem.clone(),
             registry: roles::media_io::PartyRegistry::new(),
         });
-        if sent {
-            // A party's first packet is its frame 0 (how recproof's phones send).
-            let party = if t.actor == Actor::Caller { 0 } else { 1 };
-            let (id, name) = PARTY_IDS[party];
-            if ctx.registry.get(id).is_none() {
-                ctx.registry.register(id, name, now);
-            }
-        }
         let key = (t.call, t.stream.clone());
         if !self.listened.contains_key(&key) {
             let mut cfg = ListenConfig::new(&t.stream, t.actor, Some(labels(t.call)), local);
             cfg.telephone_event = t.telephone_event;
-            if !sent {
-                cfg.detectors = self.detectors.clone();
-            }
+            cfg.detectors = self.detectors.clone();
             let Ok(listen) = ListenStream::new(cfg, ctx) else {
                 return;
             };
@@ -219,7 +295,6 @@ impl Streams {
                 Listened {
                     listen,
                     actor: t.actor,
-                    sent,
                     last_us: t_us,
                     spans: Vec::new(),
                     first_remote: None,
@@ -233,7 +308,7 @@ impl Streams {
         l.listen.handle_datagram(now, remote, payload);
         l.last_us = l.last_us.max(t_us);
         l.first_remote.get_or_insert(remote);
-        if !sent && let Some((samples, loud)) = loudness(payload) {
+        if let Some((samples, loud)) = loudness(payload) {
             let end = t_us + samples * 125;
             match l.spans.last_mut() {
                 Some(s) if loud && t_us <= s.end_us + SOUND_GAP_US => {
@@ -260,55 +335,28 @@ impl Streams {
         let mut out = Vec::new();
         let mut sound: BTreeMap<usize, Vec<Observation>> = BTreeMap::new();
         let mut audio: BTreeMap<usize, CaptureAudio> = BTreeMap::new();
+        for (_, sent) in std::mem::take(&mut self.sent_streams) {
+            out.extend(sent.obs);
+        }
         for ((call, stream), mut l) in std::mem::take(&mut self.listened) {
             let end = l.last_us.max(call_end(call));
             l.listen.finish(Time::from_micros(end));
             // Sound the detectors recognised (a clip, a tone) is not unknown sound.
             let mut known: Vec<(u64, u64)> = Vec::new();
-            while let Some(mut o) = l.listen.poll_observation() {
-                if let Event::ClipMatch {
-                    start_us, end_us, ..
-                }
-                | Event::ToneBurst {
-                    start_us, end_us, ..
-                } = &o.event
-                {
-                    known.push((*start_us, *end_us));
-                }
-                if l.sent {
-                    // Keep what the party sent: its stream and its key presses.
-                    match &mut o.event {
-                        Event::RtpStream {
-                            direction,
-                            local,
-                            remote,
-                            ..
-                        } => {
-                            *direction = Direction::Sent;
-                            std::mem::swap(local, remote);
-                        }
-                        Event::Dtmf {
-                            direction,
-                            duration_us,
-                            ..
-                        } => {
-                            // A receiver reports a digit when its event ends; the
-                            // sender's key press began a duration earlier.
-                            *direction = Direction::Sent;
-                            o.t_us = o.t_us.saturating_sub(*duration_us);
-                        }
-                        _ => continue,
+            while let Some(o) = l.listen.poll_observation() {
+                match &o.event {
+                    Event::ClipMatch {
+                        start_us, end_us, ..
                     }
-                } else if matches!(
-                    o.event,
-                    Event::PartyFrames { frames, .. } if frames > 0
-                ) {
-                    audio.insert(call, CaptureAudio::Instrumented);
+                    | Event::ToneBurst {
+                        start_us, end_us, ..
+                    } => known.push((*start_us, *end_us)),
+                    Event::PartyFrames { frames, .. } if *frames > 0 => {
+                        audio.insert(call, CaptureAudio::Instrumented);
+                    }
+                    _ => {}
                 }
                 out.push(o);
-            }
-            if l.sent {
-                continue;
             }
             let spans = sound.entry(call).or_default();
             for s in l.spans.iter().flat_map(|s| without(*s, &known)) {
