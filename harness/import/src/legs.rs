@@ -39,7 +39,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
 /// The kind of a leg.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum LegKind {
     Caller,
     Callee,
@@ -111,14 +111,16 @@ pub(crate) struct CallSlot {
     pub(crate) last_us: u64,
 }
 
-/// What a SIP message told the media side: addresses the SDP of a leg's party (or of
-/// the recorder) declared.
+/// What a SIP message told the media side: the addresses one side of a leg declared in
+/// its SDP (the party's, or the SUT's).
 #[derive(Debug, Clone)]
 pub(crate) struct MediaUpdate {
     pub(crate) call: usize,
     pub(crate) kind: LegKind,
-    /// For a party leg: (address, telephone-event payload type) of its media.
-    /// For a recording: one per m-line of the recorder's SDP.
+    /// Written by the leg's party (the phone, the recorder), not the SUT.
+    pub(crate) from_party: bool,
+    /// (m-line, address, telephone-event payload type): a party leg's first audio
+    /// m-line, a recording's every audio m-line.
     pub(crate) addresses: Vec<(usize, SocketAddr, Option<u8>)>,
     /// Recording sessions: label per m-line (offer's, else answer's) and the ordinal.
     pub(crate) labels: Vec<Option<String>>,
@@ -326,54 +328,41 @@ impl Legs {
                 slot.ended_us = Some(slot.ended_us.map_or(t_us, |e| e.max(t_us)));
             }
         }
-        // What the SDP says about media.
+        // What the SDP says about media: the addresses of whichever side wrote it.
         let sdp = parts.and_then(|p| p.sdp)?;
         let media = sdp.media();
-        match leg.kind {
-            LegKind::Recording if !from_party => {
-                leg.offered_labels = media.iter().map(|m| m.label.clone()).collect();
-                None
-            }
-            LegKind::Recording => {
-                let addresses = media
-                    .iter()
-                    .filter_map(|m| Some((m.index, media_addr(m)?, None)))
-                    .collect();
-                let labels = media
-                    .iter()
-                    .map(|m| {
-                        leg.offered_labels
-                            .get(m.index)
-                            .cloned()
-                            .flatten()
-                            .or_else(|| m.label.clone())
-                    })
-                    .collect();
-                Some(MediaUpdate {
-                    call,
-                    kind: leg.kind,
-                    addresses,
-                    labels,
-                    ordinal: leg.ordinal,
-                })
-            }
-            _ if from_party => {
-                let addresses = media
-                    .iter()
-                    .filter(|m| m.kind == "audio")
-                    .take(1)
-                    .filter_map(|m| Some((m.index, media_addr(m)?, telephone_event(m))))
-                    .collect();
-                Some(MediaUpdate {
-                    call,
-                    kind: leg.kind,
-                    addresses,
-                    labels: Vec::new(),
-                    ordinal: 0,
-                })
-            }
-            _ => None,
+        if leg.kind == LegKind::Recording && !from_party {
+            leg.offered_labels = media.iter().map(|m| m.label.clone()).collect();
         }
+        let audio = media.iter().filter(|m| m.kind == "audio");
+        let addresses = if leg.kind == LegKind::Recording {
+            audio
+                .filter_map(|m| Some((m.index, media_addr(m)?, None)))
+                .collect()
+        } else {
+            audio
+                .take(1)
+                .filter_map(|m| Some((m.index, media_addr(m)?, telephone_event(m))))
+                .collect()
+        };
+        let labels = media
+            .iter()
+            .map(|m| {
+                leg.offered_labels
+                    .get(m.index)
+                    .cloned()
+                    .flatten()
+                    .or_else(|| m.label.clone())
+            })
+            .collect();
+        Some(MediaUpdate {
+            call,
+            kind: leg.kind,
+            from_party,
+            addresses,
+            labels,
+            ordinal: leg.ordinal,
+        })
     }
 
     /// Decides what a dialog's first INVITE opens; `None` leaves the dialog out.

@@ -39,6 +39,13 @@ struct Target {
     telephone_event: Option<u8>,
 }
 
+/// The media addresses the two sides of one leg declared, by m-line.
+#[derive(Debug, Clone, Default)]
+struct LegMedia {
+    party: BTreeMap<usize, (SocketAddr, Option<u8>)>,
+    sut: BTreeMap<usize, SocketAddr>,
+}
+
 /// A sound span being built.
 #[derive(Debug, Clone, Copy)]
 struct Span {
@@ -74,6 +81,12 @@ pub(crate) struct Streams {
     base: MediaContext,
     contexts: BTreeMap<usize, MediaContext>,
     heard: HashMap<SocketAddr, Target>,
+    /// Heard streams by (source, destination), once both sides of a leg are known.
+    heard_from: HashMap<(SocketAddr, SocketAddr), Target>,
+    /// Sent streams by (source, destination), likewise.
+    sent_to: HashMap<(SocketAddr, SocketAddr), Target>,
+    /// Media addresses each side of a leg declared, by (call, ordinal, kind).
+    sides: HashMap<(usize, usize, LegKind), LegMedia>,
     sent: HashMap<SocketAddr, Target>,
     listened: BTreeMap<(usize, String), Listened>,
     sent_streams: BTreeMap<(usize, String), Sent>,
@@ -95,6 +108,9 @@ impl Streams {
             base,
             contexts: BTreeMap::new(),
             heard: HashMap::new(),
+            heard_from: HashMap::new(),
+            sent_to: HashMap::new(),
+            sides: HashMap::new(),
             sent: HashMap::new(),
             listened: BTreeMap::new(),
             sent_streams: BTreeMap::new(),
@@ -104,39 +120,42 @@ impl Streams {
         }
     }
 
-    /// What a leg's SDP said.
+    /// What a leg's SDP said. RTP is tied to a stream by its destination, and, once both
+    /// sides of a leg have said where they take media, by source and destination (so
+    /// concurrent calls to one phone port, as SIPp's callee uses, stay apart).
     pub(crate) fn update(&mut self, u: &MediaUpdate) {
-        match u.kind {
-            LegKind::Caller | LegKind::Callee => {
-                let party = if u.kind == LegKind::Caller {
-                    "caller"
-                } else {
-                    "callee"
-                };
-                for &(_, addr, te) in &u.addresses {
-                    let target = |stream: String| Target {
-                        call: u.call,
-                        stream,
-                        actor: u.kind.actor(),
-                        telephone_event: te,
-                    };
-                    self.heard.insert(addr, target(format!("{party}.heard")));
-                    self.sent.insert(addr, target(format!("{party}.sent")));
-                }
+        let side = self.sides.entry((u.call, u.ordinal, u.kind)).or_default();
+        for &(index, addr, te) in &u.addresses {
+            if u.from_party {
+                side.party.insert(index, (addr, te));
+            } else {
+                side.sut.insert(index, addr);
             }
-            LegKind::Recording => {
-                for &(index, addr, _) in &u.addresses {
+        }
+        let side = side.clone();
+        for (&index, &(addr, te)) in &side.party {
+            let (heard, sent) = match u.kind {
+                LegKind::Caller => ("caller.heard".to_owned(), Some("caller.sent")),
+                LegKind::Callee => ("callee.heard".to_owned(), Some("callee.sent")),
+                LegKind::Recording => {
                     let label = u.labels.get(index).cloned().flatten();
-                    let name = self.recording_name(u.call, u.ordinal, index, label);
-                    self.heard.insert(
-                        addr,
-                        Target {
-                            call: u.call,
-                            stream: name,
-                            actor: Actor::Srs,
-                            telephone_event: None,
-                        },
-                    );
+                    (self.recording_name(u.call, u.ordinal, index, label), None)
+                }
+            };
+            let target = |stream: String| Target {
+                call: u.call,
+                stream,
+                actor: u.kind.actor(),
+                telephone_event: te,
+            };
+            self.heard.insert(addr, target(heard.clone()));
+            if let Some(sut) = side.sut.get(&index) {
+                self.heard_from.insert((*sut, addr), target(heard));
+            }
+            if let Some(sent) = sent {
+                self.sent.insert(addr, target(sent.to_owned()));
+                if let Some(sut) = side.sut.get(&index) {
+                    self.sent_to.insert((addr, *sut), target(sent.to_owned()));
                 }
             }
         }
@@ -180,11 +199,21 @@ impl Streams {
         labels: &dyn Fn(usize) -> String,
     ) {
         let mut used = false;
-        if let Some(t) = self.heard.get(&dst).cloned() {
+        let heard = self
+            .heard_from
+            .get(&(src, dst))
+            .or_else(|| self.heard.get(&dst))
+            .cloned();
+        if let Some(t) = heard {
             self.feed(t_us, src, dst, payload, &t, labels);
             used = true;
         }
-        if let Some(t) = self.sent.get(&src).cloned() {
+        let sent = self
+            .sent_to
+            .get(&(src, dst))
+            .or_else(|| self.sent.get(&src))
+            .cloned();
+        if let Some(t) = sent {
             self.feed_sent(t_us, src, dst, payload, &t, labels);
             used = true;
         }

@@ -274,3 +274,90 @@ proptest! {
         let _ = import(&bytes, &cfg());
     }
 }
+
+/// SIPp's callee answers every call with one media port: concurrent calls' RTP to that
+/// port is told apart by the SUT port it comes from (each call's own SDP).
+#[test]
+fn concurrent_calls_to_one_phone_port_stay_apart() {
+    let mut w = PcapWriter::new(Vec::new()).expect("writer");
+    let t = |ms: u64| Duration::from_millis(2_000_000 + ms);
+    let (caller, callee) = (addr("10.0.0.10:5060"), addr("10.0.0.11:5060"));
+    let sut = addr(SUT);
+    for (k, leg) in ["a", "b"].iter().enumerate() {
+        let at = 100 * k as u64;
+        let (cs, ce) = (format!("leg-{leg}1"), format!("leg-{leg}2"));
+        let caller_sdp = sdp("10.0.0.10", &[(30000 + 2 * k as u16, "")]);
+        w.write_udp(
+            t(at),
+            caller,
+            sut,
+            invite_from(
+                "10.0.0.10:5060",
+                &cs,
+                "2001",
+                "application/sdp",
+                &caller_sdp,
+            )
+            .as_bytes(),
+        )
+        .expect("w");
+        let sut_sdp = sdp("10.0.0.1", &[(40000 + 10 * k as u16, "")]);
+        w.write_udp(
+            t(at + 10),
+            sut,
+            callee,
+            invite(&ce, "2001", "application/sdp", &sut_sdp).as_bytes(),
+        )
+        .expect("w");
+        // The same callee media port for both calls.
+        w.write_udp(
+            t(at + 20),
+            callee,
+            sut,
+            ok(&ce, &sdp("10.0.0.11", &[(30010, "")])).as_bytes(),
+        )
+        .expect("w");
+        w.write_udp(
+            t(at + 30),
+            sut,
+            caller,
+            ok(&cs, &sdp("10.0.0.1", &[(40002 + 10 * k as u16, "")])).as_bytes(),
+        )
+        .expect("w");
+    }
+    // Only the first call's callee hears sound (from the SUT's port of that call).
+    for i in 0..50u16 {
+        let at = t(500 + u64::from(i) * 20);
+        w.write_udp(
+            at,
+            addr("10.0.0.1:40000"),
+            addr("10.0.0.11:30010"),
+            &rtp(i, true),
+        )
+        .expect("w");
+        w.write_udp(
+            at,
+            addr("10.0.0.1:40010"),
+            addr("10.0.0.11:30010"),
+            &rtp(i, false),
+        )
+        .expect("w");
+    }
+    let imported = import(&w.into_inner(), &cfg()).expect("import");
+    assert_eq!(imported.calls.len(), 2, "{:?}", imported.notes);
+    let sound = |label: &str| {
+        imported.observations.iter().any(|o| {
+            o.call.as_deref() == Some(label)
+                && matches!(&o.event, Event::MediaSegment { stream, source: observe::Source::Unknown, .. } if stream == "callee.heard")
+        })
+    };
+    assert!(
+        sound("call-0001"),
+        "the first call's callee heard its sound"
+    );
+    assert!(
+        !sound("call-0002"),
+        "the second call's silence is not the first call's sound"
+    );
+    assert_eq!(imported.calls[1].audio, observe::CaptureAudio::None);
+}
