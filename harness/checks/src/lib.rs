@@ -169,17 +169,41 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// The NOT APPLICABLE verdict of a check that needs recproof's instrumented audio on
-    /// a call whose capture has none: `what` says what could not be told.
-    pub fn needs_instrumented_audio(&self, requirement: &str, check: &str, what: &str) -> Verdict {
-        self.verdict(
-            requirement,
-            check,
-            Status::NotApplicable,
-            format!(
-                "Not judged: needs instrumented audio. This call was read from a capture whose audio is not recproof's instrumented signal, so {what} cannot be told from it."
-            ),
-        )
+    /// True when this call was imported from a capture whose audio could not be decoded
+    /// ([`observe::CaptureAudio::Undecoded`]: SRTP, or a codec other than G.711).
+    pub fn audio_undecoded(&self) -> bool {
+        self.view.obs.iter().any(|o| {
+            matches!(
+                o.event,
+                observe::Event::CaptureImported {
+                    audio: observe::CaptureAudio::Undecoded,
+                    ..
+                }
+            )
+        })
+    }
+
+    /// A check's verdicts made NOT APPLICABLE for `why` (what the call's capture cannot
+    /// show), evidence and measurements dropped; with `keep_own`, a verdict already NOT
+    /// APPLICABLE keeps its own, more specific, reason.
+    pub fn not_judged(verdicts: Vec<Verdict>, why: &str, keep_own: bool) -> Vec<Verdict> {
+        verdicts
+            .into_iter()
+            .map(|v| {
+                if keep_own && v.status == Status::NotApplicable {
+                    return v;
+                }
+                let mut n = Verdict::new(
+                    &v.requirement,
+                    &v.check,
+                    v.call.as_deref().unwrap_or_default(),
+                    Status::NotApplicable,
+                    why,
+                );
+                n.call = v.call;
+                n
+            })
+            .collect()
     }
 
     /// A verdict for this call.
@@ -228,78 +252,135 @@ pub fn judge_call_summarized(
     (judge(&ctx), results::TimelineSummary::of(&ctx.timeline))
 }
 
-/// [`judge_call`] on a prepared [`Context`]. On a call imported from a capture without
-/// instrumented audio, the checks that need to know who spoke in each frame (or exactly
-/// when it was sent) give [`Context::needs_instrumented_audio`] instead.
+/// [`judge_call`] on a prepared [`Context`]. On a call imported from a capture, checks
+/// that need what the capture cannot give are not judged ([`Context::not_judged`]): on
+/// uninstrumented audio, those that must know who spoke in each frame (or exactly when it
+/// was sent); on audio that could not be decoded, every check of what was heard or
+/// recorded.
 pub fn judge(ctx: &Context<'_>) -> Vec<Verdict> {
-    let blind = ctx.audio_uninstrumented();
-    let unless_blind =
-        |requirement: &str, check: &str, what: &str, run: fn(&Context<'_>) -> Vec<Verdict>| {
-            if blind {
-                vec![ctx.needs_instrumented_audio(requirement, check, what)]
-            } else {
-                run(ctx)
-            }
-        };
+    use Needs::{Audio, Frames, Identity, Signalling};
+    let checks: &[(Needs, &str, CheckFn)] = &[
+        (Signalling, "", preconditions::preconditions_in),
+        (
+            Identity,
+            "whether the recorded audio was the parties' (and not a notice or a tone)",
+            recording::record_mode_in,
+        ),
+        (
+            Frames,
+            "how much of each party's first words the recording missed",
+            recording::front_clipping_in,
+        ),
+        (
+            Identity,
+            "whether party audio reached the recorder before and after each code",
+            recording::feature_codes_in,
+        ),
+        (
+            Audio,
+            "which announcements the parties heard",
+            announcements::start_stop_heard_in,
+        ),
+        (
+            Audio,
+            "whether a notice is in the recording",
+            announcements::not_recorded_in,
+        ),
+        (
+            Audio,
+            "which announcements there were to report",
+            announcements::reported_as_metadata_in,
+        ),
+        (
+            Audio,
+            "which tones the parties heard",
+            reminder::reminder_tone_in,
+        ),
+        (
+            Audio,
+            "which notices the parties heard",
+            announcements::pause_notice_in,
+        ),
+        (Signalling, "", streams::stream_count_in),
+        (Signalling, "", streams::labels_match_in),
+        (
+            Frames,
+            "whose voice each recorded stream carried",
+            streams::one_party_per_stream_in,
+        ),
+        (
+            Audio,
+            "whether sound reached the recorder while paused",
+            streams::silent_while_paused_in,
+        ),
+        (
+            Audio,
+            "whether sound reached the recorder after resume",
+            streams::resumed_in,
+        ),
+        (
+            Identity,
+            "whether the recorded audio was the caller's deposit",
+            recording::voicemail_in,
+        ),
+        (Signalling, "", recording::provider_in),
+        (
+            Audio,
+            "which announcement the parties heard",
+            recording::failure_behaviour_in,
+        ),
+        (Signalling, "", recording::rs_ends_with_call_in),
+        (Signalling, "", messages::single_message_in),
+        (Signalling, "", latency::answer_to_media_in),
+        (
+            Frames,
+            "how long each frame took from one party's mouth to the other's ear",
+            latency::mouth_to_ear_in,
+        ),
+        (
+            Frames,
+            "how long each frame took from a party to the recorder",
+            latency::party_to_recorder_in,
+        ),
+    ];
+    let uninstrumented = ctx.audio_uninstrumented();
+    let undecoded = ctx.audio_undecoded();
     let mut v = Vec::new();
-    v.extend(preconditions::preconditions_in(ctx));
-    v.extend(unless_blind(
-        "POL-01",
-        "record_mode",
-        "whether the recorded audio was the parties' (and not a notice or a tone)",
-        recording::record_mode_in,
-    ));
-    v.extend(unless_blind(
-        "POL-01",
-        "recording.front_clip",
-        "how much of each party's first words the recording missed",
-        recording::front_clipping_in,
-    ));
-    v.extend(unless_blind(
-        "POL-02",
-        "feature_code",
-        "whether party audio reached the recorder before and after each code",
-        recording::feature_codes_in,
-    ));
-    v.extend(announcements::start_stop_heard_in(ctx));
-    v.extend(announcements::not_recorded_in(ctx));
-    v.extend(announcements::reported_as_metadata_in(ctx));
-    v.extend(reminder::reminder_tone_in(ctx));
-    v.extend(announcements::pause_notice_in(ctx));
-    v.extend(streams::stream_count_in(ctx));
-    v.extend(streams::labels_match_in(ctx));
-    v.extend(unless_blind(
-        "POL-09",
-        "streams.one_party",
-        "whose voice each recorded stream carried",
-        streams::one_party_per_stream_in,
-    ));
-    v.extend(streams::silent_while_paused_in(ctx));
-    v.extend(streams::resumed_in(ctx));
-    v.extend(unless_blind(
-        "POL-10",
-        "voicemail",
-        "whether the recorded audio was the caller's deposit",
-        recording::voicemail_in,
-    ));
-    v.extend(recording::provider_in(ctx));
-    v.extend(recording::failure_behaviour_in(ctx));
-    v.extend(recording::rs_ends_with_call_in(ctx));
-    v.extend(messages::single_message_in(ctx));
-    v.extend(latency::answer_to_media_in(ctx));
-    v.extend(unless_blind(
-        latency::RP_LATENCY,
-        "latency.mouth_to_ear",
-        "how long each frame took from one party's mouth to the other's ear",
-        latency::mouth_to_ear_in,
-    ));
-    v.extend(unless_blind(
-        latency::RP_LATENCY,
-        "latency.party_to_recorder",
-        "how long each frame took from a party to the recorder",
-        latency::party_to_recorder_in,
-    ));
+    for (needs, what, check) in checks {
+        let verdicts = check(ctx);
+        let why = match needs {
+            Identity | Frames if uninstrumented => Some(format!(
+                "Not judged: needs instrumented audio. This call was read from a capture whose audio is not recproof's instrumented signal, so {what} cannot be told from it."
+            )),
+            Identity | Frames | Audio if undecoded => Some(format!(
+                "Not judged: the capture's audio could not be decoded (encrypted, or a codec other than G.711), so {what} cannot be told from it."
+            )),
+            _ => None,
+        };
+        match why {
+            // A frame check's own NOT APPLICABLE ("no frames were reported") is this reason.
+            Some(why) => v.extend(Context::not_judged(verdicts, &why, *needs != Frames)),
+            None => v.extend(verdicts),
+        }
+    }
     v
+}
+
+/// A check on a prepared context.
+type CheckFn = fn(&Context<'_>) -> Vec<Verdict>;
+
+/// What a check needs from a call's audio (see [`judge`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Needs {
+    /// Only signalling, metadata and whether RTP flowed.
+    Signalling,
+    /// Decoded audio: clips, tones, sound.
+    Audio,
+    /// recproof's instrumented audio: who spoke in each frame.
+    Identity,
+    /// recproof's instrumented frames themselves (front clipping, who is on each stream,
+    /// latency): without them the check's own "no frames" NOT APPLICABLE is this reason.
+    Frames,
 }
 
 /// One check of the catalogue: its stable id, the requirement its verdicts cite, and

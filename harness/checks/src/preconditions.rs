@@ -205,6 +205,9 @@ fn party_media(ctx: &Context<'_>) -> Verdict {
             ),
         };
     }
+    if ctx.audio_undecoded() {
+        return v(Status::NotApplicable, UNDECODED.into());
+    }
     if ctx.audio_uninstrumented() {
         return party_sound(ctx);
     }
@@ -257,6 +260,9 @@ fn party_media(ctx: &Context<'_>) -> Verdict {
         .with_measurements(m)
     }
 }
+
+/// What the media preconditions say on a capture whose audio could not be decoded.
+const UNDECODED: &str = "Not judged: the capture's audio could not be decoded (encrypted, or a codec other than G.711), so what reached whom cannot be told from it.";
 
 /// [`party_media`] for uninstrumented audio: each party heard sound (who spoke cannot be
 /// told).
@@ -471,6 +477,9 @@ fn recorder_media(ctx: &Context<'_>) -> Verdict {
             Status::NotApplicable,
             format!("Not judged: {why}, so no recorded media was due."),
         );
+    }
+    if ctx.audio_undecoded() {
+        return v(Status::NotApplicable, UNDECODED.into());
     }
     if ctx.audio_uninstrumented() {
         let spans = ctx.view.sound_spans(is_srs);

@@ -1392,8 +1392,8 @@ fn uninstrumented_audio_judges_sound_and_says_what_it_cannot_tell() {
     );
     for (req, check) in [
         ("POL-01", "record_mode"),
-        ("POL-01", "recording.front_clip"),
-        ("POL-02", "feature_code"),
+        ("POL-02", "feature_code.start"),
+        ("POL-02", "feature_code.pause"),
         ("POL-09", "streams.one_party"),
         ("RP-LATENCY", "latency.mouth_to_ear"),
         ("RP-LATENCY", "latency.party_to_recorder"),
@@ -1439,4 +1439,50 @@ fn uninstrumented_call_that_records_nothing_fails_its_preconditions() {
         r.summary
     );
     assert_eq!(status(&v, "SRC-17", "paused.resumed"), Status::Fail);
+}
+
+#[test]
+fn undecodable_audio_judges_signalling_only() {
+    let (b, e) = on_demand();
+    let mut log = b.build();
+    log.insert(
+        0,
+        Observation {
+            t_us: 0,
+            call: Some(CALL.into()),
+            actor: observe::Actor::Capture,
+            event: Event::CaptureImported {
+                capture: "srtp.pcap".into(),
+                audio: observe::CaptureAudio::Undecoded,
+            },
+        },
+    );
+    let v = judge(&log, &e);
+    no_failures(&v);
+    for (req, check) in [
+        ("RP-CALL", "precondition.answered"),
+        ("RP-CALL", "precondition.recording_session"),
+        ("SRC-20", "rs_end"),
+    ] {
+        assert_eq!(status(&v, req, check), Status::Pass, "{check}");
+    }
+    for (req, check) in [
+        ("RP-CALL", "precondition.party_media"),
+        ("RP-CALL", "precondition.recorder_media"),
+        ("POL-03", "announcement.start"),
+        ("POL-07", "pause_notice"),
+        ("SRC-17", "paused.silent"),
+        ("POL-02", "feature_code.resume"),
+        ("POL-09", "streams.one_party"),
+    ] {
+        let x = one(&v, req, check);
+        assert_eq!(x.status, Status::NotApplicable, "{check}");
+        assert!(
+            x.summary
+                .starts_with("Not judged: the capture's audio could not be decoded"),
+            "{check}: {}",
+            x.summary
+        );
+        assert!(x.evidence.is_empty(), "{check}");
+    }
 }

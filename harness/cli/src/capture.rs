@@ -240,7 +240,9 @@ fn print_import(i: &import::Imported, took: std::time::Duration) {
                 CaptureAudio::Instrumented => "instrumented (every audio check applies)",
                 CaptureAudio::Uninstrumented =>
                     "not instrumented (real speech: checks that need to know who spoke are not judged)",
-                CaptureAudio::None => "none decoded",
+                CaptureAudio::Undecoded =>
+                    "not decodable (SRTP, or a codec other than G.711: what was heard or recorded is not judged)",
+                CaptureAudio::None => "none",
             }
         );
     }

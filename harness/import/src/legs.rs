@@ -119,12 +119,24 @@ pub(crate) struct MediaUpdate {
     pub(crate) kind: LegKind,
     /// Written by the leg's party (the phone, the recorder), not the SUT.
     pub(crate) from_party: bool,
-    /// (m-line, address, telephone-event payload type): a party leg's first audio
-    /// m-line, a recording's every audio m-line.
-    pub(crate) addresses: Vec<(usize, SocketAddr, Option<u8>)>,
+    /// A party leg's first audio m-line, a recording's every audio m-line.
+    pub(crate) addresses: Vec<MediaAddr>,
     /// Recording sessions: label per m-line (offer's, else answer's) and the ordinal.
     pub(crate) labels: Vec<Option<String>>,
     pub(crate) ordinal: usize,
+}
+
+/// One m-line's media address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MediaAddr {
+    /// 0-based m-line.
+    pub(crate) index: usize,
+    /// Where that side takes RTP.
+    pub(crate) addr: SocketAddr,
+    /// Its telephone-event payload type.
+    pub(crate) telephone_event: Option<u8>,
+    /// SRTP (`RTP/SAVP`, `RTP/SAVPF`): the payload cannot be read.
+    pub(crate) encrypted: bool,
 }
 
 /// Legs and calls of a capture, built message by message in capture order.
@@ -335,15 +347,18 @@ impl Legs {
             leg.offered_labels = media.iter().map(|m| m.label.clone()).collect();
         }
         let audio = media.iter().filter(|m| m.kind == "audio");
+        let read = |m: &sip::sdp::MediaView| {
+            Some(MediaAddr {
+                index: m.index,
+                addr: media_addr(m)?,
+                telephone_event: telephone_event(m),
+                encrypted: m.proto.to_ascii_uppercase().contains("SAVP"),
+            })
+        };
         let addresses = if leg.kind == LegKind::Recording {
-            audio
-                .filter_map(|m| Some((m.index, media_addr(m)?, None)))
-                .collect()
+            audio.filter_map(read).collect()
         } else {
-            audio
-                .take(1)
-                .filter_map(|m| Some((m.index, media_addr(m)?, telephone_event(m))))
-                .collect()
+            audio.take(1).filter_map(read).collect()
         };
         let labels = media
             .iter()

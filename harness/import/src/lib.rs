@@ -294,9 +294,10 @@ pub fn import_capture(capture: &Capture, cfg: &ImportConfig) -> Result<Imported,
         .map(|c| c.ended_us.unwrap_or(end_us).max(c.last_us))
         .collect();
     let labels: Vec<String> = legs.calls.iter().map(|c| c.label.clone()).collect();
-    let (media_obs, audio) = streams.finish(&|i| ends.get(i).copied().unwrap_or(end_us), &|i| {
-        labels.get(i).cloned().unwrap_or_default()
-    });
+    let (media_obs, audio, media_notes) = streams
+        .finish(&|i| ends.get(i).copied().unwrap_or(end_us), &|i| {
+            labels.get(i).cloned().unwrap_or_default()
+        });
     obs.extend(media_obs);
     let mut calls = Vec::new();
     for (i, c) in legs.calls.iter().enumerate() {
@@ -319,6 +320,7 @@ pub fn import_capture(capture: &Capture, cfg: &ImportConfig) -> Result<Imported,
     }
     obs.sort_by_key(|o| o.t_us);
     notes.extend(legs.notes.iter().cloned());
+    notes.extend(media_notes);
     let mut observations = Vec::with_capacity(obs.len() + 2);
     observations.push(Observation {
         t_us: 0,

@@ -14,7 +14,7 @@
 //!
 //! Must not touch: SIP (the `legs` module), judging.
 
-use crate::legs::{LegKind, MediaUpdate};
+use crate::legs::{LegKind, MediaAddr, MediaUpdate};
 use media::dtmf::DtmfReceiver;
 use media::g711::Law;
 use media::signal::PartyId;
@@ -37,12 +37,13 @@ struct Target {
     stream: String,
     actor: Actor,
     telephone_event: Option<u8>,
+    encrypted: bool,
 }
 
 /// The media addresses the two sides of one leg declared, by m-line.
 #[derive(Debug, Clone, Default)]
 struct LegMedia {
-    party: BTreeMap<usize, (SocketAddr, Option<u8>)>,
+    party: BTreeMap<usize, MediaAddr>,
     sut: BTreeMap<usize, SocketAddr>,
 }
 
@@ -73,6 +74,10 @@ struct Listened {
     last_us: u64,
     spans: Vec<Span>,
     first_remote: Option<SocketAddr>,
+    /// Audio packets decoded (G.711).
+    decoded: u64,
+    /// Audio packets that could not be decoded, by why.
+    undecoded: BTreeMap<String, u64>,
 }
 
 /// Every stream of a capture.
@@ -125,15 +130,16 @@ impl Streams {
     /// concurrent calls to one phone port, as SIPp's callee uses, stay apart).
     pub(crate) fn update(&mut self, u: &MediaUpdate) {
         let side = self.sides.entry((u.call, u.ordinal, u.kind)).or_default();
-        for &(index, addr, te) in &u.addresses {
+        for m in &u.addresses {
             if u.from_party {
-                side.party.insert(index, (addr, te));
+                side.party.insert(m.index, *m);
             } else {
-                side.sut.insert(index, addr);
+                side.sut.insert(m.index, m.addr);
             }
         }
         let side = side.clone();
-        for (&index, &(addr, te)) in &side.party {
+        for (&index, m) in &side.party {
+            let addr = m.addr;
             let (heard, sent) = match u.kind {
                 LegKind::Caller => ("caller.heard".to_owned(), Some("caller.sent")),
                 LegKind::Callee => ("callee.heard".to_owned(), Some("callee.sent")),
@@ -146,7 +152,8 @@ impl Streams {
                 call: u.call,
                 stream,
                 actor: u.kind.actor(),
-                telephone_event: te,
+                telephone_event: m.telephone_event,
+                encrypted: m.encrypted,
             };
             self.heard.insert(addr, target(heard.clone()));
             if let Some(sut) = side.sut.get(&index) {
@@ -327,6 +334,8 @@ impl Streams {
                     last_us: t_us,
                     spans: Vec::new(),
                     first_remote: None,
+                    decoded: 0,
+                    undecoded: BTreeMap::new(),
                 },
             );
         }
@@ -337,7 +346,27 @@ impl Streams {
         l.listen.handle_datagram(now, remote, payload);
         l.last_us = l.last_us.max(t_us);
         l.first_remote.get_or_insert(remote);
-        if let Some((samples, loud)) = loudness(payload) {
+        let Ok(p) = media::rtp::parse(payload) else {
+            return;
+        };
+        let pt = p.header.payload_type;
+        if t.encrypted {
+            *l.undecoded
+                .entry("encrypted (SRTP)".to_owned())
+                .or_default() += 1;
+            return;
+        }
+        if Some(pt) == t.telephone_event || pt == COMFORT_NOISE {
+            return;
+        }
+        if Law::from_payload_type(pt).is_none() {
+            *l.undecoded
+                .entry(format!("payload type {pt}, not G.711"))
+                .or_default() += 1;
+            return;
+        }
+        l.decoded += 1;
+        if let Some((samples, loud)) = loudness(&p) {
             let end = t_us + samples * 125;
             match l.spans.last_mut() {
                 Some(s) if loud && t_us <= s.end_us + SOUND_GAP_US => {
@@ -355,15 +384,18 @@ impl Streams {
     }
 
     /// Ends every stream (at the later of its last packet and its call's end) and
-    /// returns the observations, plus what each call's audio was.
+    /// returns the observations, what each call's audio was, and notes on streams whose
+    /// audio could not be decoded.
     pub(crate) fn finish(
         mut self,
         call_end: &dyn Fn(usize) -> u64,
         labels: &dyn Fn(usize) -> String,
-    ) -> (Vec<Observation>, BTreeMap<usize, CaptureAudio>) {
+    ) -> (Vec<Observation>, BTreeMap<usize, CaptureAudio>, Vec<String>) {
         let mut out = Vec::new();
         let mut sound: BTreeMap<usize, Vec<Observation>> = BTreeMap::new();
         let mut audio: BTreeMap<usize, CaptureAudio> = BTreeMap::new();
+        let mut undecodable = std::collections::BTreeSet::new();
+        let mut notes = Vec::new();
         for (_, sent) in std::mem::take(&mut self.sent_streams) {
             out.extend(sent.obs);
         }
@@ -387,6 +419,22 @@ impl Streams {
                 }
                 out.push(o);
             }
+            let undecoded: u64 = l.undecoded.values().sum();
+            if undecoded > l.decoded {
+                undecodable.insert(call);
+                notes.push(format!(
+                    "{} ({}): {} of its {} audio packets could not be decoded ({}); what was heard or recorded on it is not judged",
+                    stream,
+                    labels(call),
+                    undecoded,
+                    undecoded + l.decoded,
+                    l.undecoded
+                        .iter()
+                        .map(|(why, n)| format!("{n} {why}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
             let spans = sound.entry(call).or_default();
             for s in l.spans.iter().flat_map(|s| without(*s, &known)) {
                 spans.push(Observation {
@@ -405,7 +453,9 @@ impl Streams {
             }
         }
         for (call, spans) in sound {
-            let kind = audio.entry(call).or_insert(if spans.is_empty() {
+            let kind = audio.entry(call).or_insert(if undecodable.contains(&call) {
+                CaptureAudio::Undecoded
+            } else if spans.is_empty() {
                 CaptureAudio::None
             } else {
                 CaptureAudio::Uninstrumented
@@ -414,7 +464,7 @@ impl Streams {
                 out.extend(spans);
             }
         }
-        (out, audio)
+        (out, audio, notes)
     }
 }
 
@@ -452,10 +502,12 @@ fn without(span: Span, known: &[(u64, u64)]) -> Vec<Span> {
 /// One 20 ms frame, µs.
 const FRAME_US: u64 = 20_000;
 
+/// RFC 3389 comfort noise (static payload type 13): no audio to decode, nothing lost.
+const COMFORT_NOISE: u8 = 13;
+
 /// Samples and whether a G.711 RTP packet is louder than [`SOUND_DBFS`]; `None` for
 /// anything else.
-fn loudness(packet: &[u8]) -> Option<(u64, bool)> {
-    let p = media::rtp::parse(packet).ok()?;
+fn loudness(p: &media::rtp::Packet) -> Option<(u64, bool)> {
     let law = Law::from_payload_type(p.header.payload_type)?;
     let pcm = law.decode(&p.payload);
     if pcm.is_empty() {

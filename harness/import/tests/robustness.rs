@@ -361,3 +361,77 @@ fn concurrent_calls_to_one_phone_port_stay_apart() {
     );
     assert_eq!(imported.calls[1].audio, observe::CaptureAudio::None);
 }
+
+/// RTP the importer cannot decode (SRTP, or a codec other than G.711) makes the call's
+/// audio "undecoded", with a note naming the stream, never sound or silence.
+#[test]
+fn srtp_and_other_codecs_are_said_undecoded() {
+    for (proto, pt) in [("RTP/SAVP", 0u8), ("RTP/AVP", 9u8)] {
+        let mut w = PcapWriter::new(Vec::new()).expect("writer");
+        let t = |ms: u64| Duration::from_millis(3_000_000 + ms);
+        let (caller, sut) = (addr("10.0.0.10:5060"), addr(SUT));
+        let caller_sdp = sdp("10.0.0.10", &[(30000, "")]).replace("RTP/AVP", proto);
+        w.write_udp(
+            t(0),
+            caller,
+            sut,
+            invite_from(
+                "10.0.0.10:5060",
+                "c1",
+                "2001",
+                "application/sdp",
+                &caller_sdp,
+            )
+            .as_bytes(),
+        )
+        .expect("w");
+        w.write_udp(
+            t(30),
+            sut,
+            caller,
+            ok(
+                "c1",
+                &sdp("10.0.0.1", &[(40002, "")]).replace("RTP/AVP", proto),
+            )
+            .as_bytes(),
+        )
+        .expect("w");
+        for i in 0..50u16 {
+            let mut p = rtp(i, true);
+            p[1] = pt;
+            w.write_udp(
+                t(100 + u64::from(i) * 20),
+                addr("10.0.0.1:40002"),
+                addr("10.0.0.10:30000"),
+                &p,
+            )
+            .expect("w");
+        }
+        let imported = import(&w.into_inner(), &cfg()).expect("import");
+        assert_eq!(imported.calls.len(), 1);
+        assert_eq!(
+            imported.calls[0].audio,
+            observe::CaptureAudio::Undecoded,
+            "{proto} {pt}"
+        );
+        let why = if pt == 9 {
+            "payload type 9"
+        } else {
+            "encrypted"
+        };
+        assert!(
+            imported
+                .notes
+                .iter()
+                .any(|n| n.contains("caller.heard") && n.contains(why)),
+            "{:?}",
+            imported.notes
+        );
+        assert!(
+            !imported
+                .observations
+                .iter()
+                .any(|o| matches!(o.event, Event::MediaSegment { .. }))
+        );
+    }
+}

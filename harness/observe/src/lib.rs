@@ -445,7 +445,10 @@ pub enum CaptureAudio {
     /// speech, a foreign tool's prompts): who spoke cannot be told frame by frame, only
     /// where there was sound ([`Source::Unknown`] segments).
     Uninstrumented,
-    /// The call carried no decodable audio at all.
+    /// RTP flowed but could not be decoded: encrypted (SRTP) or in a codec recproof does
+    /// not decode (only G.711 is): nothing about what was heard or recorded can be told.
+    Undecoded,
+    /// The call carried no audio at all.
     None,
 }
 
