@@ -169,10 +169,20 @@ pub(crate) fn judge_capture(args: &JudgeArgs, bytes: &[u8]) -> anyhow::Result<Ex
         observations.splice(1..1, extra);
     }
     if let Some(path) = &args.save_log {
+        // With the expectations of the calls judged from the profile, so the saved log
+        // is judged (and rendered) the same way on its own.
+        let mut saved = observations.clone();
+        if let Some(p) = &profile {
+            let log = Log {
+                observations: observations.clone(),
+                problems: Vec::new(),
+            };
+            saved.splice(1..1, suite::judge::profile_expectations(&log, p));
+        }
         let file = std::fs::File::create(path)
             .with_context(|| format!("cannot write the log `{}`", path.display()))?;
         let mut w = observe::LogWriter::new(std::io::BufWriter::new(file));
-        for o in &observations {
+        for o in &saved {
             w.append(o)
                 .with_context(|| format!("cannot write the log `{}`", path.display()))?;
         }

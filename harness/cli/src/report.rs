@@ -57,15 +57,25 @@ pub(crate) fn run_report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         let log = observe::read_log(text.as_bytes())
             .with_context(|| format!("cannot read the log `{}`", path.display()))?;
         let judged = suite::judge::judge_log(&log, None);
-        eprintln!(
-            "{} has no results.json (the run ended before writing it): rendering from its \
-             observation log alone, {} call(s) judged again, {} not judged, {} unreadable \
-             line(s); the report is marked incomplete",
-            args.run_dir.display(),
-            judged.calls.len(),
-            judged.unjudged.len(),
-            log.problems.len()
-        );
+        match suite::judge::imported_from(&log) {
+            Some(capture) => eprintln!(
+                "{} holds the log built from the capture {capture}: rendering its verdicts, \
+                 {} call(s) judged, {} not judged, {} unreadable line(s)",
+                args.run_dir.display(),
+                judged.calls.len(),
+                judged.unjudged.len(),
+                log.problems.len()
+            ),
+            None => eprintln!(
+                "{} has no results.json (the run ended before writing it): rendering from its \
+                 observation log alone, {} call(s) judged again, {} not judged, {} unreadable \
+                 line(s); the report is marked incomplete",
+                args.run_dir.display(),
+                judged.calls.len(),
+                judged.unjudged.len(),
+                log.problems.len()
+            ),
+        }
         report::render_results(&args.run_dir, suite::judge::rebuilt_results(&log, &judged))
             .with_context(|| {
                 format!(

@@ -329,12 +329,14 @@ fn judge_capture(run: &Run) -> Vec<serde_json::Value> {
     let Some(capture) = &run.capture else {
         return Vec::new();
     };
+    let saved = capture.with_extension("jsonl");
     let out = Command::new(env!("CARGO_BIN_EXE_recproof"))
         .arg("judge")
         .arg(capture)
         .arg("--sut")
         .arg(&run.profile)
-        .args(["--format", "json"])
+        .args(["--format", "json", "--save-log"])
+        .arg(&saved)
         .output()
         .expect("run recproof judge");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -395,6 +397,15 @@ fn judge_capture(run: &Run) -> Vec<serde_json::Value> {
             "{v}"
         );
     }
+    // The saved log carries the expectations the profile gave: judged alone, the same.
+    let again = Command::new(env!("CARGO_BIN_EXE_recproof"))
+        .arg("judge")
+        .arg(&saved)
+        .args(["--format", "json"])
+        .output()
+        .expect("run recproof judge");
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).expect("JSON");
+    assert_eq!(again["calls"][0]["verdicts"], doc["calls"][0]["verdicts"]);
     verdicts
 }
 

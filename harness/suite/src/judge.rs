@@ -178,6 +178,52 @@ fn judge_block(block: &[Observation], profile: Option<&SutProfile>, out: &mut Ju
     }
 }
 
+/// `expectation` observations for the calls of `log` that have none, from the settings of
+/// the profile user each called (what [`judge_log`] judges them against), so a log saved
+/// with them (`recproof judge CAPTURE --save-log`) is judged and rendered alone.
+pub fn profile_expectations(log: &Log, profile: &SutProfile) -> Vec<Observation> {
+    let mut out = Vec::new();
+    for block in blocks(&log.observations) {
+        let mut callees: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut has: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+        for o in block {
+            let Some(call) = o.call.as_deref() else {
+                continue;
+            };
+            match &o.event {
+                Event::Expectation { .. } => {
+                    has.insert(call);
+                }
+                Event::CallStarted { callee, .. }
+                    if o.actor == observe::Actor::Caller || !callees.contains_key(call) =>
+                {
+                    callees.insert(call, callee);
+                }
+                _ => {}
+            }
+        }
+        for (call, callee) in callees {
+            if has.contains(call) {
+                continue;
+            }
+            let Ok((expect, _)) = from_profile(call, Some(&callee.to_owned()), Some(profile))
+            else {
+                continue;
+            };
+            out.push(Observation {
+                t_us: 0,
+                call: Some(call.to_owned()),
+                actor: observe::Actor::Harness,
+                event: Event::Expectation {
+                    expectation: serde_json::to_value(&expect).unwrap_or_default(),
+                    tolerances: serde_json::to_value(&profile.tolerances).unwrap_or_default(),
+                },
+            });
+        }
+    }
+    out
+}
+
 /// The expectation of a call the log has none for, from the profile user it called.
 fn from_profile(
     call: &str,
@@ -219,6 +265,14 @@ fn from_profile(
     ))
 }
 
+/// The capture a log was imported from (`recproof judge CAPTURE --save-log`), if it was.
+pub fn imported_from(log: &Log) -> Option<String> {
+    log.observations.iter().find_map(|o| match &o.event {
+        Event::CaptureImported { capture, .. } => Some(capture.clone()),
+        _ => None,
+    })
+}
+
 /// The `sut` line of results rebuilt from a log: what the run tested, and that the run
 /// ended before writing its own results.
 pub const REBUILT_NOTE: &str =
@@ -231,6 +285,9 @@ pub const REBUILT_NOTE: &str =
 /// verdict is failed, every other is skipped with that reason, its verdicts listed.
 pub fn rebuilt_results(log: &Log, judged: &JudgedLog) -> checks::results::RunResults {
     use checks::results::{RESULTS_SCHEMA, RunResults, ScenarioResult, ScenarioStatus};
+    // A log `recproof judge CAPTURE --save-log` built: no run was interrupted, no
+    // scenario ran.
+    let capture = imported_from(log);
     let run = log.observations.iter().find_map(|o| match &o.event {
         Event::RunStarted {
             seed,
@@ -256,7 +313,10 @@ pub fn rebuilt_results(log: &Log, judged: &JudgedLog) -> checks::results::RunRes
             .map_or_else(|| format!("call {call}"), |s| format!("{s} ({call})"))
     };
     let base = |call: &str| ScenarioResult {
-        feature: "rebuilt from the observation log".to_owned(),
+        feature: match &capture {
+            Some(file) => format!("judged from the packet capture {file}"),
+            None => "rebuilt from the observation log".to_owned(),
+        },
         scenario: scenario(call),
         tags: Vec::new(),
         status: ScenarioStatus::Skipped,
@@ -282,11 +342,15 @@ pub fn rebuilt_results(log: &Log, judged: &JudgedLog) -> checks::results::RunRes
         let mut s = base(&c.call);
         s.verdicts = c.verdicts.clone();
         if failed.is_empty() {
-            s.skip_reason = Some(
+            s.skip_reason = Some(if capture.is_some() {
+                "judged from a packet capture: no verdict FAILed, but no scenario's steps ran \
+                 on it, so nothing was asserted and it is not passed"
+                    .to_owned()
+            } else {
                 "the run ended before this scenario's result was written: no verdict FAILed, \
                  but what its steps asserted is not in the log, so it is not passed"
-                    .to_owned(),
-            );
+                    .to_owned()
+            });
         } else {
             s.status = ScenarioStatus::Failed;
             s.failure = Some(format!("FAIL verdicts: {}", failed.join(", ")));
@@ -304,7 +368,10 @@ pub fn rebuilt_results(log: &Log, judged: &JudgedLog) -> checks::results::RunRes
     RunResults {
         schema: RESULTS_SCHEMA,
         tool_version,
-        sut: format!("{sut} ({REBUILT_NOTE})"),
+        sut: match &capture {
+            Some(_) => sut,
+            None => format!("{sut} ({REBUILT_NOTE})"),
+        },
         seed,
         clock: match clock {
             observe::Clock::Simulated => "simulated".to_owned(),
@@ -316,7 +383,7 @@ pub fn rebuilt_results(log: &Log, judged: &JudgedLog) -> checks::results::RunRes
         scenarios,
         call_seconds: log.observations.last().map_or(0.0, |o| o.t_us as f64 / 1e6),
         wall_seconds: 0.0,
-        interrupted: true,
+        interrupted: capture.is_none(),
         tolerances: Tolerances::default(),
         started_at: String::new(),
         profile: None,
