@@ -142,3 +142,31 @@ fn a_capture_needs_the_sut_and_says_what_it_read() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("cannot read the capture"), "{err}");
 }
+
+/// Legal choices the importer must not trip on: recording sessions from a second SIP
+/// port of the SUT, pause without a re-INVITE, hold by `c=0.0.0.0`, other labels.
+#[test]
+fn captures_of_legal_variants_judge_as_their_logs_do() {
+    for variant in [
+        "separate-src-port",
+        "pause-by-stopping-rtp",
+        "pause-by-hold-0000",
+        "labels-a-b",
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let run = dir.path().join("run");
+        let run_s = run.to_str().expect("utf8");
+        let (code, out, err) = recproof(&[
+            "check",
+            "--variant",
+            variant,
+            "--tags",
+            "@smoke",
+            "--out",
+            run_s,
+        ]);
+        assert_eq!(code, 0, "{variant}: the run passes\n{out}\n{err}");
+        let (calls, _) = assert_captures_judge_as_the_log(&run, None, None);
+        assert!(calls >= 8, "{variant}: {calls} calls");
+    }
+}

@@ -155,11 +155,11 @@ fn looks_like_sip(p: &[u8]) -> bool {
 /// Reads a pcap or pcapng capture held in memory into an observation log.
 pub fn import(bytes: &[u8], cfg: &ImportConfig) -> Result<Imported, ImportError> {
     let capture = media::pcap::read_datagrams(bytes)?;
-    import_capture(&capture, cfg)
+    import_capture(capture, cfg)
 }
 
-/// [`import`] on a capture already read.
-pub fn import_capture(capture: &Capture, cfg: &ImportConfig) -> Result<Imported, ImportError> {
+/// [`import`] on a capture already read (consumed: its payloads move into the import).
+pub fn import_capture(capture: Capture, cfg: &ImportConfig) -> Result<Imported, ImportError> {
     let mut stats = ImportStats {
         datagrams: capture.datagrams.len() as u64,
         tcp_segments: capture.segments.len() as u64,
@@ -202,19 +202,19 @@ pub fn import_capture(capture: &Capture, cfg: &ImportConfig) -> Result<Imported,
             },
         ));
     }
-    for d in &capture.datagrams {
+    for d in capture.datagrams {
         let unit = if looks_like_sip(&d.payload) {
             Unit::Sip {
                 transport: "udp",
                 src: d.src,
                 dst: d.dst,
-                bytes: d.payload.clone(),
+                bytes: d.payload,
             }
         } else {
             Unit::Datagram {
                 src: d.src,
                 dst: d.dst,
-                payload: d.payload.clone(),
+                payload: d.payload,
             }
         };
         units.push((d.ts, unit));
