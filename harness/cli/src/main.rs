@@ -56,7 +56,8 @@ enum Command {
     Profile(profile::ProfileArgs),
     /// Render the report of a run directory again from its results and observation log.
     Report(report::ReportArgs),
-    /// Re-run the checks offline on a saved observation log; exit 1 on any FAIL.
+    /// Re-run the checks offline on a saved observation log, or judge a packet capture
+    /// (pcap/pcapng) of calls and SIPREC sessions; exit 1 on any FAIL.
     Judge(report::JudgeArgs),
     /// Run the reference platform (a recording B2BUA, SIPREC SRC) on real sockets.
     Platform(serve::PlatformArgs),
