@@ -183,6 +183,20 @@ impl<'a> Context<'a> {
         })
     }
 
+    /// True when this call was imported from a capture that holds its recording session
+    /// but neither of its legs (`recording_only` of [`observe::Event::CaptureImported`]).
+    pub fn recording_only(&self) -> bool {
+        self.view.obs.iter().any(|o| {
+            matches!(
+                o.event,
+                observe::Event::CaptureImported {
+                    recording_only: true,
+                    ..
+                }
+            )
+        })
+    }
+
     /// A check's verdicts made NOT APPLICABLE for `why` (what the call's capture cannot
     /// show), evidence and measurements dropped; with `keep_own`, a verdict already NOT
     /// APPLICABLE keeps its own, more specific, reason.
@@ -345,6 +359,7 @@ pub fn judge(ctx: &Context<'_>) -> Vec<Verdict> {
     ];
     let uninstrumented = ctx.audio_uninstrumented();
     let undecoded = ctx.audio_undecoded();
+    let recording_only = ctx.recording_only();
     let mut v = Vec::new();
     for (needs, what, check) in checks {
         let verdicts = check(ctx);
@@ -357,14 +372,35 @@ pub fn judge(ctx: &Context<'_>) -> Vec<Verdict> {
             )),
             _ => None,
         };
-        match why {
+        let verdicts = match why {
             // A frame check's own NOT APPLICABLE ("no frames were reported") is this reason.
-            Some(why) => v.extend(Context::not_judged(verdicts, &why, *needs != Frames)),
-            None => v.extend(verdicts),
+            Some(why) => Context::not_judged(verdicts, &why, *needs != Frames),
+            None => verdicts,
+        };
+        if recording_only {
+            let (own, call): (Vec<Verdict>, Vec<Verdict>) = verdicts
+                .into_iter()
+                .partition(|x| RECORDING_SESSION_CHECKS.contains(&x.check.as_str()));
+            v.extend(own);
+            v.extend(Context::not_judged(call, RECORDING_ONLY, false));
+        } else {
+            v.extend(verdicts);
         }
     }
     v
 }
+
+/// The checks a capture holding only a call's recording session (taken at the recorder)
+/// can judge: the session's own messages, streams, labels and recorder.
+const RECORDING_SESSION_CHECKS: &[&str] = &[
+    "message.validate",
+    "streams.count",
+    "streams.labels",
+    "provider.srs",
+];
+
+/// Why the other checks are not judged on such a capture.
+const RECORDING_ONLY: &str = "Not judged: the capture holds only this call's recording session, not its call legs (it was taken at the recorder?), so what happened on the call itself cannot be told from it; the recording session's own rules (messages, streams, labels, recorder) are judged.";
 
 /// A check on a prepared context.
 type CheckFn = fn(&Context<'_>) -> Vec<Verdict>;

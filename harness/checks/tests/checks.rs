@@ -1342,6 +1342,7 @@ fn uninstrumented(log: Vec<Observation>) -> Vec<Observation> {
             event: Event::CaptureImported {
                 capture: "speech.pcap".into(),
                 audio: observe::CaptureAudio::Uninstrumented,
+                recording_only: false,
             },
         },
     );
@@ -1454,6 +1455,7 @@ fn undecodable_audio_judges_signalling_only() {
             event: Event::CaptureImported {
                 capture: "srtp.pcap".into(),
                 audio: observe::CaptureAudio::Undecoded,
+                recording_only: false,
             },
         },
     );

@@ -144,6 +144,10 @@ pub(crate) fn judge_capture(args: &JudgeArgs, bytes: &[u8]) -> anyhow::Result<Ex
         detectors,
         labels: facts.as_ref().map(|f| f.labels.clone()).unwrap_or_default(),
         sut_name,
+        users: profile
+            .as_ref()
+            .map(|p| p.users.iter().map(|u| u.extension.clone()).collect())
+            .unwrap_or_default(),
     };
     let started = std::time::Instant::now();
     let imported =
@@ -240,12 +244,17 @@ fn print_import(i: &import::Imported, took: std::time::Duration) {
     );
     for c in &i.calls {
         eprintln!(
-            "{}: caller leg {}, {} recording session(s), audio {}",
+            "{}: caller leg {}, {} recording session(s){}, audio {}",
             c.label,
             c.caller_call_id
                 .as_deref()
                 .unwrap_or("(none in the capture)"),
             c.recordings,
+            if c.recording_only {
+                " and no call leg (judged on the recording session's own rules)"
+            } else {
+                ""
+            },
             match c.audio {
                 CaptureAudio::Instrumented => "instrumented (every audio check applies)",
                 CaptureAudio::Uninstrumented =>

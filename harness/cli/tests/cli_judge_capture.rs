@@ -170,3 +170,91 @@ fn captures_of_legal_variants_judge_as_their_logs_do() {
         assert!(calls >= 8, "{variant}: {calls} calls");
     }
 }
+
+/// A capture taken at the recorder holds a call's recording session and none of its legs:
+/// the session's own rules are judged (messages, streams, labels, which recorder), the
+/// call itself is not ("not answered" would be false: the legs are just not in it).
+#[test]
+fn a_capture_taken_at_the_recorder_judges_the_recording_session_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = dir.path().join("run");
+    let run_s = run.to_str().expect("utf8");
+    let (code, _, err) = recproof(&["check", "--tags", "@POL-04 and @smoke", "--out", run_s]);
+    assert_eq!(code, 0, "{err}");
+    // Keep what the embedded recorder (10.0.1.1) sent and received.
+    let bytes = std::fs::read(run.join("calls/call-0001/call.pcap")).expect("capture");
+    let cap = media::pcap::read_datagrams(&bytes).expect("readable");
+    let srs: std::net::IpAddr = "10.0.1.1".parse().expect("ip");
+    let mut w = media::pcap::PcapWriter::new(Vec::new()).expect("writer");
+    let mut kept = 0;
+    for d in cap
+        .datagrams
+        .iter()
+        .filter(|d| d.src.ip() == srs || d.dst.ip() == srs)
+    {
+        w.write_udp(d.ts, d.src, d.dst, &d.payload).expect("write");
+        kept += 1;
+    }
+    assert!(kept > 100, "{kept} datagrams at the recorder");
+    let at_recorder = dir.path().join("at-recorder.pcap");
+    std::fs::write(&at_recorder, w.into_inner()).expect("write capture");
+    let profile = dir.path().join("profile.yaml");
+    std::fs::write(
+        &profile,
+        common::capture_profile("10.0.0.1:5060", "10.0.1.1:5060", "+4722000001"),
+    )
+    .expect("profile");
+    let (code, out, err) = recproof(&[
+        "judge",
+        at_recorder.to_str().expect("utf8"),
+        "--sut",
+        profile.to_str().expect("utf8"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains("no call leg"), "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let calls = doc["calls"].as_array().expect("calls");
+    assert_eq!(calls.len(), 1, "{out}");
+    assert_eq!(calls[0]["expectation_from"], "profile user 2001");
+    let verdicts = calls[0]["verdicts"].as_array().expect("verdicts");
+    let status = |check: &str| -> Vec<&str> {
+        verdicts
+            .iter()
+            .filter(|v| v["check"] == check)
+            .filter_map(|v| v["status"].as_str())
+            .collect()
+    };
+    for check in ["streams.count", "streams.labels", "provider.srs"] {
+        assert_eq!(status(check), ["pass"], "{check}: {out}");
+    }
+    assert!(
+        status("message.validate")
+            .iter()
+            .all(|s| *s == "pass" || *s == "warn")
+            && !status("message.validate").is_empty()
+    );
+    for v in verdicts.iter().filter(|v| {
+        ![
+            "message.validate",
+            "streams.count",
+            "streams.labels",
+            "provider.srs",
+        ]
+        .contains(&v["check"].as_str().unwrap_or_default())
+    }) {
+        assert_eq!(v["status"], "not_applicable", "{v}");
+    }
+    let answered = verdicts
+        .iter()
+        .find(|v| v["check"] == "precondition.answered")
+        .expect("answered");
+    assert!(
+        answered["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("holds only this call's recording session"),
+        "{answered}"
+    );
+}

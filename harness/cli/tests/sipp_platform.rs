@@ -96,41 +96,6 @@ struct Run {
     profile: std::path::PathBuf,
 }
 
-/// A SUT profile for the platform under test on these ports, its clips the platform's own.
-fn capture_profile(platform_port: u16, srs_port: u16) -> String {
-    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../platform/assets");
-    let clip = |name: &str| assets.join(format!("{name}.wav")).display().to_string();
-    format!(
-        r#"name: recproof-platform-under-sipp
-sut:
-  sip: 127.0.0.1:{platform_port}
-harness:
-  caller: {{ sip: "127.0.0.1:5070", rtp: "127.0.0.1:30000" }}
-  callee: {{ sip: "127.0.0.1:5072", rtp: "127.0.0.1:30010" }}
-  recorders:
-    Dubber: {{ sip: "127.0.0.1:{srs_port}", rtp_port_base: 41000 }}
-audio:
-  clips:
-    announcement-start: {}
-    announcement-stop: {}
-  reminder_tone_hz: 1400
-  beep_hz: 1000
-  announcement_metadata: true
-dialect: broadworks-compat
-caller: sipp
-users:
-  - extension: "2001"
-    provider: Dubber
-    mode: Always
-    start_stop_announcement: true
-    reminder: "off"
-    record_voicemail: false
-"#,
-        clip("announcement-start"),
-        clip("announcement-stop")
-    )
-}
-
 /// One call from SIPp's caller through `recproof platform` to SIPp's callee, recorded by
 /// `recproof srs`; with `tcp`, the caller speaks TCP only (`-t t1`) and the provider's
 /// `transport: tcp` sends the recording session over TCP (the callee leg stays UDP: the
@@ -161,7 +126,15 @@ fn call_through_platform(tcp: bool) -> Run {
     let platform_log = dir.path().join("platform.jsonl");
     let capture = dir.path().join("call.pcapng");
     let profile = dir.path().join("profile.yaml");
-    std::fs::write(&profile, capture_profile(platform_port, srs_port)).expect("profile");
+    std::fs::write(
+        &profile,
+        common::capture_profile(
+            &format!("127.0.0.1:{platform_port}"),
+            &format!("127.0.0.1:{srs_port}"),
+            "sipp",
+        ),
+    )
+    .expect("profile");
     // Every packet of this test's ports on loopback, for 15 s (the call takes about 10).
     let filter = format!(
         "port {platform_port} or port {srs_port} or port {uas_port} or port {uac_port} or portrange {}-{} or portrange {}-{} or portrange {}-{} or portrange {}-{}",

@@ -105,10 +105,19 @@ pub(crate) struct CallSlot {
     caller_user: Option<String>,
     started_us: u64,
     has_callee: bool,
+    /// Opened by a recording session: the capture holds no leg of it (yet).
+    from_recording: bool,
     pub(crate) ended_us: Option<u64>,
     pub(crate) recordings: usize,
     /// Last observation time of the call.
     pub(crate) last_us: u64,
+}
+
+impl CallSlot {
+    /// True when the capture holds this call's recording session(s) but no leg of it.
+    pub(crate) fn recording_only(&self) -> bool {
+        self.from_recording && self.caller_call_id.is_none() && !self.has_callee
+    }
 }
 
 /// What a SIP message told the media side: the addresses one side of a leg declared in
@@ -146,6 +155,7 @@ pub(crate) struct Legs {
     legs: BTreeMap<String, Leg>,
     pub(crate) calls: Vec<CallSlot>,
     labels: BTreeMap<String, String>,
+    users: Vec<String>,
     next_label: usize,
     /// Notes for the user (dialogs left out and why), bounded.
     pub(crate) notes: Vec<String>,
@@ -185,10 +195,15 @@ fn user_of(uri: &str) -> Option<String> {
 
 impl Legs {
     /// `sut`: the SUT's SIP addresses; `labels`: call labels by the caller leg's Call-ID.
-    pub(crate) fn new(sut: BTreeSet<SocketAddr>, labels: BTreeMap<String, String>) -> Self {
+    pub(crate) fn new(
+        sut: BTreeSet<SocketAddr>,
+        labels: BTreeMap<String, String>,
+        users: Vec<String>,
+    ) -> Self {
         Self {
             sut,
             labels,
+            users,
             next_label: 1,
             ..Self::default()
         }
@@ -223,6 +238,7 @@ impl Legs {
             caller_user: None,
             started_us: t_us,
             has_callee: false,
+            from_recording: false,
             ended_us: None,
             recordings: 0,
             last_us: t_us,
@@ -334,6 +350,10 @@ impl Legs {
             && !leg.ended
         {
             leg.ended = true;
+            if leg.kind == LegKind::Recording && self.calls[call].recording_only() {
+                // A call seen only through its recording session ends with it.
+                self.calls[call].ended_us = Some(t_us);
+            }
             if leg.kind != LegKind::Recording {
                 out.push(obs(Event::CallEnded { reason }));
                 let slot = &mut self.calls[call];
@@ -423,11 +443,43 @@ impl Legs {
                 })
             };
             let preferred = open.iter().rev().find(|&&i| names(&self.calls[i])).copied();
+            let before = self.calls.len();
             let call = self.join_or_new(preferred, &open, t_us, |l| {
                 format!(
-                    "the recording session {call_id} started before (or without) any call leg in the capture: judged as a call of its own ({l})"
+                    "the recording session {call_id} started before (or without) any call leg in the capture: judged as a call of its own ({l}), on the recording session's own rules"
                 )
             });
+            if self.calls.len() > before {
+                // Whose call it was, as far as the metadata says: the participant that is
+                // one of the SUT's users is taken as the dialled one.
+                let aors = participant_aors(&text);
+                let user_of_aor = |a: &String| user_of(a).unwrap_or_default();
+                let callee = aors
+                    .iter()
+                    .find(|a| self.users.contains(&user_of_aor(a)))
+                    .or_else(|| aors.get(1))
+                    .cloned()
+                    .unwrap_or_default();
+                let caller = aors
+                    .iter()
+                    .find(|a| **a != callee)
+                    .cloned()
+                    .unwrap_or_default();
+                let slot = &mut self.calls[call];
+                slot.from_recording = true;
+                slot.caller_user = Some(user_of_aor(&caller));
+                slot.dialled_user = Some(user_of_aor(&callee));
+                out.push(Observation {
+                    t_us,
+                    call: Some(slot.label.clone()),
+                    actor: Actor::Srs,
+                    event: Event::CallStarted {
+                        caller,
+                        callee,
+                        scenario: "imported from a capture (recording session only)".to_owned(),
+                    },
+                });
+            }
             self.calls[call].recordings += 1;
             return Some(Leg::new(
                 LegKind::Recording,
@@ -511,6 +563,25 @@ impl Legs {
         }
         None
     }
+}
+
+/// The participants' addresses a metadata document names, in order: RFC 7865
+/// `<nameID aor="...">` and the BroadWorks dialect's `<aor>...</aor>`.
+fn participant_aors(xml: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (open, close) in [("aor=\"", "\""), ("<aor>", "</aor>")] {
+        let mut rest = xml;
+        while let Some(i) = rest.find(open) {
+            rest = &rest[i + open.len()..];
+            let Some(j) = rest.find(close) else { break };
+            let aor = rest[..j].trim().to_owned();
+            if !aor.is_empty() && !out.contains(&aor) {
+                out.push(aor);
+            }
+            rest = &rest[j..];
+        }
+    }
+    out
 }
 
 /// The RTP address an m-line declares (`None` when declined or on hold by 0.0.0.0).

@@ -59,6 +59,9 @@ pub struct ImportConfig {
     pub labels: BTreeMap<String, String>,
     /// What the log's `run_started` calls the system under test.
     pub sut_name: String,
+    /// The SUT's test users (a profile's extensions): a call the capture holds only the
+    /// recording session of is taken to be the call of the user its metadata names.
+    pub users: Vec<String>,
 }
 
 /// One call found in the capture.
@@ -72,6 +75,8 @@ pub struct ImportedCall {
     pub recordings: usize,
     /// What its audio was.
     pub audio: CaptureAudio,
+    /// The capture holds its recording session(s) but neither of its legs.
+    pub recording_only: bool,
 }
 
 /// Counts of what the capture held, for the user.
@@ -241,7 +246,7 @@ pub fn import_capture(capture: Capture, cfg: &ImportConfig) -> Result<Imported, 
 
     let base =
         MediaContext::with_default_signal().map_err(|e| ImportError::Setup(e.to_string()))?;
-    let mut legs = legs::Legs::new(sut, cfg.labels.clone());
+    let mut legs = legs::Legs::new(sut, cfg.labels.clone(), cfg.users.clone());
     let mut streams = streams::Streams::new(base, cfg.detectors.clone());
     let mut obs: Vec<Observation> = Vec::new();
     for (ts, unit) in units {
@@ -309,6 +314,7 @@ pub fn import_capture(capture: Capture, cfg: &ImportConfig) -> Result<Imported, 
             event: Event::CaptureImported {
                 capture: cfg.capture_name.clone(),
                 audio: kind,
+                recording_only: c.recording_only(),
             },
         });
         calls.push(ImportedCall {
@@ -316,6 +322,7 @@ pub fn import_capture(capture: Capture, cfg: &ImportConfig) -> Result<Imported, 
             caller_call_id: c.caller_call_id.clone(),
             recordings: c.recordings,
             audio: kind,
+            recording_only: c.recording_only(),
         });
     }
     obs.sort_by_key(|o| o.t_us);

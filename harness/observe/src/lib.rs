@@ -427,6 +427,11 @@ pub enum Event {
         capture: String,
         /// What the call's decoded audio was.
         audio: CaptureAudio,
+        /// The capture holds this call's recording session(s) but neither of its legs
+        /// (a capture taken at the recorder): only the recording session's own rules can
+        /// be judged.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        recording_only: bool,
     },
     /// Last line of a complete log.
     RunEnded {

@@ -313,3 +313,40 @@ pub(crate) fn assert_captures_judge_as_the_log(
     }
     (calls, verdicts)
 }
+
+/// A SUT profile to judge a capture of the reference platform with: the platform at
+/// `sut`, the Dubber recorder at `recorder`, user 2001 recorded Always with the start/stop
+/// announcement (the platform's own clips), calls from `caller`.
+pub(crate) fn capture_profile(sut: &str, recorder: &str, caller: &str) -> String {
+    let assets = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../platform/assets");
+    let clip = |name: &str| assets.join(format!("{name}.wav")).display().to_string();
+    format!(
+        r#"name: recproof-platform-captured
+sut:
+  sip: {sut}
+harness:
+  caller: {{ sip: "127.0.0.1:5070", rtp: "127.0.0.1:30000" }}
+  callee: {{ sip: "127.0.0.1:5072", rtp: "127.0.0.1:30010" }}
+  recorders:
+    Dubber: {{ sip: "{recorder}", rtp_port_base: 41000 }}
+audio:
+  clips:
+    announcement-start: {}
+    announcement-stop: {}
+  reminder_tone_hz: 1400
+  beep_hz: 1000
+  announcement_metadata: true
+dialect: broadworks-compat
+caller: "{caller}"
+users:
+  - extension: "2001"
+    provider: Dubber
+    mode: Always
+    start_stop_announcement: true
+    reminder: "off"
+    record_voicemail: false
+"#,
+        clip("announcement-start"),
+        clip("announcement-stop")
+    )
+}
