@@ -399,7 +399,13 @@ fn slice(link: u32, data: &[u8]) -> Option<SlicedPacket<'_>> {
         LINK_ETHERNET => SlicedPacket::from_ethernet(data).ok(),
         LINK_RAW | LINK_IPV4 | LINK_IPV6 => SlicedPacket::from_ip(data).ok(),
         LINK_NULL | LINK_LOOP => SlicedPacket::from_ip(data.get(4..)?).ok(),
-        LINK_SLL => SlicedPacket::from_linux_sll(data).ok(),
+        // etherparse's `from_linux_sll` takes only Ethernet-like ARPHRD types, and
+        // `dumpcap -i any` labels loopback packets ARPHRD_LOOPBACK (772): read the
+        // 16-byte header's protocol field (bytes 14-15) ourselves, as for v2.
+        LINK_SLL => {
+            let proto = u16::from_be_bytes([*data.get(14)?, *data.get(15)?]);
+            SlicedPacket::from_ether_type(EtherType(proto), data.get(16..)?).ok()
+        }
         LINK_SLL2 => {
             let proto = u16::from_be_bytes([*data.first()?, *data.get(1)?]);
             SlicedPacket::from_ether_type(EtherType(proto), data.get(20..)?).ok()
@@ -510,6 +516,34 @@ mod tests {
 
     fn addr(s: &str) -> SocketAddr {
         s.parse().expect("addr")
+    }
+
+    /// `dumpcap -i any` writes Linux cooked v1 with ARPHRD_LOOPBACK (772) for packets on
+    /// lo, which etherparse's own SLL reader refuses: every record used to be skipped.
+    #[test]
+    fn linux_cooked_loopback_records_are_read() {
+        let mut ip = Vec::new();
+        PacketBuilder::ipv4([127, 0, 0, 1], [127, 0, 0, 2], 64)
+            .udp(5060, 5062)
+            .write(&mut ip, b"OPTIONS sip:a SIP/2.0\r\n\r\n")
+            .expect("build");
+        let mut record = vec![0, 0, 0x03, 0x04, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x00];
+        record.extend_from_slice(&ip);
+        let header = PcapHeader {
+            datalink: DataLink::LINUX_SLL,
+            ..PcapHeader::default()
+        };
+        let mut w = pcap_file::pcap::PcapWriter::with_header(Vec::new(), header).expect("w");
+        w.write_packet(&PcapPacket::new(
+            Duration::from_secs(1),
+            record.len() as u32,
+            &record,
+        ))
+        .expect("record");
+        let cap = read_datagrams(&w.into_writer()).expect("read");
+        assert_eq!(cap.skipped, 0);
+        assert_eq!(cap.datagrams.len(), 1);
+        assert_eq!(cap.datagrams[0].dst, addr("127.0.0.2:5062"));
     }
 
     #[test]
