@@ -5,8 +5,8 @@
 //! call ends; then the same call with SIP over TCP (SIPp `-t t1`, the provider's
 //! `transport: tcp`). Without SIPp installed the tests print `skipped: ...` and pass.
 //!
-//! Each call is also captured on the loopback interface (dumpcap, from tshark's
-//! packages, filtered to the ports of this test) and the capture is judged with
+//! Each call is also captured (dumpcap, from tshark's packages, filtered to the ports of
+//! this test: on lo for the UDP call, on `any`, Linux cooked, for the TCP one) and the capture is judged with
 //! `recproof judge CAPTURE.pcapng --sut PROFILE.yaml`: real G.711 speech, not
 //! recproof's instrumented audio, so what can be judged from signalling, clips and sound
 //! is judged, and what needs to know who spoke says "not judged: needs instrumented
@@ -148,7 +148,10 @@ fn call_through_platform(tcp: bool) -> Run {
         uac_media + 3
     );
     let dumpcap = Command::new("dumpcap")
-        .args(["-q", "-i", "lo", "-f", &filter, "-a", "duration:15", "-w"])
+        // Over TCP the capture is taken on `any` (Linux cooked link type), over UDP on lo
+        // (Ethernet): both of the link types a Linux capture has.
+        .args(["-q", "-i", if tcp { "any" } else { "lo" }])
+        .args(["-f", &filter, "-a", "duration:15", "-w"])
         .arg(&capture)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -279,11 +282,9 @@ fn call_through_platform(tcp: bool) -> Run {
         Some(why) => {
             assert!(
                 !testkit::tools_required(),
-                "dumpcap could not capture on lo: {why}"
+                "dumpcap could not capture: {why}"
             );
-            println!(
-                "skipped: judging the call's capture (dumpcap could not capture on lo: {why})"
-            );
+            println!("skipped: judging the call's capture (dumpcap could not capture: {why})");
             None
         }
     };
