@@ -435,3 +435,52 @@ fn srtp_and_other_codecs_are_said_undecoded() {
         );
     }
 }
+
+/// The same reading over IPv6: SIP with bracketed Via hosts, SDP `IN IP6`, RTP to a v6
+/// address.
+#[test]
+fn an_ipv6_call_imports() {
+    let mut w = PcapWriter::new(Vec::new()).expect("writer");
+    let t = |ms: u64| Duration::from_millis(4_000_000 + ms);
+    let (caller, sut) = (addr("[2001:db8::10]:5060"), addr("[2001:db8::1]:5060"));
+    let v6 = |ip: &str, port: u16| sdp(ip, &[(port, "")]).replace("IP4", "IP6");
+    let inv = invite_from(
+        "[2001:db8::10]:5060",
+        "v6",
+        "2001",
+        "application/sdp",
+        &v6("2001:db8::10", 30000),
+    );
+    w.write_udp(t(0), caller, sut, inv.as_bytes()).expect("w");
+    w.write_udp(
+        t(30),
+        sut,
+        caller,
+        ok("v6", &v6("2001:db8::1", 40002)).as_bytes(),
+    )
+    .expect("w");
+    for i in 0..50u16 {
+        let at = t(100 + u64::from(i) * 20);
+        w.write_udp(
+            at,
+            addr("[2001:db8::1]:40002"),
+            addr("[2001:db8::10]:30000"),
+            &rtp(i, true),
+        )
+        .expect("w");
+    }
+    let cfg = ImportConfig {
+        sut: vec![sut],
+        ..cfg()
+    };
+    let imported = import(&w.into_inner(), &cfg).expect("import");
+    assert_eq!(imported.calls.len(), 1, "{:?}", imported.notes);
+    assert_eq!(
+        imported.calls[0].audio,
+        observe::CaptureAudio::Uninstrumented
+    );
+    assert!(imported.observations.iter().any(|o| matches!(
+        &o.event,
+        Event::RtpStream { stream, remote, .. } if stream == "caller.heard" && remote == "[2001:db8::1]:40002"
+    )));
+}
