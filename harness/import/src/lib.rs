@@ -18,7 +18,11 @@
 //! [`observe::Event::CaptureImported`] saying which it was, and for uninstrumented audio
 //! where there was sound ([`observe::Source::Unknown`] segments), so the checks judge what
 //! sound can show (audio reaching the recorder while paused, media flowing) and say "not
-//! judged: needs instrumented audio" for the rest.
+//! judged: needs instrumented audio" for the rest. Audio it cannot decode (SRTP, a codec
+//! other than G.711) is marked undecoded, with a note naming the stream; a call the
+//! capture holds only the recording session of (a capture taken at the recorder) is
+//! marked recording-only and tied to the SUT user its metadata names
+//! ([`ImportConfig::users`]).
 //!
 //! Times are the capture's (µs since its first packet): what a party "heard" is what was
 //! captured on the way to it.
