@@ -31,7 +31,7 @@ pub(crate) fn is_capture(bytes: &[u8]) -> bool {
 struct RunFacts {
     /// The run's `sut`.
     sut: String,
-    /// Label by the Call-ID of the caller's INVITE.
+    /// Label by the Call-ID of the caller's INVITE, and of each recording session.
     labels: BTreeMap<String, String>,
     /// (expectation, tolerances) by label.
     expectations: BTreeMap<String, (serde_json::Value, serde_json::Value)>,
@@ -63,6 +63,18 @@ fn run_facts(dir: &Path) -> anyhow::Result<RunFacts> {
                 facts
                     .expectations
                     .insert(call.clone(), (expectation.clone(), tolerances.clone()));
+            }
+            // The recorder's sessions, for a capture taken at the recorder.
+            (Some(call), Event::SipReceived { message, .. }) if o.actor == Actor::Srs => {
+                if let Ok(msg) = sip::SipMessage::parse(message.to_bytes())
+                    && msg.method() == Some(&sip::Method::Invite)
+                    && let Ok(id) = msg.call_id()
+                {
+                    facts
+                        .labels
+                        .entry(id.to_owned())
+                        .or_insert_with(|| call.clone());
+                }
             }
             (
                 Some(call),

@@ -257,4 +257,27 @@ fn a_capture_taken_at_the_recorder_judges_the_recording_session_only() {
             .contains("holds only this call's recording session"),
         "{answered}"
     );
+    // With the run instead of a profile: the session is the run's call by its Call-ID,
+    // judged against the run's expectation, on the same rules.
+    let (code, out, err) = recproof(&[
+        "judge",
+        at_recorder.to_str().expect("utf8"),
+        "--expectations",
+        run_s,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(doc["calls"][0]["call"], "call-0001", "{out}");
+    assert_eq!(doc["calls"][0]["expectation_from"], "log");
+    let again = doc["calls"][0]["verdicts"].as_array().expect("verdicts");
+    for check in ["streams.count", "streams.labels", "provider.srs"] {
+        assert!(
+            again
+                .iter()
+                .any(|v| v["check"] == check && v["status"] == "pass"),
+            "{check}: {out}"
+        );
+    }
 }

@@ -252,12 +252,18 @@ impl Legs {
         preferred: Option<usize>,
         open: &[usize],
         t_us: u64,
+        call_id: &str,
         why_new: impl Fn(&str) -> String,
     ) -> usize {
         if let Some(i) = preferred.or_else(|| open.last().copied()) {
             return i;
         }
-        let l = self.fresh_label();
+        // A run's label for this dialog (a recording session of a recproof run whose
+        // capture holds no leg), else the next free one.
+        let l = match self.labels.get(call_id) {
+            Some(l) if !self.calls.iter().any(|c| c.label == *l) => l.clone(),
+            _ => self.fresh_label(),
+        };
         self.note(why_new(&l));
         self.new_call(t_us, l)
     }
@@ -444,7 +450,7 @@ impl Legs {
             };
             let preferred = open.iter().rev().find(|&&i| names(&self.calls[i])).copied();
             let before = self.calls.len();
-            let call = self.join_or_new(preferred, &open, t_us, |l| {
+            let call = self.join_or_new(preferred, &open, t_us, call_id, |l| {
                 format!(
                     "the recording session {call_id} started before (or without) any call leg in the capture: judged as a call of its own ({l}), on the recording session's own rules"
                 )
@@ -531,7 +537,7 @@ impl Legs {
                 .rev()
                 .find(|&&i| same_user(&self.calls[i]))
                 .copied();
-            let call = self.join_or_new(preferred, &open, t_us, |l| {
+            let call = self.join_or_new(preferred, &open, t_us, call_id, |l| {
                 format!(
                     "the SUT called {dst} (dialog {call_id}) with no caller leg in the capture to tie it to: judged as a call of its own ({l})"
                 )

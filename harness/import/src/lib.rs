@@ -58,8 +58,9 @@ pub struct ImportConfig {
     pub sut: Vec<SocketAddr>,
     /// What to detect in the audio: the SUT's announcement clips and tone frequencies.
     pub detectors: Detectors,
-    /// Call labels by the Call-ID of the caller's INVITE (a recproof run's labels, so its
-    /// expectations apply); other calls are numbered `call-0001`... in capture order.
+    /// Call labels by the Call-ID of the caller's INVITE, or of a recording session for a
+    /// call the capture holds no leg of (a recproof run's labels, so its expectations
+    /// apply); other calls are numbered `call-0001`... in capture order.
     pub labels: BTreeMap<String, String>,
     /// What the log's `run_started` calls the system under test.
     pub sut_name: String,
