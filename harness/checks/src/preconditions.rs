@@ -208,112 +208,70 @@ fn party_media(ctx: &Context<'_>) -> Verdict {
     if ctx.audio_undecoded() {
         return v(Status::NotApplicable, UNDECODED.into());
     }
-    if ctx.audio_uninstrumented() {
-        return party_sound(ctx);
-    }
+    // Uninstrumented audio (a capture of real speech) shows only where there was sound,
+    // not whose: the same rule, on sound, said as such.
+    let sound = ctx.audio_uninstrumented();
     let mut heard_frames = Vec::new();
     let mut missing = Vec::new();
     let mut m = Vec::new();
     for (listener, talker) in [("caller", "callee"), ("callee", "caller")] {
-        let frames: u64 = ctx
-            .view
-            .party_spans(|s| s == heard(listener))
-            .iter()
-            .filter(|s| s.party == talker)
-            .map(|s| s.frames)
-            .sum();
+        let stream = heard(listener);
+        let frames: u64 = if sound {
+            ctx.view.sound_spans(|s| s == stream)
+        } else {
+            ctx.view.party_spans(|s| s == stream)
+        }
+        .iter()
+        .filter(|s| sound || s.party == talker)
+        .map(|s| s.frames)
+        .sum();
         m.push(Measurement::new(
             format!("party_media.{listener}"),
             frames as f64,
             "frames",
         ));
-        if frames == 0 {
-            let rtp = if ctx.view.first_rtp(&heard(listener)).is_some() {
-                "it received RTP, but none of it was the other party's audio"
-            } else {
-                "it received no RTP at all"
-            };
-            missing.push(format!(
-                "the {listener} heard none of the {talker}'s audio ({rtp})"
-            ));
-        } else {
-            heard_frames.push(format!("the {listener} {frames} frames of the {talker}'s"));
+        let rtp = ctx.view.first_rtp(&stream).is_some();
+        match (frames, sound, rtp) {
+            (0, true, false) => missing.push(format!("the {listener} received no RTP at all")),
+            (0, false, false) => missing.push(format!(
+                "the {listener} heard none of the {talker}'s audio (it received no RTP at all)"
+            )),
+            (0, true, true) => missing.push(format!(
+                "the {listener} received RTP, but no sound in it other than known notices and tones"
+            )),
+            (0, false, true) => missing.push(format!(
+                "the {listener} heard none of the {talker}'s audio (it received RTP, but none of it was the other party's audio)"
+            )),
+            (n, true, _) => heard_frames.push(format!("the {listener} {n} frames")),
+            (n, false, _) => heard_frames.push(format!("the {listener} {n} frames of the {talker}'s")),
         }
     }
-    if missing.is_empty() {
-        v(
-            Status::Pass,
-            format!(
-                "Both parties heard each other: {}.",
-                and_list(&heard_frames)
-            ),
-        )
-        .with_measurements(m)
-    } else {
-        v(
+    if !missing.is_empty() {
+        return v(
             Status::Fail,
             format!(
                 "Media did not flow between the parties: {}.",
                 and_list(&missing)
             ),
         )
-        .with_measurements(m)
+        .with_measurements(m);
     }
+    let summary = if sound {
+        format!(
+            "Both parties heard sound: {} (whose voice cannot be told: the capture's audio is not recproof's instrumented signal).",
+            and_list(&heard_frames)
+        )
+    } else {
+        format!(
+            "Both parties heard each other: {}.",
+            and_list(&heard_frames)
+        )
+    };
+    v(Status::Pass, summary).with_measurements(m)
 }
 
 /// What the media preconditions say on a capture whose audio could not be decoded.
 const UNDECODED: &str = "Not judged: the capture's audio could not be decoded (encrypted, or a codec other than G.711), so what reached whom cannot be told from it.";
-
-/// [`party_media`] for uninstrumented audio: each party heard sound (who spoke cannot be
-/// told).
-fn party_sound(ctx: &Context<'_>) -> Verdict {
-    let v = |status, summary: String| ctx.verdict(RP_CALL, PARTY_MEDIA, status, summary);
-    let mut heard_by = Vec::new();
-    let mut missing = Vec::new();
-    let mut m = Vec::new();
-    for listener in PARTIES {
-        let stream = heard(listener);
-        let frames: u64 = ctx
-            .view
-            .sound_spans(|s| s == stream)
-            .iter()
-            .map(|s| s.frames)
-            .sum();
-        m.push(Measurement::new(
-            format!("party_media.{listener}"),
-            frames as f64,
-            "frames",
-        ));
-        if frames > 0 {
-            heard_by.push(format!("the {listener} {frames} frames"));
-        } else if ctx.view.first_rtp(&stream).is_some() {
-            missing.push(format!(
-                "the {listener} received RTP, but no sound in it other than known notices and tones"
-            ));
-        } else {
-            missing.push(format!("the {listener} received no RTP at all"));
-        }
-    }
-    if missing.is_empty() {
-        v(
-            Status::Pass,
-            format!(
-                "Both parties heard sound: {} (whose voice cannot be told: the capture's audio is not recproof's instrumented signal).",
-                and_list(&heard_by)
-            ),
-        )
-        .with_measurements(m)
-    } else {
-        v(
-            Status::Fail,
-            format!(
-                "Media did not flow between the parties: {}.",
-                and_list(&missing)
-            ),
-        )
-        .with_measurements(m)
-    }
-}
 
 /// When the recording the policy calls for must start, and from what: answer (Always
 /// modes, voicemail deposits) or the start code (On Demand). `Err` says why there is no

@@ -8,7 +8,7 @@
 
 use anyhow::Context as _;
 use net::node_runner::{NodeRunner, RunEnd};
-use observe::{Actor, Clock, Event, LogWriter, Observation, SCHEMA_VERSION};
+use observe::{Actor, Clock, Event, LogWriter, Observation};
 use platform::{Fault, PauseStyle, Platform, PlatformConfig, Variant};
 use sim::Node;
 use std::collections::BTreeMap;
@@ -370,18 +370,11 @@ fn serve(
     runtime.block_on(async move {
         let mut writer = log.map(|f| LogWriter::new(BufWriter::new(f)));
         if let Some(w) = writer.as_mut() {
-            w.append(&Observation {
-                t_us: 0,
-                call: None,
-                actor: Actor::Harness,
-                event: Event::RunStarted {
-                    schema: SCHEMA_VERSION,
-                    seed: 0,
-                    sut: format!("recproof {what}"),
-                    clock: Clock::Real,
-                    tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-                },
-            })?;
+            w.append(&Observation::run_started(
+                0,
+                format!("recproof {what}"),
+                Clock::Real,
+            ))?;
         }
         let mut runner = NodeRunner::bind_with(vec![node], tcp)
             .await

@@ -16,7 +16,7 @@
 use crate::plan::{Answer, CallPlan, Party};
 use crate::script::{CallScript, ScriptTimings, Step};
 use crate::settings::{CALLEE_EXTENSION, CALLER_NUMBER, PROVIDERS, Settings, provider_srs_addr};
-use observe::{Actor, Clock, Event, Observation, SCHEMA_VERSION};
+use observe::{Actor, Clock, Event, Observation};
 use platform::{Fault, Platform, PlatformConfig, Variant};
 use roles::media_io::{Detectors, MediaContext, ReferenceClip};
 use roles::srs::{SrsBehaviour, SrsConfig, SrsEmulator};
@@ -291,7 +291,7 @@ pub fn run_call(call: &EmbeddedCall) -> Result<CallOutcome, DriveError> {
         recorders.push(world.add(Box::new(srs)));
     }
 
-    let observations = vec![run_started(
+    let observations = vec![Observation::run_started(
         call.seed,
         embedded_name(call.fault, call.variant),
         Clock::Simulated,
@@ -399,22 +399,6 @@ pub(crate) fn finish_world(
         wall_origin: Duration::from_secs(
             u64::try_from(platform::config::DEFAULT_EPOCH_SECONDS).unwrap_or_default(),
         ),
-    }
-}
-
-/// The first line of a call's log: the seed, what was tested, which clock, which tool.
-pub(crate) fn run_started(seed: u64, sut: String, clock: Clock) -> Observation {
-    Observation {
-        t_us: 0,
-        call: None,
-        actor: Actor::Harness,
-        event: Event::RunStarted {
-            schema: SCHEMA_VERSION,
-            seed,
-            sut,
-            clock,
-            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-        },
     }
 }
 

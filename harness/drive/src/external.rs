@@ -20,7 +20,7 @@
 //! branches) are drawn fresh for every call ([`crate::fresh_seed`]), so a stateful SUT
 //! never sees a new call with the identifiers of an earlier run's.
 
-use crate::embedded::{CallOutcome, DriveError, RecorderMode, StreamAudio, run_started};
+use crate::embedded::{CallOutcome, DriveError, RecorderMode, StreamAudio};
 use crate::plan::{Answer, CallPlan, Party};
 use crate::script::{CallScript, ScriptTimings, Step};
 use net::node_runner::NodeRunner;
@@ -187,7 +187,11 @@ pub async fn run_call_async(call: &ExternalCall) -> Result<CallOutcome, DriveErr
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
 
-    let mut observations = vec![run_started(call.seed, t.name.clone(), Clock::Real)];
+    let mut observations = vec![Observation::run_started(
+        call.seed,
+        t.name.clone(),
+        Clock::Real,
+    )];
     let mut sink = |o: Observation| observations.push(o);
 
     // Dial, and wait (bounded) for the answer.

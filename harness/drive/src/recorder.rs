@@ -10,7 +10,7 @@
 //! CANCEL and the wait is in the log), skips a refused session's remaining steps until the
 //! next open, and returns the observation log. It judges nothing.
 
-use crate::embedded::{CallOutcome, DriveError, RecorderMode, finish_world, run_started};
+use crate::embedded::{CallOutcome, DriveError, RecorderMode, finish_world};
 use observe::{Clock, Observation};
 use roles::media_io::MediaContext;
 use roles::src::{HarnessSrc, RsRequest, SessionPhase, SrcConfig};
@@ -467,7 +467,7 @@ pub fn run_recorder_call(call: &EmbeddedRecorderCall) -> Result<CallOutcome, Dri
         })
         .collect();
 
-    let observations = vec![run_started(
+    let observations = vec![Observation::run_started(
         call.seed,
         recorder_name(call.fault),
         Clock::Simulated,
@@ -603,7 +603,11 @@ pub fn run_recorder_call_external(call: &ExternalRecorderCall) -> Result<CallOut
                 }
             }
         }
-        let mut observations = vec![run_started(call.seed, t.name.clone(), Clock::Real)];
+        let mut observations = vec![Observation::run_started(
+            call.seed,
+            t.name.clone(),
+            Clock::Real,
+        )];
         let mut sink = |o: Observation| observations.push(o);
         let mut script = RecorderScript::new(&call.plan);
         loop {

@@ -41,7 +41,7 @@ mod streams;
 pub mod tcp;
 
 use media::pcap::{Capture, PcapError};
-use observe::{Actor, CaptureAudio, Clock, Event, Observation, Payload, SCHEMA_VERSION};
+use observe::{Actor, CaptureAudio, Clock, Event, Observation, Payload};
 use roles::media_io::{Detectors, MediaContext};
 use sip::SipMessage;
 use std::collections::{BTreeMap, BTreeSet};
@@ -287,9 +287,10 @@ pub fn import_capture(capture: Capture, cfg: &ImportConfig) -> Result<Imported, 
                 }
             },
             Unit::Datagram { src, dst, payload } => {
-                let labels: Vec<String> = legs.calls.iter().map(|c| c.label.clone()).collect();
+                // Labels are only read when a stream or an observation is made.
+                let calls = &legs.calls;
                 streams.datagram(t_us, src, dst, &payload, &|i| {
-                    labels.get(i).cloned().unwrap_or_default()
+                    calls.get(i).map(|c| c.label.clone()).unwrap_or_default()
                 });
             }
         }
@@ -334,18 +335,11 @@ pub fn import_capture(capture: Capture, cfg: &ImportConfig) -> Result<Imported, 
     notes.extend(legs.notes.iter().cloned());
     notes.extend(media_notes);
     let mut observations = Vec::with_capacity(obs.len() + 2);
-    observations.push(Observation {
-        t_us: 0,
-        call: None,
-        actor: Actor::Harness,
-        event: Event::RunStarted {
-            schema: SCHEMA_VERSION,
-            seed: 0,
-            sut: cfg.sut_name.clone(),
-            clock: Clock::Real,
-            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-        },
-    });
+    observations.push(Observation::run_started(
+        0,
+        cfg.sut_name.clone(),
+        Clock::Real,
+    ));
     observations.extend(obs);
     observations.push(Observation {
         t_us: end_us,

@@ -23,6 +23,7 @@ use roles::media_io::{Detectors, ListenConfig, ListenStream, MediaContext};
 use sip::time::Time;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// Packets louder than this (RMS, dBFS) count as sound for uninstrumented audio: the
 /// level below which recproof's silence detector calls a block silent.
@@ -30,11 +31,11 @@ pub(crate) const SOUND_DBFS: f64 = -50.0;
 /// Loud packets closer than this (µs) belong to one sound span.
 const SOUND_GAP_US: u64 = 300_000;
 
-/// Where a packet goes.
+/// Where a packet goes. Cloned per packet, so the name is shared, not copied.
 #[derive(Debug, Clone)]
 struct Target {
     call: usize,
-    stream: String,
+    stream: Arc<str>,
     actor: Actor,
     telephone_event: Option<u8>,
     encrypted: bool,
@@ -93,8 +94,8 @@ pub(crate) struct Streams {
     /// Media addresses each side of a leg declared, by (call, ordinal, kind).
     sides: HashMap<(usize, usize, LegKind), LegMedia>,
     sent: HashMap<SocketAddr, Target>,
-    listened: BTreeMap<(usize, String), Listened>,
-    sent_streams: BTreeMap<(usize, String), Sent>,
+    listened: BTreeMap<(usize, Arc<str>), Listened>,
+    sent_streams: BTreeMap<(usize, Arc<str>), Sent>,
     /// Recording stream names given out, per call: (ordinal, m-line) -> name.
     names: BTreeMap<usize, BTreeMap<(usize, usize), String>>,
     /// RTP-looking datagrams to or from no known stream.
@@ -148,21 +149,21 @@ impl Streams {
                     (self.recording_name(u.call, u.ordinal, index, label), None)
                 }
             };
-            let target = |stream: String| Target {
+            let target = |stream: &str| Target {
                 call: u.call,
-                stream,
+                stream: stream.into(),
                 actor: u.kind.actor(),
                 telephone_event: m.telephone_event,
                 encrypted: m.encrypted,
             };
-            self.heard.insert(addr, target(heard.clone()));
+            self.heard.insert(addr, target(&heard));
             if let Some(sut) = side.sut.get(&index) {
-                self.heard_from.insert((*sut, addr), target(heard));
+                self.heard_from.insert((*sut, addr), target(&heard));
             }
             if let Some(sent) = sent {
-                self.sent.insert(addr, target(sent.to_owned()));
+                self.sent.insert(addr, target(sent));
                 if let Some(sut) = side.sut.get(&index) {
-                    self.sent_to.insert((addr, *sut), target(sent.to_owned()));
+                    self.sent_to.insert((addr, *sut), target(sent));
                 }
             }
         }
@@ -259,7 +260,7 @@ impl Streams {
             .or_insert_with(|| Sent {
                 call: t.call,
                 actor: t.actor,
-                stream: t.stream.clone(),
+                stream: t.stream.to_string(),
                 telephone_event: t.telephone_event,
                 dtmf: DtmfReceiver::new(),
                 last_ts: None,
@@ -442,7 +443,7 @@ impl Streams {
                     call: Some(labels(call)),
                     actor: l.actor,
                     event: Event::MediaSegment {
-                        stream: stream.clone(),
+                        stream: stream.to_string(),
                         source: Source::Unknown,
                         start_us: s.start_us,
                         end_us: s.end_us,

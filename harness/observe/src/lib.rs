@@ -37,6 +37,25 @@ pub struct Observation {
     pub event: Event,
 }
 
+impl Observation {
+    /// The first line of a log: what was tested, on which clock, with which seed, by
+    /// this version of recproof (every writer of a log starts it this way).
+    pub fn run_started(seed: u64, sut: String, clock: Clock) -> Self {
+        Self {
+            t_us: 0,
+            call: None,
+            actor: Actor::Harness,
+            event: Event::RunStarted {
+                schema: SCHEMA_VERSION,
+                seed,
+                sut,
+                clock,
+                tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            },
+        }
+    }
+}
+
 /// The role that made an observation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -506,18 +506,11 @@ fn run_engines(
         mix,
     };
     let evidence: output::Evidence = args.evidence.parse().map_err(anyhow::Error::msg)?;
-    let run_started = observe::Observation {
-        t_us: 0,
-        call: None,
-        actor: observe::Actor::Harness,
-        event: observe::Event::RunStarted {
-            schema: observe::SCHEMA_VERSION,
-            seed: args.seed,
-            sut: target.sut.clone().unwrap_or_else(|| target.mode.clone()),
-            clock: observe::Clock::Real,
-            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-        },
-    };
+    let run_started = observe::Observation::run_started(
+        args.seed,
+        target.sut.clone().unwrap_or_else(|| target.mode.clone()),
+        observe::Clock::Real,
+    );
     let mut sink = output::FileSink::new(
         &c.out,
         args.rate,
